@@ -1,0 +1,315 @@
+//! Webhook delivery as the LiveKit server does it: protojson bodies (camelCase, zero values
+//! omitted), `Authorization` = a raw JWT whose `sha256` claim is the base64 SHA-256 of the
+//! exact body, one ordered queue per resource (the egress id for egress events), and
+//! retries on connection errors, 429 and 5xx (not 501) with exponential backoff.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use base64::Engine;
+use livekit_api::access_token::AccessToken;
+use livekit_protocol as proto;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+
+use crate::{
+    EmulatorConfig,
+    faults::{Faults, WebhookFate},
+};
+
+/// LiveKit retries a webhook at most 4 times (5 attempts in all).
+const MAX_ATTEMPTS: u32 = 5;
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+const TOKEN_TTL: Duration = Duration::from_secs(5 * 60);
+
+#[derive(Clone, Debug)]
+pub(crate) struct WebhookTarget {
+    pub url: String,
+    pub api_key: String,
+    pub api_secret: String,
+}
+
+/// One delivery attempt series, kept for `GET /admin/webhooks`.
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct DeliveryRecord {
+    pub id: String,
+    pub event: String,
+    pub egress_id: Option<String>,
+    pub room: String,
+    pub url: Option<String>,
+    pub attempts: u32,
+    pub last_status: Option<u16>,
+    /// `delivered`, `rejected` (4xx, not retried), `gave_up`, `dropped` (fault), `no_target`.
+    pub outcome: &'static str,
+}
+
+struct Delivery {
+    event: proto::WebhookEvent,
+    room: String,
+    targets: Vec<WebhookTarget>,
+    delay: Duration,
+}
+
+pub(crate) struct WebhookSender {
+    inner: Arc<SenderInner>,
+}
+
+struct SenderInner {
+    client: reqwest::Client,
+    targets: Vec<WebhookTarget>,
+    retry_base: Duration,
+    queues: Mutex<HashMap<String, mpsc::UnboundedSender<Delivery>>>,
+    held: Mutex<HashMap<String, Vec<Delivery>>>,
+    faults: Mutex<Faults>,
+    in_flight: AtomicUsize,
+    log: Mutex<Vec<DeliveryRecord>>,
+}
+
+impl WebhookSender {
+    pub fn new(config: &EmulatorConfig) -> Self {
+        let (api_key, api_secret) = config
+            .webhook_api_key
+            .as_ref()
+            .and_then(|key| config.keys.get_key_value(key))
+            .or_else(|| config.keys.iter().next())
+            .map(|(k, s)| (k.clone(), s.clone()))
+            .unwrap_or_default();
+        let targets = config
+            .webhook_urls
+            .iter()
+            .map(|url| WebhookTarget {
+                url: url.clone(),
+                api_key: api_key.clone(),
+                api_secret: api_secret.clone(),
+            })
+            .collect();
+        let client = reqwest::Client::builder()
+            .user_agent("LiveKit")
+            .timeout(Duration::from_secs(10))
+            .build()
+            .expect("build webhook HTTP client");
+        Self {
+            inner: Arc::new(SenderInner {
+                client,
+                targets,
+                retry_base: config.webhook_retry_base,
+                queues: Mutex::default(),
+                held: Mutex::default(),
+                faults: Mutex::default(),
+                in_flight: AtomicUsize::new(0),
+                log: Mutex::default(),
+            }),
+        }
+    }
+
+    pub fn add_fault(&self, fault: crate::Fault) {
+        self.inner.faults.lock().unwrap().add(fault);
+    }
+
+    pub fn faults(&self) -> Vec<crate::Fault> {
+        self.inner.faults.lock().unwrap().list()
+    }
+
+    pub fn clear_faults(&self) {
+        self.inner.faults.lock().unwrap().clear();
+    }
+
+    pub fn log(&self) -> Vec<DeliveryRecord> {
+        self.inner.log.lock().unwrap().clone()
+    }
+
+    pub fn is_idle(&self) -> bool {
+        self.inner.in_flight.load(Ordering::SeqCst) == 0
+    }
+
+    /// Queues `event` behind earlier events with the same `key`, applying any fault.
+    pub fn enqueue(
+        &self,
+        key: &str,
+        room: &str,
+        event: proto::WebhookEvent,
+        extra: &[WebhookTarget],
+    ) {
+        let targets: Vec<WebhookTarget> = self.inner.targets.iter().chain(extra).cloned().collect();
+        let delivery = Delivery {
+            room: room.to_owned(),
+            targets,
+            delay: Duration::ZERO,
+            event,
+        };
+        if delivery.targets.is_empty() {
+            self.inner.record(&delivery, None, 0, None, "no_target");
+            return;
+        }
+        let is_final = matches!(
+            delivery.event.event.as_str(),
+            "egress_ended" | "room_finished"
+        );
+        let fate = self
+            .inner
+            .faults
+            .lock()
+            .unwrap()
+            .webhook_fate(room, &delivery.event.event);
+        let mut ready = Vec::new();
+        match fate {
+            WebhookFate::Send => ready.push(delivery),
+            WebhookFate::Drop => {
+                for target in &delivery.targets {
+                    self.inner
+                        .record(&delivery, Some(&target.url), 0, None, "dropped");
+                }
+            }
+            WebhookFate::Duplicate => {
+                ready.push(delivery.duplicate());
+                ready.push(delivery);
+            }
+            WebhookFate::Delay(delay) => ready.push(Delivery { delay, ..delivery }),
+            WebhookFate::Hold => self
+                .inner
+                .held
+                .lock()
+                .unwrap()
+                .entry(key.to_owned())
+                .or_default()
+                .push(delivery),
+        }
+        if is_final {
+            // Reordered events go out after the final one, newest first.
+            let held = self.inner.held.lock().unwrap().remove(key);
+            ready.extend(held.into_iter().flatten().rev());
+        }
+        for delivery in ready {
+            self.send_in_order(key, delivery);
+        }
+    }
+
+    fn send_in_order(&self, key: &str, delivery: Delivery) {
+        self.inner.in_flight.fetch_add(1, Ordering::SeqCst);
+        let mut queues = self.inner.queues.lock().unwrap();
+        let queue = queues.entry(key.to_owned()).or_insert_with(|| {
+            let (tx, mut rx) = mpsc::unbounded_channel::<Delivery>();
+            let inner = self.inner.clone();
+            tokio::spawn(async move {
+                while let Some(delivery) = rx.recv().await {
+                    if !delivery.delay.is_zero() {
+                        tokio::time::sleep(delivery.delay).await;
+                    }
+                    for target in &delivery.targets {
+                        inner.deliver(&delivery, target).await;
+                    }
+                    inner.in_flight.fetch_sub(1, Ordering::SeqCst);
+                }
+            });
+            tx
+        });
+        if let Err(mpsc::error::SendError(_)) = queue.send(delivery) {
+            self.inner.in_flight.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+impl Delivery {
+    fn duplicate(&self) -> Self {
+        Self {
+            event: self.event.clone(),
+            room: self.room.clone(),
+            targets: self.targets.clone(),
+            delay: self.delay,
+        }
+    }
+}
+
+impl SenderInner {
+    async fn deliver(&self, delivery: &Delivery, target: &WebhookTarget) {
+        // Serialised once: the signature covers these exact bytes.
+        let body = serde_json::to_string(&delivery.event).expect("serialize webhook event");
+        let mut attempts = 0;
+        let mut last_status = None;
+        let outcome = loop {
+            attempts += 1;
+            let retry_after = match self.post(&body, target).await {
+                Ok(response) => {
+                    let status = response.status();
+                    last_status = Some(status.as_u16());
+                    if status.is_success() {
+                        break "delivered";
+                    }
+                    let retryable = status.as_u16() == 429
+                        || (status.is_server_error() && status.as_u16() != 501);
+                    if !retryable {
+                        break "rejected";
+                    }
+                    response
+                        .headers()
+                        .get(reqwest::header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.parse::<u64>().ok())
+                        .map(Duration::from_secs)
+                }
+                Err(error) => {
+                    tracing::debug!(%error, url = %target.url, "webhook delivery failed");
+                    None
+                }
+            };
+            if attempts >= MAX_ATTEMPTS {
+                break "gave_up";
+            }
+            let backoff = (self.retry_base * 2u32.pow(attempts - 1)).min(MAX_BACKOFF);
+            tokio::time::sleep(retry_after.unwrap_or(backoff).min(MAX_BACKOFF)).await;
+        };
+        self.record(delivery, Some(&target.url), attempts, last_status, outcome);
+    }
+
+    async fn post(
+        &self,
+        body: &str,
+        target: &WebhookTarget,
+    ) -> Result<reqwest::Response, reqwest::Error> {
+        let digest = Sha256::digest(body.as_bytes());
+        let sha256 = base64::engine::general_purpose::STANDARD.encode(digest);
+        let token = AccessToken::with_api_key(&target.api_key, &target.api_secret)
+            .with_sha256(&sha256)
+            .with_ttl(TOKEN_TTL)
+            .to_jwt()
+            .expect("sign webhook token");
+        self.client
+            .post(&target.url)
+            .header(reqwest::header::CONTENT_TYPE, "application/webhook+json")
+            .header(reqwest::header::AUTHORIZATION, token)
+            .body(body.to_owned())
+            .send()
+            .await
+    }
+
+    fn record(
+        &self,
+        delivery: &Delivery,
+        url: Option<&str>,
+        attempts: u32,
+        last_status: Option<u16>,
+        outcome: &'static str,
+    ) {
+        self.log.lock().unwrap().push(DeliveryRecord {
+            id: delivery.event.id.clone(),
+            event: delivery.event.event.clone(),
+            egress_id: delivery
+                .event
+                .egress_info
+                .as_ref()
+                .map(|info| info.egress_id.clone()),
+            room: delivery.room.clone(),
+            url: url.map(str::to_owned),
+            attempts,
+            last_status,
+            outcome,
+        });
+    }
+}

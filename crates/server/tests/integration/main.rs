@@ -1,0 +1,9 @@
+//! The one integration-test binary: every test spawns the real parts (the LiveKit
+//! emulator, the Garage S3 server started by `scripts/test.sh`, a webhook receiver) and
+//! talks to them over loopback.
+
+mod emulator_faults;
+mod emulator_media;
+mod emulator_protocol;
+mod emulator_python_sdk;
+mod helpers;
