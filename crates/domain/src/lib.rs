@@ -1,0 +1,407 @@
+//! The recording domain, with no I/O: what a recording is (mode, layout, options), the
+//! statuses it moves through and the one function that moves it, and who may do what.
+//!
+//! # Layout
+//! - [`Status`], [`Mode`], [`Layout`]: the vocabulary, with the reference system's names.
+//! - [`RecordingOptions`]: the `options` object of a start request, validated.
+//! - [`transition`]: `(status, event) -> new status`, the whole lifecycle in one table.
+//! - [`Role`], [`RecordingAbilities`]: permissions.
+
+mod options;
+
+pub use options::{OptionsError, RecordingOptions};
+
+use std::{fmt, str::FromStr};
+
+use serde::{Deserialize, Serialize};
+
+/// An unknown name for one of the enumerations below.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {kind} {value:?}")]
+pub struct UnknownName {
+    pub kind: &'static str,
+    pub value: String,
+}
+
+macro_rules! named_enum {
+    ($(#[$meta:meta])* $name:ident, $kind:literal { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name {
+            $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownName;
+            fn from_str(value: &str) -> Result<Self, UnknownName> {
+                match value {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err(UnknownName { kind: $kind, value: value.to_owned() }),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+named_enum! {
+    /// Where a recording is in its life. The names are the reference system's, plus
+    /// `failed` (the egress failed after it started) and `expired` (file deleted).
+    Status, "status" {
+        Initiated = "initiated",
+        Active = "active",
+        Stopped = "stopped",
+        Saved = "saved",
+        Aborted = "aborted",
+        FailedToStart = "failed_to_start",
+        FailedToStop = "failed_to_stop",
+        NotificationSucceeded = "notification_succeeded",
+        ExternalProcessSuccessful = "external_process_successful",
+        ExternalProcessFailed = "external_process_failed",
+        Failed = "failed",
+        Expired = "expired",
+    }
+}
+
+impl Status {
+    /// At most one open recording per room and mode (a partial unique index).
+    pub const OPEN: &'static [Status] = &[Status::Initiated, Status::Active];
+
+    pub fn is_open(self) -> bool {
+        Self::OPEN.contains(&self)
+    }
+
+    /// Nothing more is expected from LiveKit; the owner may delete it. Unlike the reference,
+    /// `notification_succeeded` is final too, so a notified recording can be deleted.
+    pub fn is_final(self) -> bool {
+        !matches!(self, Status::Initiated | Status::Active)
+    }
+
+    /// The file exists and has been confirmed.
+    pub fn is_saved(self) -> bool {
+        matches!(
+            self,
+            Status::Saved
+                | Status::NotificationSucceeded
+                | Status::ExternalProcessSuccessful
+                | Status::ExternalProcessFailed
+        )
+    }
+
+    /// An egress may still be running or writing the file.
+    pub fn awaits_egress(self) -> bool {
+        matches!(
+            self,
+            Status::Initiated | Status::Active | Status::Stopped | Status::FailedToStop
+        )
+    }
+}
+
+named_enum! {
+    /// What is recorded: the composite video, or the audio for a transcript.
+    Mode, "mode" {
+        ScreenRecording = "screen_recording",
+        Transcript = "transcript",
+    }
+}
+
+impl Mode {
+    pub fn extension(self) -> &'static str {
+        match self {
+            Mode::ScreenRecording => "mp4",
+            Mode::Transcript => "ogg",
+        }
+    }
+
+    /// The data message participants receive when this mode hits its time limit.
+    pub fn limit_reached_message(self) -> &'static str {
+        match self {
+            Mode::ScreenRecording => "screenRecordingLimitReached",
+            Mode::Transcript => "transcriptionLimitReached",
+        }
+    }
+}
+
+named_enum! {
+    /// The room composite template's layouts; `-light` variants use the light theme.
+    Layout, "layout" {
+        Speaker = "speaker",
+        SpeakerLight = "speaker-light",
+        Grid = "grid",
+        GridLight = "grid-light",
+        SingleSpeaker = "single-speaker",
+        SingleSpeakerLight = "single-speaker-light",
+    }
+}
+
+named_enum! {
+    /// A user's role on a room or a recording.
+    Role, "role" {
+        Member = "member",
+        Administrator = "administrator",
+        Owner = "owner",
+    }
+}
+
+impl Role {
+    /// Owners and administrators manage recordings; members only join.
+    pub fn is_privileged(self) -> bool {
+        matches!(self, Role::Owner | Role::Administrator)
+    }
+}
+
+/// How the egress answered StopEgress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopAnswer {
+    /// `EGRESS_ENDING`: the file is being written.
+    Ending,
+    /// `EGRESS_ABORTED`.
+    Aborted,
+    /// Any other status, or an error.
+    Failed,
+}
+
+/// How an egress ended (`egress_ended`, or `ListEgress` during reconciliation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EgressEnd {
+    Complete,
+    /// The session limit: the file is still written, truncated.
+    LimitReached,
+    Failed,
+    Aborted,
+}
+
+/// Everything that moves a recording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// The start request returned an egress id, or a webhook showed the egress running.
+    EgressStarted,
+    /// The start request failed or LiveKit was unreachable.
+    StartFailed,
+    /// A host stopped it and the egress answered.
+    Stopped(StopAnswer),
+    /// The egress is ending on its own (`egress_updated` with `EGRESS_ENDING`).
+    EgressEnding,
+    /// The egress has ended.
+    EgressEnded(EgressEnd),
+    /// `RECORDING_MAX_DURATION` passed and the service stopped the egress itself.
+    MaxDurationReached,
+}
+
+/// The lifecycle: the status `event` moves `from` to, or `None` when the event does not
+/// apply (duplicated, late or out-of-order events are normal and change nothing).
+///
+/// An egress that ends well leaves the recording `stopped`, with its file information;
+/// completion (confirming the object in storage) moves it on to `saved`.
+pub fn transition(from: Status, event: Event) -> Option<Status> {
+    use Status::*;
+    let to = match (from, event) {
+        (Initiated, Event::EgressStarted) => Active,
+        (Initiated, Event::StartFailed) => FailedToStart,
+        (Active | FailedToStop, Event::Stopped(StopAnswer::Ending)) => Stopped,
+        (Active | FailedToStop, Event::Stopped(StopAnswer::Aborted)) => Aborted,
+        (Active, Event::Stopped(StopAnswer::Failed)) => FailedToStop,
+        (Initiated | Active, Event::EgressEnding) => Stopped,
+        (Active, Event::MaxDurationReached) => Stopped,
+        (
+            Initiated | Active | Stopped | FailedToStop,
+            Event::EgressEnded(EgressEnd::Complete | EgressEnd::LimitReached),
+        ) => Stopped,
+        (Initiated | Active | Stopped | FailedToStop, Event::EgressEnded(EgressEnd::Failed)) => {
+            Failed
+        }
+        (Initiated | Active | Stopped | FailedToStop, Event::EgressEnded(EgressEnd::Aborted)) => {
+            Aborted
+        }
+        _ => return None,
+    };
+    Some(to)
+}
+
+/// What a user may do with a recording (the reference's `get_abilities`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RecordingAbilities {
+    pub retrieve: bool,
+    pub destroy: bool,
+    pub stop: bool,
+    pub update: bool,
+    pub partial_update: bool,
+}
+
+impl RecordingAbilities {
+    pub fn of(role: Option<Role>, status: Status) -> Self {
+        let privileged = role.is_some_and(Role::is_privileged);
+        Self {
+            retrieve: privileged,
+            destroy: privileged && status.is_final(),
+            stop: privileged && !status.is_final(),
+            update: false,
+            partial_update: false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all_events() -> Vec<Event> {
+        let mut events = vec![
+            Event::EgressStarted,
+            Event::StartFailed,
+            Event::EgressEnding,
+            Event::MaxDurationReached,
+        ];
+        for answer in [StopAnswer::Ending, StopAnswer::Aborted, StopAnswer::Failed] {
+            events.push(Event::Stopped(answer));
+        }
+        for end in [
+            EgressEnd::Complete,
+            EgressEnd::LimitReached,
+            EgressEnd::Failed,
+            EgressEnd::Aborted,
+        ] {
+            events.push(Event::EgressEnded(end));
+        }
+        events
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for status in Status::ALL {
+            assert_eq!(status.as_str().parse::<Status>().unwrap(), *status);
+        }
+        for layout in Layout::ALL {
+            assert_eq!(layout.as_str().parse::<Layout>().unwrap(), *layout);
+        }
+        assert!("speaker-dark".parse::<Layout>().is_err());
+        assert_eq!(
+            serde_json::to_string(&Status::FailedToStart).unwrap(),
+            "\"failed_to_start\""
+        );
+    }
+
+    #[test]
+    fn the_happy_path() {
+        let active = transition(Status::Initiated, Event::EgressStarted).unwrap();
+        assert_eq!(active, Status::Active);
+        let stopped = transition(active, Event::Stopped(StopAnswer::Ending)).unwrap();
+        assert_eq!(stopped, Status::Stopped);
+        assert_eq!(
+            transition(stopped, Event::EgressEnded(EgressEnd::Complete)),
+            Some(Status::Stopped)
+        );
+    }
+
+    #[test]
+    fn failures_free_the_room() {
+        for (from, event, to) in [
+            (Status::Initiated, Event::StartFailed, Status::FailedToStart),
+            (
+                Status::Active,
+                Event::EgressEnded(EgressEnd::Failed),
+                Status::Failed,
+            ),
+            (
+                Status::Active,
+                Event::EgressEnded(EgressEnd::Aborted),
+                Status::Aborted,
+            ),
+            (
+                Status::Stopped,
+                Event::EgressEnded(EgressEnd::Failed),
+                Status::Failed,
+            ),
+            (
+                Status::Active,
+                Event::Stopped(StopAnswer::Failed),
+                Status::FailedToStop,
+            ),
+            (
+                Status::Active,
+                Event::Stopped(StopAnswer::Aborted),
+                Status::Aborted,
+            ),
+        ] {
+            assert_eq!(transition(from, event), Some(to), "{from} {event:?}");
+            assert!(!to.is_open(), "{to} must not lock the room");
+        }
+    }
+
+    #[test]
+    fn an_egress_that_ends_before_its_start_returned_still_ends_right() {
+        assert_eq!(
+            transition(Status::Initiated, Event::EgressEnded(EgressEnd::Complete)),
+            Some(Status::Stopped)
+        );
+        assert_eq!(
+            transition(Status::Initiated, Event::EgressEnded(EgressEnd::Failed)),
+            Some(Status::Failed)
+        );
+        // The start response arriving afterwards changes nothing.
+        assert_eq!(transition(Status::Stopped, Event::EgressStarted), None);
+        assert_eq!(transition(Status::Failed, Event::EgressStarted), None);
+    }
+
+    #[test]
+    fn limit_reached_stops_the_recording() {
+        assert_eq!(
+            transition(Status::Active, Event::MaxDurationReached),
+            Some(Status::Stopped)
+        );
+        assert_eq!(
+            transition(Status::Active, Event::EgressEnded(EgressEnd::LimitReached)),
+            Some(Status::Stopped)
+        );
+    }
+
+    #[test]
+    fn every_pair_is_total_and_closed_states_stay_closed() {
+        for from in Status::ALL {
+            for event in all_events() {
+                let to = transition(*from, event);
+                if !from.awaits_egress() {
+                    assert_eq!(to, None, "{from} is settled; {event:?} must not move it");
+                }
+                if let Some(to) = to {
+                    assert!(
+                        !to.is_open() || from.is_open(),
+                        "{from} -> {to} would lock the room again"
+                    );
+                    // Applying the same event twice changes nothing more.
+                    let again = transition(to, event);
+                    assert!(
+                        again.is_none() || again == Some(to),
+                        "{from} {event:?} twice"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn abilities_follow_role_and_status() {
+        let owner = RecordingAbilities::of(Some(Role::Owner), Status::Active);
+        assert!(owner.retrieve && owner.stop && !owner.destroy);
+        let owner_done = RecordingAbilities::of(Some(Role::Owner), Status::NotificationSucceeded);
+        assert!(owner_done.destroy && !owner_done.stop);
+        let member = RecordingAbilities::of(Some(Role::Member), Status::Saved);
+        assert!(!member.retrieve && !member.destroy);
+        assert!(!RecordingAbilities::of(None, Status::Saved).retrieve);
+    }
+}

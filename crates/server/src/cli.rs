@@ -1,0 +1,327 @@
+//! The subcommands of the `meet-recorder` binary.
+
+use std::{io::Read, net::SocketAddr, path::PathBuf, time::Duration};
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use livekit_emulator::{Emulator, EmulatorConfig};
+use secrecy::ExposeSecret;
+
+use crate::{
+    app::{AppState, Application},
+    auth,
+    config::{Config, Source},
+    db::Db,
+};
+
+#[derive(Parser)]
+#[command(name = "meet-recorder", version, about = "Records LiveKit rooms")]
+pub struct Cli {
+    /// A KEY=VALUE settings file read under the environment.
+    #[arg(long, global = true, env = "MEET_RECORDER_CONFIG_FILE")]
+    config_file: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs the service (migrating the database first).
+    Serve,
+    /// Applies pending database migrations.
+    Migrate,
+    /// Prints the effective configuration, secrets redacted.
+    Config,
+    /// Exits 0 when the running service answers /readyz.
+    Healthcheck {
+        /// Base URL of the service (default: http:// + MEET_RECORDER_LISTEN).
+        #[arg(long)]
+        url: Option<String>,
+    },
+    /// Manages accounts.
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// Inspects egresses.
+    #[command(subcommand)]
+    Egress(EgressCommand),
+    /// Runs the service with the in-process LiveKit emulator, SQLite and a demo account.
+    Dev(DevArgs),
+    /// Runs the LiveKit server + Egress emulator (development and tests).
+    LivekitEmulator(EmulatorArgs),
+}
+
+#[derive(Subcommand)]
+enum UsersCommand {
+    /// Creates a local account.
+    Create {
+        email: String,
+        /// The password (prefer --password-stdin: command lines are visible to others).
+        #[arg(long, conflicts_with = "password_stdin")]
+        password: Option<String>,
+        /// Reads the password from standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        #[arg(long, default_value = "")]
+        name: String,
+        #[arg(long, default_value = "en")]
+        language: String,
+        #[arg(long, default_value = "UTC")]
+        timezone: String,
+        /// Also creates an API token and prints it.
+        #[arg(long)]
+        api_token: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum EgressCommand {
+    /// Lists the egresses LiveKit reports as running, with their recordings.
+    List,
+}
+
+#[derive(Args)]
+struct DevArgs {
+    /// Where the emulator listens.
+    #[arg(long, default_value = "127.0.0.1:7880")]
+    livekit_bind: SocketAddr,
+}
+
+#[derive(Args)]
+struct EmulatorArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:7880")]
+    bind: SocketAddr,
+    /// API keys as KEY:SECRET[,KEY2:SECRET2].
+    #[arg(long, env = "LIVEKIT_EMULATOR_KEYS", default_value = "devkey:secret")]
+    keys: String,
+    /// Where webhooks are sent (repeat or separate with commas).
+    #[arg(long = "webhook-url", value_delimiter = ',')]
+    webhook_urls: Vec<String>,
+    /// Which API key signs webhooks (default: the first of --keys).
+    #[arg(long)]
+    webhook_key: Option<String>,
+    /// Directory for recordings whose request has no upload configuration.
+    #[arg(long, default_value = "./data/egress")]
+    storage_dir: PathBuf,
+    /// Egress session limit in seconds: longer egresses end with EGRESS_LIMIT_REACHED.
+    #[arg(long)]
+    max_duration: Option<u64>,
+    /// How long an egress stays STARTING before it is ACTIVE, in milliseconds.
+    #[arg(long, default_value_t = 500)]
+    start_delay_ms: u64,
+    /// The ffmpeg executable that renders the media.
+    #[arg(long, default_value = "ffmpeg")]
+    ffmpeg: PathBuf,
+}
+
+fn load_config(file: Option<&std::path::Path>) -> anyhow::Result<Config> {
+    let source = Source::load(file)?;
+    for name in source.unknown_variables() {
+        tracing::warn!(variable = %name, "unknown setting (typo?) ignored");
+    }
+    Ok(Config::from_source(&source)?)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+    tracing::info!("shutting down");
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let file = cli.config_file.as_deref();
+    match cli.command {
+        Command::Serve => {
+            let state = AppState::new(load_config(file)?).await?;
+            let app = Application::build(state).await?;
+            tracing::info!(addr = %app.addr(), "meet-recorder listening");
+            app.run(shutdown_signal()).await
+        }
+        Command::Migrate => {
+            let config = load_config(file)?;
+            let db = Db::connect(config.database_url.expose_secret()).await?;
+            db.migrate().await?;
+            println!("Database is up to date ({:?}).", db.backend());
+            Ok(())
+        }
+        Command::Config => {
+            print!("{}", load_config(file)?.describe());
+            Ok(())
+        }
+        Command::Healthcheck { url } => {
+            let base = match url {
+                Some(url) => url,
+                None => format!("http://{}", load_config(file)?.listen),
+            };
+            let response = reqwest::Client::new()
+                .get(format!("{}/readyz", base.trim_end_matches('/')))
+                .timeout(Duration::from_secs(5))
+                .send()
+                .await
+                .with_context(|| format!("{base} does not answer"))?;
+            anyhow::ensure!(
+                response.status().is_success(),
+                "{base} is not ready: {}",
+                response.status()
+            );
+            println!("ok");
+            Ok(())
+        }
+        Command::Users(UsersCommand::Create {
+            email,
+            password,
+            password_stdin,
+            name,
+            language,
+            timezone,
+            api_token,
+        }) => {
+            let password = match (password, password_stdin) {
+                (Some(password), _) => Some(password),
+                (None, true) => {
+                    let mut text = String::new();
+                    std::io::stdin().read_to_string(&mut text)?;
+                    Some(text.trim_end_matches(['\n', '\r']).to_owned())
+                }
+                (None, false) => None,
+            };
+            anyhow::ensure!(
+                crate::http::LANGUAGES.contains(&language.as_str()),
+                "--language must be one of {}",
+                crate::http::LANGUAGES.join(", ")
+            );
+            anyhow::ensure!(
+                timezone.parse::<chrono_tz::Tz>().is_ok(),
+                "--timezone must be an IANA name such as Europe/Paris"
+            );
+            let state = AppState::new(load_config(file)?).await?;
+            let hash = password.as_deref().map(auth::hash_password).transpose()?;
+            let user = state
+                .db
+                .create_user(&email, &name, hash.as_deref(), &language, &timezone)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot create {email}: {e}"))?;
+            println!("Created user {} ({})", user.email, user.id);
+            if api_token {
+                let token = format!("{}{}", auth::API_TOKEN_PREFIX, auth::new_token());
+                state
+                    .db
+                    .create_api_token(&auth::token_hash(&token), user.id, "cli")
+                    .await?;
+                println!("API token: {token}");
+            }
+            Ok(())
+        }
+        Command::Egress(EgressCommand::List) => {
+            let state = AppState::new(load_config(file)?).await?;
+            print!("{}", egress_table(&state).await?);
+            Ok(())
+        }
+        Command::Dev(args) => crate::dev::run(file, args.livekit_bind, shutdown_signal()).await,
+        Command::LivekitEmulator(args) => run_emulator(args).await,
+    }
+}
+
+async fn run_emulator(args: EmulatorArgs) -> anyhow::Result<()> {
+    let mut config = EmulatorConfig::new("unused", "unused");
+    config.keys = EmulatorConfig::parse_keys(&args.keys)?;
+    config.webhook_urls = args.webhook_urls;
+    config.webhook_api_key = args.webhook_key;
+    config.storage_dir = args.storage_dir;
+    config.max_duration = args.max_duration.map(Duration::from_secs);
+    config.start_delay = Duration::from_millis(args.start_delay_ms);
+    config.ffmpeg = args.ffmpeg;
+    let emulator = Emulator::start(config, args.bind).await?;
+    println!("LiveKit emulator listening on {}", emulator.url());
+    shutdown_signal().await;
+    emulator.shutdown().await;
+    Ok(())
+}
+
+/// `egress list`: running egresses as LiveKit reports them, joined with our recordings,
+/// plus recordings we still think are running that LiveKit no longer lists.
+async fn egress_table(state: &AppState) -> anyhow::Result<String> {
+    let egresses = state.livekit.active_egresses().await?;
+    let recordings = state.db.recordings_awaiting_egress().await?;
+    let mut rows = vec![[
+        "EGRESS ID".to_owned(),
+        "EGRESS STATUS".into(),
+        "ROOM".into(),
+        "STARTED (UTC)".into(),
+        "RECORDING".into(),
+        "MODE".into(),
+        "RECORDING STATUS".into(),
+    ]];
+    for egress in &egresses {
+        let recording = recordings
+            .iter()
+            .find(|r| r.worker_id.as_deref() == Some(egress.egress_id.as_str()));
+        let started = if egress.started_at > 0 {
+            chrono::DateTime::<chrono::Utc>::from_timestamp_nanos(egress.started_at)
+                .format("%Y-%m-%d %H:%M:%S")
+                .to_string()
+        } else {
+            "-".into()
+        };
+        rows.push([
+            egress.egress_id.clone(),
+            egress
+                .status()
+                .as_str_name()
+                .trim_start_matches("EGRESS_")
+                .to_owned(),
+            recording.map_or(egress.room_name.clone(), |r| r.room_slug.clone()),
+            started,
+            recording.map_or("-".into(), |r| r.id.to_string()),
+            recording.map_or("-".into(), |r| r.mode.to_string()),
+            recording.map_or("(not ours)".into(), |r| r.status.to_string()),
+        ]);
+    }
+    for recording in recordings.iter().filter(|r| {
+        !egresses
+            .iter()
+            .any(|e| Some(e.egress_id.as_str()) == r.worker_id.as_deref())
+    }) {
+        rows.push([
+            recording.worker_id.clone().unwrap_or_else(|| "-".into()),
+            "(not running)".into(),
+            recording.room_slug.clone(),
+            "-".into(),
+            recording.id.to_string(),
+            recording.mode.to_string(),
+            recording.status.to_string(),
+        ]);
+    }
+    let widths: Vec<usize> = (0..7)
+        .map(|i| {
+            rows.iter()
+                .map(|row| row[i].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in &rows {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    Ok(out)
+}

@@ -1,0 +1,733 @@
+//! Settings: one typed struct, read from the environment (and optionally a `KEY=VALUE`
+//! file under it), with the reference system's names and defaults. Secrets can also come
+//! from `NAME_FILE`. A bad value stops start-up with an error naming the variable; secret
+//! values never appear in errors, logs or `meet-recorder config`.
+
+use std::{collections::BTreeMap, net::SocketAddr, path::Path, time::Duration};
+
+use meet_recorder_domain::{Layout, Mode};
+use secrecy::{ExposeSecret, SecretString};
+
+/// What each mode records with (`RECORDING_WORKER_CLASSES`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkerKind {
+    /// Room composite, video + audio, MP4.
+    VideoComposite,
+    /// Room composite, audio only, OGG.
+    AudioComposite,
+}
+
+/// Which storage-event format the storage hook parses (`RECORDING_EVENT_PARSER_CLASS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventParser {
+    Minio,
+    S3,
+    AwsSns,
+    EventBridge,
+}
+
+#[derive(Debug, Clone)]
+pub struct EncodingSettings {
+    pub width: i32,
+    pub height: i32,
+    pub framerate: i32,
+    pub video_bitrate_kbps: i32,
+    pub audio_bitrate_kbps: i32,
+    pub key_frame_interval_s: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct RecordingSettings {
+    pub enable: bool,
+    pub output_folder: String,
+    pub worker_classes: BTreeMap<&'static str, (Mode, WorkerKind)>,
+    pub event_parser: EventParser,
+    pub enable_storage_event_auth: bool,
+    pub storage_event_enable: bool,
+    pub storage_event_token: Option<SecretString>,
+    pub expiration_days: Option<u32>,
+    /// `RECORDING_MAX_DURATION`, in milliseconds.
+    pub max_duration_ms: Option<u64>,
+    pub layout_default: Layout,
+    pub encoding: Option<EncodingSettings>,
+    pub download_base_url: Option<String>,
+}
+
+impl RecordingSettings {
+    pub fn available_modes(&self) -> Vec<Mode> {
+        self.worker_classes
+            .values()
+            .map(|(mode, _)| *mode)
+            .collect()
+    }
+
+    pub fn worker(&self, mode: Mode) -> Option<WorkerKind> {
+        self.worker_classes
+            .get(mode.as_str())
+            .map(|(_, kind)| *kind)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct LiveKitSettings {
+    /// Where the Twirp API is (`LIVEKIT_API_URL`).
+    pub api_url: String,
+    pub api_key: String,
+    pub api_secret: SecretString,
+    /// The URL browsers connect to (`LIVEKIT_URL`); defaults to the API URL as ws(s).
+    pub public_url: String,
+    pub webhook_events_filter: Option<regex::Regex>,
+    pub connection_test_room_prefix: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct S3Settings {
+    pub endpoint: String,
+    pub access_key_id: String,
+    pub secret_access_key: SecretString,
+    pub region: String,
+    pub bucket: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub public_url: String,
+    pub database_url: SecretString,
+    pub recording: RecordingSettings,
+    pub livekit: LiveKitSettings,
+    /// `None`: recordings go to the LiveKit side's own storage (the emulator's directory).
+    pub s3: Option<S3Settings>,
+    pub session_ttl: Duration,
+    pub session_cookie_secure: bool,
+    /// How often open recordings are checked against `RECORDING_MAX_DURATION`.
+    pub sweep_interval: Duration,
+}
+
+/// A setting that cannot be used, named so the operator can fix it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid setting {variable}: {problem}")]
+pub struct ConfigError {
+    pub variable: String,
+    pub problem: String,
+}
+
+fn invalid(variable: &str, problem: impl Into<String>) -> ConfigError {
+    ConfigError {
+        variable: variable.to_owned(),
+        problem: problem.into(),
+    }
+}
+
+/// Every variable we read, for the unknown-variable warning.
+const KNOWN: &[&str] = &[
+    "MEET_RECORDER_LISTEN",
+    "MEET_RECORDER_PUBLIC_URL",
+    "MEET_RECORDER_CONFIG_FILE",
+    "MEET_RECORDER_SESSION_TTL_HOURS",
+    "MEET_RECORDER_SESSION_COOKIE_SECURE",
+    "MEET_RECORDER_SWEEP_INTERVAL_MS",
+    "DATABASE_URL",
+    "RECORDING_ENABLE",
+    "RECORDING_OUTPUT_FOLDER",
+    "RECORDING_WORKER_CLASSES",
+    "RECORDING_EVENT_PARSER_CLASS",
+    "RECORDING_ENABLE_STORAGE_EVENT_AUTH",
+    "RECORDING_STORAGE_EVENT_ENABLE",
+    "RECORDING_STORAGE_EVENT_TOKEN",
+    "RECORDING_EXPIRATION_DAYS",
+    "RECORDING_MAX_DURATION",
+    "RECORDING_LAYOUT_DEFAULT",
+    "RECORDING_ENCODING_ENABLED",
+    "RECORDING_ENCODING_WIDTH",
+    "RECORDING_ENCODING_HEIGHT",
+    "RECORDING_ENCODING_FRAMERATE",
+    "RECORDING_ENCODING_VIDEO_BITRATE_KBPS",
+    "RECORDING_ENCODING_AUDIO_BITRATE_KBPS",
+    "RECORDING_ENCODING_KEY_FRAME_INTERVAL_S",
+    "RECORDING_DOWNLOAD_BASE_URL",
+    "SCREEN_RECORDING_BASE_URL",
+    "LIVEKIT_API_URL",
+    "LIVEKIT_API_KEY",
+    "LIVEKIT_API_SECRET",
+    "LIVEKIT_URL",
+    "LIVEKIT_WEBHOOK_EVENTS_FILTER_REGEX",
+    "LIVEKIT_VERIFY_SSL",
+    "CONNECTION_TEST_ROOM_PREFIX",
+    "AWS_S3_ENDPOINT_URL",
+    "AWS_S3_ACCESS_KEY_ID",
+    "AWS_S3_SECRET_ACCESS_KEY",
+    "AWS_S3_REGION_NAME",
+    "AWS_STORAGE_BUCKET_NAME",
+    "AWS_S3_SIGNATURE_VERSION",
+];
+
+/// Secrets that may also be read from `NAME_FILE`.
+const SECRETS: &[&str] = &[
+    "DATABASE_URL",
+    "LIVEKIT_API_SECRET",
+    "AWS_S3_SECRET_ACCESS_KEY",
+    "RECORDING_STORAGE_EVENT_TOKEN",
+];
+
+const PREFIXES: &[&str] = &[
+    "MEET_RECORDER_",
+    "RECORDING_",
+    "LIVEKIT_",
+    "AWS_S3_",
+    "AWS_STORAGE_",
+];
+
+/// The raw variables, from the process environment over an optional file.
+pub struct Source {
+    values: BTreeMap<String, String>,
+}
+
+impl Source {
+    pub fn from_pairs<I, K, V>(pairs: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        Self {
+            values: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        }
+    }
+
+    /// The environment, over the `KEY=VALUE` file named by `file` or
+    /// `MEET_RECORDER_CONFIG_FILE` (blank lines and `#` comments allowed).
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let env: BTreeMap<String, String> = std::env::vars().collect();
+        let file = file
+            .map(Path::to_path_buf)
+            .or_else(|| env.get("MEET_RECORDER_CONFIG_FILE").map(Into::into));
+        let mut values = BTreeMap::new();
+        if let Some(file) = file {
+            let text = std::fs::read_to_string(&file).map_err(|e| {
+                invalid(
+                    "MEET_RECORDER_CONFIG_FILE",
+                    format!("cannot read {}: {e}", file.display()),
+                )
+            })?;
+            for (number, line) in text.lines().enumerate() {
+                let line = line.trim();
+                if line.is_empty() || line.starts_with('#') {
+                    continue;
+                }
+                let (key, value) = line.split_once('=').ok_or_else(|| {
+                    invalid(
+                        "MEET_RECORDER_CONFIG_FILE",
+                        format!("line {} of {} is not KEY=VALUE", number + 1, file.display()),
+                    )
+                })?;
+                let value = value.trim().trim_matches('"').trim_matches('\'');
+                values.insert(key.trim().to_owned(), value.to_owned());
+            }
+        }
+        values.extend(env);
+        Ok(Self { values })
+    }
+
+    /// Sets `name` unless it is already set (used by `meet-recorder dev`).
+    pub fn set_default(&mut self, name: &str, value: &str) {
+        self.values
+            .entry(name.to_owned())
+            .or_insert_with(|| value.to_owned());
+    }
+
+    /// A value, with `NAME_FILE` honoured for secrets. Empty means unset.
+    fn get(&self, name: &str) -> Result<Option<String>, ConfigError> {
+        if SECRETS.contains(&name)
+            && let Some(path) = self.values.get(&format!("{name}_FILE"))
+        {
+            let value = std::fs::read_to_string(path).map_err(|e| {
+                invalid(&format!("{name}_FILE"), format!("cannot read {path}: {e}"))
+            })?;
+            return Ok(Some(value.trim_end_matches(['\n', '\r']).to_owned()));
+        }
+        Ok(self
+            .values
+            .get(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty()))
+    }
+
+    fn string(&self, name: &str, default: &str) -> Result<String, ConfigError> {
+        Ok(self.get(name)?.unwrap_or_else(|| default.to_owned()))
+    }
+
+    fn bool(&self, name: &str, default: bool) -> Result<bool, ConfigError> {
+        match self.get(name)? {
+            None => Ok(default),
+            Some(v) => match v.to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" | "on" | "t" | "y" => Ok(true),
+                "0" | "false" | "no" | "off" | "f" | "n" => Ok(false),
+                _ => Err(invalid(
+                    name,
+                    format!("{v:?} is not a boolean (true/false)"),
+                )),
+            },
+        }
+    }
+
+    fn number<T: std::str::FromStr>(&self, name: &str) -> Result<Option<T>, ConfigError> {
+        match self.get(name)? {
+            None => Ok(None),
+            Some(v) => v
+                .parse()
+                .map(Some)
+                .map_err(|_| invalid(name, format!("{v:?} is not a valid number"))),
+        }
+    }
+
+    fn secret(&self, name: &str) -> Result<Option<SecretString>, ConfigError> {
+        Ok(self.get(name)?.map(SecretString::from))
+    }
+
+    /// Variables with one of our prefixes that we do not know: likely typos.
+    pub fn unknown_variables(&self) -> Vec<String> {
+        self.values
+            .keys()
+            .filter(|k| PREFIXES.iter().any(|p| k.starts_with(p)))
+            .filter(|k| {
+                !KNOWN.contains(&k.as_str())
+                    && !k
+                        .strip_suffix("_FILE")
+                        .is_some_and(|base| SECRETS.contains(&base))
+            })
+            .cloned()
+            .collect()
+    }
+}
+
+fn worker_kind(value: &str) -> Option<WorkerKind> {
+    match value {
+        "video_composite" | "core.recording.worker.services.VideoCompositeEgressService" => {
+            Some(WorkerKind::VideoComposite)
+        }
+        "audio_composite" | "core.recording.worker.services.AudioCompositeEgressService" => {
+            Some(WorkerKind::AudioComposite)
+        }
+        _ => None,
+    }
+}
+
+fn parse_worker_classes(
+    value: Option<String>,
+) -> Result<BTreeMap<&'static str, (Mode, WorkerKind)>, ConfigError> {
+    const NAME: &str = "RECORDING_WORKER_CLASSES";
+    let Some(value) = value else {
+        return Ok(BTreeMap::from([
+            (
+                Mode::ScreenRecording.as_str(),
+                (Mode::ScreenRecording, WorkerKind::VideoComposite),
+            ),
+            (
+                Mode::Transcript.as_str(),
+                (Mode::Transcript, WorkerKind::AudioComposite),
+            ),
+        ]));
+    };
+    let map: BTreeMap<String, String> = serde_json::from_str(&value)
+        .map_err(|_| invalid(NAME, "must be a JSON object mapping modes to worker kinds"))?;
+    let mut classes = BTreeMap::new();
+    for (mode, kind) in map {
+        let mode: Mode = mode
+            .parse()
+            .map_err(|_| invalid(NAME, format!("unknown mode {mode:?}")))?;
+        let kind = worker_kind(&kind).ok_or_else(|| {
+            invalid(
+                NAME,
+                format!("unknown worker {kind:?} (video_composite or audio_composite)"),
+            )
+        })?;
+        classes.insert(mode.as_str(), (mode, kind));
+    }
+    Ok(classes)
+}
+
+fn parse_event_parser(value: Option<String>) -> Result<EventParser, ConfigError> {
+    let Some(value) = value else {
+        return Ok(EventParser::Minio);
+    };
+    match value.as_str() {
+        "minio" | "rustfs" | "core.recording.event.parsers.MinioParser" => Ok(EventParser::Minio),
+        "s3" | "core.recording.event.parsers.S3Parser" => Ok(EventParser::S3),
+        "aws-sns" | "sns" => Ok(EventParser::AwsSns),
+        "eventbridge" => Ok(EventParser::EventBridge),
+        other => Err(invalid(
+            "RECORDING_EVENT_PARSER_CLASS",
+            format!("unknown parser {other:?} (minio, s3, aws-sns, eventbridge)"),
+        )),
+    }
+}
+
+fn http_url(name: &str, value: String) -> Result<String, ConfigError> {
+    let parsed =
+        url::Url::parse(&value).map_err(|_| invalid(name, format!("{value:?} is not a URL")))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(invalid(name, "must be an http:// or https:// URL"));
+    }
+    Ok(value.trim_end_matches('/').to_owned())
+}
+
+impl Config {
+    pub fn from_source(source: &Source) -> Result<Self, ConfigError> {
+        let listen = source
+            .string("MEET_RECORDER_LISTEN", "127.0.0.1:8000")?
+            .parse()
+            .map_err(|_| {
+                invalid(
+                    "MEET_RECORDER_LISTEN",
+                    "must be an address like 0.0.0.0:8000",
+                )
+            })?;
+        let public_url = http_url(
+            "MEET_RECORDER_PUBLIC_URL",
+            source.string("MEET_RECORDER_PUBLIC_URL", "http://127.0.0.1:8000")?,
+        )?;
+        let database_url = source.string("DATABASE_URL", "sqlite://data/meet-recorder.db")?;
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            return Err(invalid(
+                "DATABASE_URL",
+                "must start with sqlite:, postgres:// or postgresql://",
+            ));
+        }
+
+        let encoding = if source.bool("RECORDING_ENCODING_ENABLED", false)? {
+            Some(EncodingSettings {
+                width: source.number("RECORDING_ENCODING_WIDTH")?.unwrap_or(1280),
+                height: source.number("RECORDING_ENCODING_HEIGHT")?.unwrap_or(720),
+                framerate: source.number("RECORDING_ENCODING_FRAMERATE")?.unwrap_or(30),
+                video_bitrate_kbps: source
+                    .number("RECORDING_ENCODING_VIDEO_BITRATE_KBPS")?
+                    .unwrap_or(3000),
+                audio_bitrate_kbps: source
+                    .number("RECORDING_ENCODING_AUDIO_BITRATE_KBPS")?
+                    .unwrap_or(128),
+                key_frame_interval_s: source
+                    .number("RECORDING_ENCODING_KEY_FRAME_INTERVAL_S")?
+                    .unwrap_or(4.0),
+            })
+        } else {
+            None
+        };
+        let layout_default = source
+            .string("RECORDING_LAYOUT_DEFAULT", "speaker-light")?
+            .parse()
+            .map_err(|_| {
+                invalid(
+                    "RECORDING_LAYOUT_DEFAULT",
+                    "must be speaker, grid or single-speaker, optionally with -light",
+                )
+            })?;
+        let output_folder = source
+            .string("RECORDING_OUTPUT_FOLDER", "recordings")?
+            .trim_matches('/')
+            .to_owned();
+        if output_folder.is_empty() || output_folder.contains("..") {
+            return Err(invalid(
+                "RECORDING_OUTPUT_FOLDER",
+                "must be a non-empty relative key prefix",
+            ));
+        }
+        let max_duration_ms = source.number::<u64>("RECORDING_MAX_DURATION")?;
+        if max_duration_ms == Some(0) {
+            return Err(invalid(
+                "RECORDING_MAX_DURATION",
+                "must be positive (milliseconds)",
+            ));
+        }
+        let download_base_url = match source.get("RECORDING_DOWNLOAD_BASE_URL")? {
+            Some(url) => Some(url),
+            None => source.get("SCREEN_RECORDING_BASE_URL")?,
+        }
+        .map(|url| http_url("RECORDING_DOWNLOAD_BASE_URL", url))
+        .transpose()?;
+        let recording = RecordingSettings {
+            enable: source.bool("RECORDING_ENABLE", false)?,
+            output_folder,
+            worker_classes: parse_worker_classes(source.get("RECORDING_WORKER_CLASSES")?)?,
+            event_parser: parse_event_parser(source.get("RECORDING_EVENT_PARSER_CLASS")?)?,
+            enable_storage_event_auth: source.bool("RECORDING_ENABLE_STORAGE_EVENT_AUTH", true)?,
+            storage_event_enable: source.bool("RECORDING_STORAGE_EVENT_ENABLE", false)?,
+            storage_event_token: source.secret("RECORDING_STORAGE_EVENT_TOKEN")?,
+            expiration_days: source.number("RECORDING_EXPIRATION_DAYS")?,
+            max_duration_ms,
+            layout_default,
+            encoding,
+            download_base_url,
+        };
+
+        let api_url = http_url(
+            "LIVEKIT_API_URL",
+            source.string("LIVEKIT_API_URL", "http://127.0.0.1:7880")?,
+        )?;
+        let public_livekit_url = match source.get("LIVEKIT_URL")? {
+            Some(url) => url,
+            None => api_url.replacen("http", "ws", 1),
+        };
+        let webhook_events_filter = source
+            .get("LIVEKIT_WEBHOOK_EVENTS_FILTER_REGEX")?
+            .map(|pattern| {
+                regex::Regex::new(&pattern)
+                    .map_err(|e| invalid("LIVEKIT_WEBHOOK_EVENTS_FILTER_REGEX", e.to_string()))
+            })
+            .transpose()?;
+        let livekit = LiveKitSettings {
+            api_url,
+            api_key: source.string("LIVEKIT_API_KEY", "devkey")?,
+            api_secret: source
+                .secret("LIVEKIT_API_SECRET")?
+                .unwrap_or_else(|| SecretString::from("secret")),
+            public_url: public_livekit_url,
+            webhook_events_filter,
+            connection_test_room_prefix: source
+                .string("CONNECTION_TEST_ROOM_PREFIX", "connection-test")?,
+        };
+
+        let s3 = match source.get("AWS_S3_ENDPOINT_URL")? {
+            None => None,
+            Some(endpoint) => {
+                let endpoint = http_url("AWS_S3_ENDPOINT_URL", endpoint)?;
+                let required = |name: &str| {
+                    source
+                        .get(name)?
+                        .ok_or_else(|| invalid(name, "is required when AWS_S3_ENDPOINT_URL is set"))
+                };
+                Some(S3Settings {
+                    endpoint,
+                    access_key_id: required("AWS_S3_ACCESS_KEY_ID")?,
+                    secret_access_key: SecretString::from(required("AWS_S3_SECRET_ACCESS_KEY")?),
+                    region: source.string("AWS_S3_REGION_NAME", "us-east-1")?,
+                    bucket: source.string("AWS_STORAGE_BUCKET_NAME", "meet-media-storage")?,
+                })
+            }
+        };
+
+        Ok(Self {
+            listen,
+            public_url,
+            database_url: SecretString::from(database_url),
+            recording,
+            livekit,
+            s3,
+            session_ttl: Duration::from_secs(
+                3600 * source
+                    .number::<u64>("MEET_RECORDER_SESSION_TTL_HOURS")?
+                    .unwrap_or(24 * 14),
+            ),
+            session_cookie_secure: source.bool(
+                "MEET_RECORDER_SESSION_COOKIE_SECURE",
+                public_url_is_https(source)?,
+            )?,
+            sweep_interval: Duration::from_millis(
+                source
+                    .number("MEET_RECORDER_SWEEP_INTERVAL_MS")?
+                    .unwrap_or(1000),
+            ),
+        })
+    }
+
+    /// The effective configuration, one `NAME = value` per line, secrets redacted.
+    pub fn describe(&self) -> String {
+        let secret = |s: &Option<SecretString>| match s {
+            Some(s) if !s.expose_secret().is_empty() => "******** (set)".to_owned(),
+            _ => "(unset)".to_owned(),
+        };
+        let opt = |v: Option<String>| v.unwrap_or_else(|| "(unset)".into());
+        let r = &self.recording;
+        let workers: Vec<String> = r
+            .worker_classes
+            .iter()
+            .map(|(mode, (_, kind))| format!("{mode}={kind:?}"))
+            .collect();
+        let mut lines = vec![
+            ("MEET_RECORDER_LISTEN", self.listen.to_string()),
+            ("MEET_RECORDER_PUBLIC_URL", self.public_url.clone()),
+            (
+                "DATABASE_URL",
+                redact_url(self.database_url.expose_secret()),
+            ),
+            ("RECORDING_ENABLE", r.enable.to_string()),
+            ("RECORDING_OUTPUT_FOLDER", r.output_folder.clone()),
+            ("RECORDING_WORKER_CLASSES", workers.join(", ")),
+            (
+                "RECORDING_EVENT_PARSER_CLASS",
+                format!("{:?}", r.event_parser),
+            ),
+            (
+                "RECORDING_ENABLE_STORAGE_EVENT_AUTH",
+                r.enable_storage_event_auth.to_string(),
+            ),
+            (
+                "RECORDING_STORAGE_EVENT_ENABLE",
+                r.storage_event_enable.to_string(),
+            ),
+            (
+                "RECORDING_STORAGE_EVENT_TOKEN",
+                secret(&r.storage_event_token),
+            ),
+            (
+                "RECORDING_EXPIRATION_DAYS",
+                opt(r.expiration_days.map(|d| d.to_string())),
+            ),
+            (
+                "RECORDING_MAX_DURATION",
+                opt(r.max_duration_ms.map(|d| d.to_string())),
+            ),
+            ("RECORDING_LAYOUT_DEFAULT", r.layout_default.to_string()),
+            (
+                "RECORDING_ENCODING_ENABLED",
+                r.encoding.is_some().to_string(),
+            ),
+            (
+                "RECORDING_DOWNLOAD_BASE_URL",
+                opt(r.download_base_url.clone()),
+            ),
+            ("LIVEKIT_API_URL", self.livekit.api_url.clone()),
+            ("LIVEKIT_URL", self.livekit.public_url.clone()),
+            ("LIVEKIT_API_KEY", self.livekit.api_key.clone()),
+            (
+                "LIVEKIT_API_SECRET",
+                secret(&Some(self.livekit.api_secret.clone())),
+            ),
+            (
+                "LIVEKIT_WEBHOOK_EVENTS_FILTER_REGEX",
+                opt(self
+                    .livekit
+                    .webhook_events_filter
+                    .as_ref()
+                    .map(|r| r.to_string())),
+            ),
+            (
+                "CONNECTION_TEST_ROOM_PREFIX",
+                self.livekit.connection_test_room_prefix.clone(),
+            ),
+        ];
+        match &self.s3 {
+            Some(s3) => lines.extend([
+                ("AWS_S3_ENDPOINT_URL", s3.endpoint.clone()),
+                ("AWS_S3_ACCESS_KEY_ID", s3.access_key_id.clone()),
+                (
+                    "AWS_S3_SECRET_ACCESS_KEY",
+                    secret(&Some(s3.secret_access_key.clone())),
+                ),
+                ("AWS_S3_REGION_NAME", s3.region.clone()),
+                ("AWS_STORAGE_BUCKET_NAME", s3.bucket.clone()),
+            ]),
+            None => lines.push((
+                "AWS_S3_ENDPOINT_URL",
+                "(unset: LiveKit-side storage)".into(),
+            )),
+        }
+        lines
+            .into_iter()
+            .map(|(name, value)| format!("{name} = {value}\n"))
+            .collect()
+    }
+}
+
+fn public_url_is_https(source: &Source) -> Result<bool, ConfigError> {
+    Ok(source
+        .get("MEET_RECORDER_PUBLIC_URL")?
+        .is_some_and(|url| url.starts_with("https://")))
+}
+
+/// A database URL without its password.
+fn redact_url(value: &str) -> String {
+    match url::Url::parse(value) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("********"));
+            url.to_string()
+        }
+        _ => value.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_source(&Source::from_pairs(pairs.iter().copied()))
+    }
+
+    #[test]
+    fn defaults_are_the_reference_systems() {
+        let config = config(&[]).unwrap();
+        assert!(!config.recording.enable);
+        assert_eq!(config.recording.output_folder, "recordings");
+        assert_eq!(config.recording.event_parser, EventParser::Minio);
+        assert!(config.recording.enable_storage_event_auth);
+        assert!(!config.recording.storage_event_enable);
+        assert_eq!(config.recording.layout_default, Layout::SpeakerLight);
+        assert_eq!(
+            config.recording.available_modes(),
+            vec![Mode::ScreenRecording, Mode::Transcript]
+        );
+        assert!(config.s3.is_none());
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let error = config(&[("RECORDING_ENABLE", "maybe")]).unwrap_err();
+        assert_eq!(error.variable, "RECORDING_ENABLE");
+        let error = config(&[("RECORDING_MAX_DURATION", "ten")]).unwrap_err();
+        assert_eq!(error.variable, "RECORDING_MAX_DURATION");
+        let error = config(&[("AWS_S3_ENDPOINT_URL", "http://s3:9000")]).unwrap_err();
+        assert_eq!(error.variable, "AWS_S3_ACCESS_KEY_ID");
+        let error = config(&[("RECORDING_WORKER_CLASSES", r#"{"video":"x"}"#)]).unwrap_err();
+        assert_eq!(error.variable, "RECORDING_WORKER_CLASSES");
+    }
+
+    #[test]
+    fn reference_class_paths_are_accepted() {
+        let config = config(&[
+            (
+                "RECORDING_WORKER_CLASSES",
+                r#"{"transcript":"core.recording.worker.services.AudioCompositeEgressService"}"#,
+            ),
+            (
+                "RECORDING_EVENT_PARSER_CLASS",
+                "core.recording.event.parsers.S3Parser",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(config.recording.available_modes(), vec![Mode::Transcript]);
+        assert_eq!(config.recording.event_parser, EventParser::S3);
+    }
+
+    #[test]
+    fn secrets_never_show() {
+        let config = config(&[
+            ("LIVEKIT_API_SECRET", "hunter2"),
+            ("DATABASE_URL", "postgres://u:pw@db/x"),
+            ("RECORDING_STORAGE_EVENT_TOKEN", "tok123"),
+        ])
+        .unwrap();
+        let text = config.describe();
+        assert!(!text.contains("hunter2") && !text.contains(":pw@") && !text.contains("tok123"));
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn unknown_prefixed_variables_are_reported() {
+        let source = Source::from_pairs([
+            ("RECORDING_ENABLED", "1"),
+            ("LIVEKIT_API_SECRET_FILE", "/x"),
+            ("HOME", "/root"),
+        ]);
+        assert_eq!(
+            source.unknown_variables(),
+            vec!["RECORDING_ENABLED".to_owned()]
+        );
+    }
+}

@@ -1,0 +1,322 @@
+//! Recordings and their accesses. Status changes are guarded updates
+//! (`... WHERE id = $n AND status = $m`), so of two racing writers exactly one wins and
+//! the other sees it changed nothing.
+
+use meet_recorder_domain::{Layout, Mode, Role, Status};
+use sqlx::{AnyConnection, Row, any::AnyRow};
+use uuid::Uuid;
+
+use super::{Db, StoreError, now_ms, parse_column};
+
+#[derive(Debug, Clone)]
+pub struct RecordingRow {
+    pub id: Uuid,
+    pub room_id: Uuid,
+    pub room_name: String,
+    pub room_slug: String,
+    pub room_access_level: String,
+    pub status: Status,
+    pub mode: Mode,
+    pub layout: Option<Layout>,
+    pub options: serde_json::Value,
+    pub worker_id: Option<String>,
+    pub started_at: Option<i64>,
+    pub stopped_at: Option<i64>,
+    pub duration_ms: Option<i64>,
+    pub size_bytes: Option<i64>,
+    pub file_location: Option<String>,
+    pub error: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl RecordingRow {
+    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
+        let options: String = row.try_get("options")?;
+        let layout: Option<String> = row.try_get("layout")?;
+        Ok(Self {
+            id: parse_column(row, "id")?,
+            room_id: parse_column(row, "room_id")?,
+            room_name: row.try_get("room_name")?,
+            room_slug: row.try_get("room_slug")?,
+            room_access_level: row.try_get("room_access_level")?,
+            status: parse_column(row, "status")?,
+            mode: parse_column(row, "mode")?,
+            layout: layout.and_then(|l| l.parse().ok()),
+            options: serde_json::from_str(&options).unwrap_or_default(),
+            worker_id: row.try_get("worker_id")?,
+            started_at: row.try_get("started_at")?,
+            stopped_at: row.try_get("stopped_at")?,
+            duration_ms: row.try_get("duration_ms")?,
+            size_bytes: row.try_get("size_bytes")?,
+            file_location: row.try_get("file_location")?,
+            error: row.try_get("error")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+        })
+    }
+}
+
+/// What changes along with a status; `None` keeps the stored value.
+#[derive(Debug, Clone, Default)]
+pub struct RecordingPatch {
+    pub worker_id: Option<String>,
+    pub started_at: Option<i64>,
+    pub stopped_at: Option<i64>,
+    pub duration_ms: Option<i64>,
+    pub size_bytes: Option<i64>,
+    pub file_location: Option<String>,
+    pub error: Option<String>,
+}
+
+pub struct NewRecording {
+    pub room_id: Uuid,
+    pub mode: Mode,
+    pub layout: Option<Layout>,
+    pub options: serde_json::Value,
+    pub owner: Uuid,
+}
+
+const SELECT: &str = "SELECT rec.id, rec.room_id, r.name AS room_name, r.slug AS room_slug, \
+     r.access_level AS room_access_level, rec.status, rec.mode, rec.layout, rec.options, \
+     rec.worker_id, rec.started_at, rec.stopped_at, rec.duration_ms, rec.size_bytes, \
+     rec.file_location, rec.error, rec.created_at, rec.updated_at \
+     FROM recordings rec JOIN rooms r ON r.id = rec.room_id";
+
+impl Db {
+    /// Creates an `initiated` recording and gives `owner` an owner access, in one
+    /// transaction. `Conflict` when the room already has an open recording of this mode.
+    pub async fn create_recording(&self, new: NewRecording) -> Result<RecordingRow, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let id = Uuid::new_v4();
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO recordings (id, room_id, status, mode, layout, options, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(id.to_string())
+        .bind(new.room_id.to_string())
+        .bind(Status::Initiated.as_str())
+        .bind(new.mode.as_str())
+        .bind(new.layout.map(|l| l.as_str()))
+        .bind(new.options.to_string())
+        .bind(now)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::from_sqlx)?;
+        sqlx::query(
+            "INSERT INTO recording_accesses (id, recording_id, user_id, role, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(Uuid::new_v4().to_string())
+        .bind(id.to_string())
+        .bind(new.owner.to_string())
+        .bind(Role::Owner.as_str())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let row = sqlx::query(&format!("{SELECT} WHERE rec.id = $1"))
+            .bind(id.to_string())
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(RecordingRow::from_row(&row)?)
+    }
+
+    pub async fn recording(&self, id: Uuid) -> Result<Option<RecordingRow>, sqlx::Error> {
+        let row = sqlx::query(&format!("{SELECT} WHERE rec.id = $1"))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(RecordingRow::from_row).transpose()
+    }
+
+    pub async fn recording_by_worker(
+        &self,
+        conn: &mut AnyConnection,
+        egress_id: &str,
+    ) -> Result<Option<RecordingRow>, sqlx::Error> {
+        let row = sqlx::query(&format!("{SELECT} WHERE rec.worker_id = $1"))
+            .bind(egress_id)
+            .fetch_optional(conn)
+            .await?;
+        row.as_ref().map(RecordingRow::from_row).transpose()
+    }
+
+    pub async fn recording_in(
+        &self,
+        conn: &mut AnyConnection,
+        id: Uuid,
+    ) -> Result<Option<RecordingRow>, sqlx::Error> {
+        let row = sqlx::query(&format!("{SELECT} WHERE rec.id = $1"))
+            .bind(id.to_string())
+            .fetch_optional(conn)
+            .await?;
+        row.as_ref().map(RecordingRow::from_row).transpose()
+    }
+
+    /// The user's role on a recording, if any.
+    pub async fn recording_role(
+        &self,
+        recording: Uuid,
+        user: Uuid,
+    ) -> Result<Option<Role>, sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT role FROM recording_accesses WHERE recording_id = $1 AND user_id = $2",
+        )
+        .bind(recording.to_string())
+        .bind(user.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| parse_column(&row, "role")).transpose()
+    }
+
+    /// The recordings `user` may open (owner or administrator), newest first, and how many.
+    pub async fn recordings_of(
+        &self,
+        user: Uuid,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<RecordingRow>, i64), sqlx::Error> {
+        const MINE: &str = "rec.id IN (SELECT recording_id FROM recording_accesses \
+             WHERE user_id = $1 AND role IN ('owner', 'administrator'))";
+        let rows = sqlx::query(&format!(
+            "{SELECT} WHERE {MINE} ORDER BY rec.created_at DESC, rec.id DESC LIMIT $2 OFFSET $3"
+        ))
+        .bind(user.to_string())
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        let count = sqlx::query(&format!(
+            "SELECT COUNT(*) AS n FROM recordings rec WHERE {MINE}"
+        ))
+        .bind(user.to_string())
+        .fetch_one(&self.pool)
+        .await?
+        .try_get("n")?;
+        let recordings = rows
+            .iter()
+            .map(RecordingRow::from_row)
+            .collect::<Result<_, _>>()?;
+        Ok((recordings, count))
+    }
+
+    /// The recording a stop request targets: the room's running one (of `mode`, if given),
+    /// or one whose previous stop failed.
+    pub async fn stoppable_recording(
+        &self,
+        room: Uuid,
+        mode: Option<Mode>,
+    ) -> Result<Option<RecordingRow>, sqlx::Error> {
+        let row = sqlx::query(&format!(
+            "{SELECT} WHERE rec.room_id = $1 AND rec.status IN ('active', 'failed_to_stop') \
+             AND ($2 = '' OR rec.mode = $3) ORDER BY rec.created_at DESC LIMIT 1"
+        ))
+        .bind(room.to_string())
+        .bind(mode.map_or("", |m| m.as_str()))
+        .bind(mode.map_or("", |m| m.as_str()))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(RecordingRow::from_row).transpose()
+    }
+
+    /// Active recordings that started at or before `cutoff` (max-duration enforcement).
+    pub async fn active_since_before(&self, cutoff: i64) -> Result<Vec<RecordingRow>, sqlx::Error> {
+        let rows = sqlx::query(&format!(
+            "{SELECT} WHERE rec.status = 'active' AND rec.started_at IS NOT NULL \
+             AND rec.started_at <= $1 ORDER BY rec.started_at"
+        ))
+        .bind(cutoff)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(RecordingRow::from_row).collect()
+    }
+
+    /// Recordings whose egress may still be running, oldest first.
+    pub async fn recordings_awaiting_egress(&self) -> Result<Vec<RecordingRow>, sqlx::Error> {
+        let rows = sqlx::query(&format!(
+            "{SELECT} WHERE rec.status IN ('initiated', 'active', 'stopped', 'failed_to_stop') \
+             ORDER BY rec.created_at"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(RecordingRow::from_row).collect()
+    }
+
+    /// Moves a recording from `from` to `to` if it is still `from`. Returns whether it moved.
+    pub async fn move_recording(
+        &self,
+        conn: &mut AnyConnection,
+        id: Uuid,
+        from: Status,
+        to: Status,
+        patch: &RecordingPatch,
+    ) -> Result<bool, sqlx::Error> {
+        let result = sqlx::query(
+            "UPDATE recordings SET status = $1, updated_at = $2, \
+             worker_id = COALESCE($3, worker_id), started_at = COALESCE($4, started_at), \
+             stopped_at = COALESCE($5, stopped_at), duration_ms = COALESCE($6, duration_ms), \
+             size_bytes = COALESCE($7, size_bytes), file_location = COALESCE($8, file_location), \
+             error = COALESCE($9, error) \
+             WHERE id = $10 AND status = $11",
+        )
+        .bind(to.as_str())
+        .bind(now_ms())
+        .bind(patch.worker_id.clone())
+        .bind(patch.started_at)
+        .bind(patch.stopped_at)
+        .bind(patch.duration_ms)
+        .bind(patch.size_bytes)
+        .bind(patch.file_location.clone())
+        .bind(patch.error.clone())
+        .bind(id.to_string())
+        .bind(from.as_str())
+        .execute(conn)
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// Records the egress id of a recording that does not have one yet.
+    pub async fn set_worker_id(
+        &self,
+        conn: &mut AnyConnection,
+        id: Uuid,
+        egress_id: &str,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE recordings SET worker_id = $1 WHERE id = $2 AND worker_id IS NULL")
+            .bind(egress_id)
+            .bind(id.to_string())
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn delete_recording(&self, id: Uuid) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM recordings WHERE id = $1")
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Notes a webhook event id; false when it was seen before.
+    pub async fn first_time_event(
+        &self,
+        conn: &mut AnyConnection,
+        event_id: &str,
+        event: &str,
+    ) -> Result<bool, sqlx::Error> {
+        let result = sqlx::query(
+            "INSERT INTO webhook_events (id, event, received_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(event_id)
+        .bind(event)
+        .bind(now_ms())
+        .execute(conn)
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+}

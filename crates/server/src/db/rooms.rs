@@ -1,0 +1,246 @@
+//! Rooms and who may do what in them (owner, administrator, member).
+
+use meet_recorder_domain::Role;
+use sqlx::{Row, any::AnyRow};
+use uuid::Uuid;
+
+use super::{Db, StoreError, now_ms, parse_column};
+
+#[derive(Debug, Clone)]
+pub struct RoomRow {
+    pub id: Uuid,
+    pub name: String,
+    pub slug: String,
+    pub access_level: String,
+    pub configuration: serde_json::Value,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl RoomRow {
+    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
+        let configuration: String = row.try_get("configuration")?;
+        Ok(Self {
+            id: parse_column(row, "id")?,
+            name: row.try_get("name")?,
+            slug: row.try_get("slug")?,
+            access_level: row.try_get("access_level")?,
+            configuration: serde_json::from_str(&configuration).unwrap_or_default(),
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RoomAccessRow {
+    pub id: Uuid,
+    pub room_id: Uuid,
+    pub user_id: Uuid,
+    pub email: String,
+    pub role: Role,
+}
+
+const ROOM_COLUMNS: &str =
+    "r.id, r.name, r.slug, r.access_level, r.configuration, r.created_at, r.updated_at";
+
+impl Db {
+    /// Creates a room and makes `owner` its owner, in one transaction.
+    pub async fn create_room(
+        &self,
+        name: &str,
+        slug: &str,
+        access_level: &str,
+        owner: Uuid,
+    ) -> Result<RoomRow, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let id = Uuid::new_v4();
+        let now = now_ms();
+        let row = sqlx::query(
+            "INSERT INTO rooms (id, name, slug, access_level, configuration, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, '{}', $5, $6) \
+             RETURNING id, name, slug, access_level, configuration, created_at, updated_at",
+        )
+        .bind(id.to_string())
+        .bind(name)
+        .bind(slug)
+        .bind(access_level)
+        .bind(now)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(StoreError::from_sqlx)?;
+        sqlx::query(
+            "INSERT INTO room_accesses (id, room_id, user_id, role, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(Uuid::new_v4().to_string())
+        .bind(id.to_string())
+        .bind(owner.to_string())
+        .bind(Role::Owner.as_str())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(RoomRow::from_row(&row)?)
+    }
+
+    /// A room by its UUID or its slug.
+    pub async fn room(&self, id_or_slug: &str) -> Result<Option<RoomRow>, sqlx::Error> {
+        let row = match id_or_slug.parse::<Uuid>() {
+            Ok(id) => {
+                sqlx::query(&format!(
+                    "SELECT {ROOM_COLUMNS} FROM rooms r WHERE r.id = $1"
+                ))
+                .bind(id.to_string())
+                .fetch_optional(&self.pool)
+                .await?
+            }
+            Err(_) => {
+                sqlx::query(&format!(
+                    "SELECT {ROOM_COLUMNS} FROM rooms r WHERE r.slug = $1"
+                ))
+                .bind(id_or_slug.to_lowercase())
+                .fetch_optional(&self.pool)
+                .await?
+            }
+        };
+        row.as_ref().map(RoomRow::from_row).transpose()
+    }
+
+    pub async fn slug_taken(&self, slug: &str) -> Result<bool, sqlx::Error> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM rooms WHERE slug = $1")
+            .bind(slug)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get::<i64, _>("n")? > 0)
+    }
+
+    /// The rooms `user` has any role on, newest first, and how many there are.
+    pub async fn rooms_of(
+        &self,
+        user: Uuid,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<RoomRow>, i64), sqlx::Error> {
+        let rows = sqlx::query(&format!(
+            "SELECT {ROOM_COLUMNS} FROM rooms r JOIN room_accesses a ON a.room_id = r.id \
+             WHERE a.user_id = $1 ORDER BY r.created_at DESC, r.id LIMIT $2 OFFSET $3"
+        ))
+        .bind(user.to_string())
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        let count = sqlx::query("SELECT COUNT(*) AS n FROM room_accesses WHERE user_id = $1")
+            .bind(user.to_string())
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?;
+        let rooms = rows
+            .iter()
+            .map(RoomRow::from_row)
+            .collect::<Result<_, _>>()?;
+        Ok((rooms, count))
+    }
+
+    pub async fn update_room(
+        &self,
+        id: Uuid,
+        name: Option<&str>,
+        access_level: Option<&str>,
+    ) -> Result<Option<RoomRow>, sqlx::Error> {
+        let row = sqlx::query(
+            "UPDATE rooms SET name = COALESCE($1, name), access_level = COALESCE($2, access_level), \
+             updated_at = $3 WHERE id = $4 \
+             RETURNING id, name, slug, access_level, configuration, created_at, updated_at",
+        )
+        .bind(name)
+        .bind(access_level)
+        .bind(now_ms())
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(RoomRow::from_row).transpose()
+    }
+
+    pub async fn delete_room(&self, id: Uuid) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM rooms WHERE id = $1")
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The user's role on the room, if any.
+    pub async fn room_role(&self, room: Uuid, user: Uuid) -> Result<Option<Role>, sqlx::Error> {
+        let row = sqlx::query("SELECT role FROM room_accesses WHERE room_id = $1 AND user_id = $2")
+            .bind(room.to_string())
+            .bind(user.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| parse_column(&row, "role")).transpose()
+    }
+
+    pub async fn room_accesses(&self, room: Uuid) -> Result<Vec<RoomAccessRow>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT a.id, a.room_id, a.user_id, u.email, a.role FROM room_accesses a \
+             JOIN users u ON u.id = a.user_id WHERE a.room_id = $1 ORDER BY a.created_at, a.id",
+        )
+        .bind(room.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(RoomAccessRow {
+                    id: parse_column(row, "id")?,
+                    room_id: parse_column(row, "room_id")?,
+                    user_id: parse_column(row, "user_id")?,
+                    email: row.try_get("email")?,
+                    role: parse_column(row, "role")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn add_room_access(
+        &self,
+        room: Uuid,
+        user: Uuid,
+        role: Role,
+    ) -> Result<Uuid, StoreError> {
+        let id = Uuid::new_v4();
+        sqlx::query(
+            "INSERT INTO room_accesses (id, room_id, user_id, role, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(id.to_string())
+        .bind(room.to_string())
+        .bind(user.to_string())
+        .bind(role.as_str())
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::from_sqlx)?;
+        Ok(id)
+    }
+
+    /// Removes an access of this room; false when there was none.
+    pub async fn delete_room_access(&self, room: Uuid, access: Uuid) -> Result<bool, sqlx::Error> {
+        let result = sqlx::query("DELETE FROM room_accesses WHERE id = $1 AND room_id = $2")
+            .bind(access.to_string())
+            .bind(room.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    /// How many owners the room has (the last one cannot be removed).
+    pub async fn room_owner_count(&self, room: Uuid) -> Result<i64, sqlx::Error> {
+        sqlx::query("SELECT COUNT(*) AS n FROM room_accesses WHERE room_id = $1 AND role = 'owner'")
+            .bind(room.to_string())
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")
+    }
+}

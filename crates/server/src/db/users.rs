@@ -1,0 +1,178 @@
+//! Accounts, sign-in sessions and API tokens. Session and API tokens are stored as
+//! SHA-256 hashes: a leaked database does not sign anyone in.
+
+use sqlx::{Row, any::AnyRow};
+use uuid::Uuid;
+
+use super::{Db, StoreError, now_ms, parse_column};
+
+#[derive(Debug, Clone)]
+pub struct UserRow {
+    pub id: Uuid,
+    pub email: String,
+    pub full_name: String,
+    pub password_hash: Option<String>,
+    pub language: String,
+    pub timezone: String,
+}
+
+impl UserRow {
+    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            id: parse_column(row, "id")?,
+            email: row.try_get("email")?,
+            full_name: row.try_get("full_name")?,
+            password_hash: row.try_get("password_hash")?,
+            language: row.try_get("language")?,
+            timezone: row.try_get("timezone")?,
+        })
+    }
+}
+
+const USER_COLUMNS: &str = "id, email, full_name, password_hash, language, timezone";
+
+impl Db {
+    pub async fn create_user(
+        &self,
+        email: &str,
+        full_name: &str,
+        password_hash: Option<&str>,
+        language: &str,
+        timezone: &str,
+    ) -> Result<UserRow, StoreError> {
+        let id = Uuid::new_v4();
+        let row = sqlx::query(&format!(
+            "INSERT INTO users (id, email, full_name, password_hash, language, timezone, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {USER_COLUMNS}"
+        ))
+        .bind(id.to_string())
+        .bind(email.to_lowercase())
+        .bind(full_name)
+        .bind(password_hash)
+        .bind(language)
+        .bind(timezone)
+        .bind(now_ms())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(StoreError::from_sqlx)?;
+        Ok(UserRow::from_row(&row)?)
+    }
+
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRow>, sqlx::Error> {
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE email = $1"
+        ))
+        .bind(email.to_lowercase())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(UserRow::from_row).transpose()
+    }
+
+    pub async fn user_by_id(&self, id: Uuid) -> Result<Option<UserRow>, sqlx::Error> {
+        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(UserRow::from_row).transpose()
+    }
+
+    pub async fn update_user_preferences(
+        &self,
+        id: Uuid,
+        full_name: Option<&str>,
+        language: Option<&str>,
+        timezone: Option<&str>,
+    ) -> Result<Option<UserRow>, sqlx::Error> {
+        let row = sqlx::query(&format!(
+            "UPDATE users SET full_name = COALESCE($1, full_name), \
+             language = COALESCE($2, language), timezone = COALESCE($3, timezone) \
+             WHERE id = $4 RETURNING {USER_COLUMNS}"
+        ))
+        .bind(full_name)
+        .bind(language)
+        .bind(timezone)
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(UserRow::from_row).transpose()
+    }
+
+    pub async fn create_session(
+        &self,
+        token_hash: &str,
+        user_id: Uuid,
+        expires_at: i64,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(token_hash)
+        .bind(user_id.to_string())
+        .bind(now_ms())
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn user_by_session(&self, token_hash: &str) -> Result<Option<UserRow>, sqlx::Error> {
+        let row = sqlx::query(&format!(
+            "SELECT {} FROM users u JOIN sessions s ON s.user_id = u.id \
+             WHERE s.token_hash = $1 AND s.expires_at > $2",
+            USER_COLUMNS
+                .split(", ")
+                .map(|c| format!("u.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .bind(token_hash)
+        .bind(now_ms())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(UserRow::from_row).transpose()
+    }
+
+    pub async fn delete_session(&self, token_hash: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn create_api_token(
+        &self,
+        token_hash: &str,
+        user_id: Uuid,
+        name: &str,
+    ) -> Result<Uuid, sqlx::Error> {
+        let id = Uuid::new_v4();
+        sqlx::query(
+            "INSERT INTO api_tokens (id, token_hash, user_id, name, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(id.to_string())
+        .bind(token_hash)
+        .bind(user_id.to_string())
+        .bind(name)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(id)
+    }
+
+    pub async fn user_by_api_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<UserRow>, sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT u.id, u.email, u.full_name, u.password_hash, u.language, u.timezone \
+             FROM users u JOIN api_tokens t ON t.user_id = u.id WHERE t.token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(UserRow::from_row).transpose()
+    }
+}

@@ -1,0 +1,64 @@
+//! `meet-recorder dev`: the whole product on one machine with no setup. The LiveKit
+//! emulator runs in-process and sends its webhooks to the service; SQLite and the
+//! emulator's storage directory hold the data; a demo account is created and printed.
+
+use std::{future::Future, net::SocketAddr, path::Path, time::Duration};
+
+use livekit_emulator::{Emulator, EmulatorConfig};
+use secrecy::ExposeSecret;
+
+use crate::{
+    app::{AppState, Application},
+    auth,
+    config::{Config, Source},
+};
+
+pub const DEMO_EMAIL: &str = "demo@example.com";
+pub const DEMO_PASSWORD: &str = "meet-recorder-demo";
+
+pub async fn run(
+    file: Option<&Path>,
+    livekit_bind: SocketAddr,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let mut source = Source::load(file)?;
+    source.set_default("RECORDING_ENABLE", "true");
+    source.set_default("LIVEKIT_API_URL", &format!("http://{livekit_bind}"));
+    source.set_default("LIVEKIT_API_KEY", "devkey");
+    source.set_default("LIVEKIT_API_SECRET", "secret");
+    let config = Config::from_source(&source)?;
+
+    let mut emulator_config = EmulatorConfig::new(
+        &config.livekit.api_key,
+        config.livekit.api_secret.expose_secret(),
+    );
+    emulator_config.webhook_urls = vec![format!(
+        "http://{}/api/v1.0/rooms/webhooks-livekit/",
+        config.listen
+    )];
+    emulator_config.storage_dir = "data/egress".into();
+    emulator_config.webhook_retry_base = Duration::from_secs(1);
+    let emulator = Emulator::start(emulator_config, livekit_bind).await?;
+
+    let state = AppState::new(config).await?;
+    if state.db.user_by_email(DEMO_EMAIL).await?.is_none() {
+        let hash = auth::hash_password(DEMO_PASSWORD)?;
+        state
+            .db
+            .create_user(DEMO_EMAIL, "Demo User", Some(&hash), "en", "UTC")
+            .await
+            .map_err(|e| anyhow::anyhow!("create the demo account: {e}"))?;
+    }
+    let app = Application::build(state.clone()).await?;
+    println!();
+    println!("  meet-recorder is running at {}", state.config.public_url);
+    println!(
+        "  LiveKit emulator at {} (admin API under /admin/)",
+        emulator.url()
+    );
+    println!("  Demo account: {DEMO_EMAIL} / {DEMO_PASSWORD}");
+    println!();
+    app.run(shutdown).await?;
+    emulator.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,73 @@
+//! The HTTP interface: thin handlers that parse, check permissions, call the database or
+//! the [`crate::recorder::Recorder`], and shape JSON. Paths are the reference system's,
+//! under `/api/v1.0/` with trailing slashes.
+//!
+//! # Layout
+//! - `error.rs`: `ApiError` (status, `code`, `detail`) and the `JsonBody` extractor.
+//! - `accounts.rs`: sign in/out, the current user, API tokens.
+//! - `rooms.rs`: rooms, accesses, LiveKit join tokens.
+//! - `recordings.rs`: start/stop, list, retrieve, delete.
+//! - `webhooks.rs`: LiveKit webhooks.
+//! - `system.rs`: `config/`, health and readiness.
+
+mod accounts;
+pub use accounts::LANGUAGES;
+pub mod error;
+mod recordings;
+mod rooms;
+mod system;
+mod webhooks;
+
+use axum::{
+    Router,
+    extract::DefaultBodyLimit,
+    routing::{get, post},
+};
+use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
+
+use crate::app::AppState;
+
+/// JSON bodies are small; webhooks and storage events have their own limit.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/auth/login/", post(accounts::login))
+        .route("/auth/logout/", post(accounts::logout))
+        .route("/users/me/", get(accounts::me).patch(accounts::update_me))
+        .route("/users/me/tokens/", post(accounts::create_token))
+        .route("/rooms/", get(rooms::list).post(rooms::create))
+        .route(
+            "/rooms/{room}/",
+            get(rooms::retrieve)
+                .patch(rooms::update)
+                .delete(rooms::destroy),
+        )
+        .route("/rooms/{room}/token/", get(rooms::token))
+        .route(
+            "/rooms/{room}/accesses/",
+            get(rooms::list_accesses).post(rooms::add_access),
+        )
+        .route(
+            "/rooms/{room}/accesses/{access}/",
+            axum::routing::delete(rooms::remove_access),
+        )
+        .route("/rooms/{room}/start-recording/", post(recordings::start))
+        .route("/rooms/{room}/stop-recording/", post(recordings::stop))
+        .route("/rooms/webhooks-livekit/", post(webhooks::livekit))
+        .route("/recordings/", get(recordings::list))
+        .route(
+            "/recordings/{id}/",
+            get(recordings::retrieve).delete(recordings::destroy),
+        )
+        .route("/config/", get(system::config))
+        .fallback(system::not_found);
+    Router::new()
+        .nest("/api/v1.0", api)
+        .route("/healthz", get(system::healthz))
+        .route("/readyz", get(system::readyz))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(CatchPanicLayer::custom(system::panic_response))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

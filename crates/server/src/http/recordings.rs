@@ -1,0 +1,353 @@
+//! Recordings: start and stop on a room, list, retrieve, delete. Bodies, status codes and
+//! check order (auth → feature flag → body → object → permission) follow the reference.
+
+use axum::{
+    Json,
+    extract::{Path, Query, State},
+    http::StatusCode,
+};
+use chrono::{DateTime, Utc};
+use meet_recorder_domain::{Layout, Mode, RecordingAbilities, RecordingOptions, Role};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::{
+    error::{ApiError, JsonBody},
+    rooms::load_room,
+};
+use crate::{
+    app::AppState,
+    auth::CurrentUser,
+    db::RecordingRow,
+    recorder::{StartError, StopError},
+};
+
+const PAGE_SIZE: i64 = 20;
+const MAX_PAGE_SIZE: i64 = 100;
+
+pub fn iso(ms: i64) -> String {
+    DateTime::<Utc>::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string()
+}
+
+/// `?page=` and `?page_size=` (≤ 100), as the reference paginates.
+#[derive(Deserialize)]
+pub struct Page {
+    page: Option<String>,
+    page_size: Option<String>,
+}
+
+impl Page {
+    fn number(&self) -> Result<i64, ApiError> {
+        match &self.page {
+            None => Ok(1),
+            Some(p) => p
+                .parse::<i64>()
+                .ok()
+                .filter(|p| *p >= 1)
+                .ok_or_else(|| ApiError::not_found("invalid-page", "Invalid page.")),
+        }
+    }
+
+    fn size(&self) -> i64 {
+        self.page_size
+            .as_deref()
+            .and_then(|s| s.parse::<i64>().ok())
+            .filter(|s| *s >= 1)
+            .map_or(PAGE_SIZE, |s| s.min(MAX_PAGE_SIZE))
+    }
+
+    /// `(limit, offset)` for the query.
+    pub fn limits(&self) -> Result<(i64, i64), ApiError> {
+        Ok((self.size(), (self.number()? - 1) * self.size()))
+    }
+}
+
+/// `{"count", "next", "previous", "results"}`; a page past the end is 404 "Invalid page."
+pub fn paginate(
+    state: &AppState,
+    path: &str,
+    page: &Page,
+    count: i64,
+    results: Vec<Value>,
+) -> Result<Value, ApiError> {
+    let number = page.number()?;
+    let size = page.size();
+    let last = ((count + size - 1) / size).max(1);
+    if number > last {
+        return Err(ApiError::not_found("invalid-page", "Invalid page."));
+    }
+    let link = |n: i64| {
+        let mut url = format!("{}/api/v1.0/{path}?page={n}", state.config.public_url);
+        if page.page_size.is_some() {
+            url.push_str(&format!("&page_size={size}"));
+        }
+        url
+    };
+    Ok(json!({
+        "count": count,
+        "next": (number < last).then(|| link(number + 1)),
+        "previous": (number > 1).then(|| link(number - 1)),
+        "results": results,
+    }))
+}
+
+pub fn recording_json(state: &AppState, recording: &RecordingRow, role: Option<Role>) -> Value {
+    let expired_at = state
+        .config
+        .recording
+        .expiration_days
+        .map(|days| recording.created_at + i64::from(days) * 86_400_000);
+    json!({
+        "id": recording.id,
+        "room": {
+            "id": recording.room_id,
+            "name": recording.room_name,
+            "slug": recording.room_slug,
+            "access_level": recording.room_access_level,
+        },
+        "created_at": iso(recording.created_at),
+        "updated_at": iso(recording.updated_at),
+        "status": recording.status,
+        "mode": recording.mode,
+        "layout": recording.layout,
+        "options": recording.options,
+        "key": state.recorder.key(recording.id, recording.mode),
+        "is_expired": expired_at.is_some_and(|at| at < crate::db::now_ms()),
+        "expired_at": expired_at.map(iso),
+        "duration_ms": recording.duration_ms,
+        "size_bytes": recording.size_bytes,
+        "worker_id": recording.worker_id,
+        "abilities": RecordingAbilities::of(role, recording.status),
+    })
+}
+
+/// An unreadable body is the reference's 400 "Invalid request."; a too large one stays 413.
+fn body_error(error: ApiError) -> ApiError {
+    if error.status == StatusCode::PAYLOAD_TOO_LARGE {
+        error
+    } else {
+        invalid_request(error.detail)
+    }
+}
+
+fn invalid_request(reason: impl std::fmt::Display) -> ApiError {
+    ApiError::bad_request("invalid-request", "Invalid request.").with("reason", reason.to_string())
+}
+
+/// The start body: `mode` (required), optional `layout` and `options`.
+fn parse_start(
+    body: &Value,
+    state: &AppState,
+) -> Result<(Mode, Option<Layout>, RecordingOptions), ApiError> {
+    let body = body
+        .as_object()
+        .ok_or_else(|| invalid_request("the body must be a JSON object"))?;
+    let mode: Mode = body
+        .get("mode")
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid_request("mode is required"))?
+        .parse()
+        .map_err(invalid_request)?;
+    if !state.config.recording.available_modes().contains(&mode) {
+        return Err(invalid_request(format!("mode {mode} is not available")));
+    }
+    let layout = match body.get("layout") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(layout)) => Some(layout.parse::<Layout>().map_err(invalid_request)?),
+        Some(_) => return Err(invalid_request("layout must be a string")),
+    };
+    if layout.is_some() && mode == Mode::Transcript {
+        return Err(invalid_request("a transcript has no layout"));
+    }
+    let options = RecordingOptions::parse(body.get("options")).map_err(invalid_request)?;
+    Ok((mode, layout, options))
+}
+
+pub async fn start(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(room): Path<String>,
+    body: Result<JsonBody<Value>, ApiError>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    if !state.config.recording.enable {
+        return Err(ApiError::feature_disabled());
+    }
+    let JsonBody(body) = body.map_err(body_error)?;
+    let (mode, layout, options) = parse_start(&body, &state)?;
+    let (room, role) = load_room(&state, &room, &user).await?;
+    if !role.is_some_and(Role::is_privileged) {
+        return Err(ApiError::forbidden(
+            "room-privileges-required",
+            "You must have privileges on room to perform this action.",
+        ));
+    }
+    match state
+        .recorder
+        .start(&room, user.id, mode, layout, options)
+        .await
+    {
+        Ok(recording) => Ok((
+            StatusCode::CREATED,
+            Json(json!({
+                "message": format!("Recording successfully started for room {}", room.slug),
+                "recording": recording_json(&state, &recording, Some(Role::Owner)),
+            })),
+        )),
+        Err(StartError::AlreadyInProgress) => {
+            let message = format!("A recording is already in progress for room {}", room.slug);
+            Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "recording-in-progress",
+                message.clone(),
+            )
+            .with("error", message))
+        }
+        Err(StartError::FailedToStart(recording, _)) => {
+            let message = format!("Recording failed to start for room {}", room.slug);
+            Err(ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "recording-failed-to-start",
+                message.clone(),
+            )
+            .with("error", message)
+            .with(
+                "recording",
+                recording_json(&state, &recording, Some(Role::Owner)),
+            ))
+        }
+        Err(StartError::ModeUnavailable(mode)) => {
+            Err(invalid_request(format!("mode {mode} is not available")))
+        }
+        Err(StartError::Database(error)) => Err(error.into()),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StopBody {
+    #[serde(default)]
+    mode: Option<String>,
+}
+
+pub async fn stop(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(room): Path<String>,
+    body: Result<JsonBody<StopBody>, ApiError>,
+) -> Result<Json<Value>, ApiError> {
+    if !state.config.recording.enable {
+        return Err(ApiError::feature_disabled());
+    }
+    let JsonBody(body) = body.map_err(body_error)?;
+    let mode = body
+        .mode
+        .as_deref()
+        .map(str::parse::<Mode>)
+        .transpose()
+        .map_err(invalid_request)?;
+    let (room, role) = load_room(&state, &room, &user).await?;
+    if !role.is_some_and(Role::is_privileged) {
+        return Err(ApiError::forbidden(
+            "room-privileges-required",
+            "You must have privileges on room to perform this action.",
+        ));
+    }
+    match state.recorder.stop(&room, mode).await {
+        Ok(recording) => Ok(Json(json!({
+            "message": format!("Recording stopped for room {}.", room.slug),
+            "recording": recording_json(&state, &recording, Some(Role::Owner)),
+        }))),
+        Err(StopError::NotFound) => Err(ApiError::not_found(
+            "no-active-recording",
+            "No active recording found for this room.",
+        )),
+        Err(StopError::FailedToStop(_)) => {
+            let message = format!("Recording failed to stop for room {}", room.slug);
+            Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "recording-failed-to-stop",
+                message.clone(),
+            )
+            .with("error", message))
+        }
+        Err(StopError::Database(error)) => Err(error.into()),
+    }
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Query(page): Query<Page>,
+) -> Result<Json<Value>, ApiError> {
+    let (limit, offset) = page.limits()?;
+    let (recordings, count) = state.db.recordings_of(user.id, limit, offset).await?;
+    let mut results = Vec::with_capacity(recordings.len());
+    for recording in &recordings {
+        let role = state.db.recording_role(recording.id, user.id).await?;
+        results.push(recording_json(&state, recording, role));
+    }
+    Ok(Json(paginate(
+        &state,
+        "recordings/",
+        &page,
+        count,
+        results,
+    )?))
+}
+
+/// The recording and the user's role; 404 when unrelated, 403 when not privileged.
+async fn load_recording(
+    state: &AppState,
+    id: &str,
+    user: Uuid,
+) -> Result<(RecordingRow, Role), ApiError> {
+    let not_found = || {
+        ApiError::not_found(
+            "recording-not-found",
+            "No Recording matches the given query.",
+        )
+    };
+    let id: Uuid = id.parse().map_err(|_| not_found())?;
+    let recording = state.db.recording(id).await?.ok_or_else(not_found)?;
+    let role = state
+        .db
+        .recording_role(id, user)
+        .await?
+        .ok_or_else(not_found)?;
+    if !role.is_privileged() {
+        return Err(ApiError::forbidden(
+            "permission-denied",
+            "You do not have permission to perform this action.",
+        ));
+    }
+    Ok((recording, role))
+}
+
+pub async fn retrieve(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (recording, role) = load_recording(&state, &id, user.id).await?;
+    Ok(Json(recording_json(&state, &recording, Some(role))))
+}
+
+pub async fn destroy(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let (recording, role) = load_recording(&state, &id, user.id).await?;
+    if !RecordingAbilities::of(Some(role), recording.status).destroy {
+        return Err(ApiError::forbidden(
+            "recording-not-final",
+            "A recording can only be deleted once it has ended.",
+        ));
+    }
+    state.db.delete_recording(recording.id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,328 @@
+//! Rooms (`rooms/`), their accesses, and LiveKit join tokens. The LiveKit room name of a
+//! room is its id.
+
+use axum::{
+    Json,
+    extract::{Path, Query, State},
+    http::StatusCode,
+};
+use meet_recorder_domain::Role;
+use rand::{Rng, distr::Alphanumeric};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::{
+    error::{ApiError, JsonBody},
+    recordings::{Page, paginate},
+};
+use crate::{
+    app::AppState,
+    auth::CurrentUser,
+    db::{RoomRow, StoreError, UserRow},
+};
+
+const ACCESS_LEVELS: &[&str] = &["public", "trusted", "restricted"];
+
+pub fn room_json(room: &RoomRow, role: Option<Role>) -> Value {
+    json!({
+        "id": room.id,
+        "name": room.name,
+        "slug": room.slug,
+        "access_level": room.access_level,
+        "configuration": room.configuration,
+        "role": role,
+        "is_administrable": role.is_some_and(Role::is_privileged),
+    })
+}
+
+/// The room and the user's role on it; 404 when it does not exist or is restricted to
+/// others (not revealing that it exists).
+pub async fn load_room(
+    state: &AppState,
+    id_or_slug: &str,
+    user: &UserRow,
+) -> Result<(RoomRow, Option<Role>), ApiError> {
+    let not_found = || ApiError::not_found("room-not-found", "No Room matches the given query.");
+    let room = state.db.room(id_or_slug).await?.ok_or_else(not_found)?;
+    let role = state.db.room_role(room.id, user.id).await?;
+    if room.access_level == "restricted" && role.is_none() {
+        return Err(not_found());
+    }
+    Ok((room, role))
+}
+
+fn require_privileged(role: Option<Role>) -> Result<(), ApiError> {
+    if role.is_some_and(Role::is_privileged) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            "room-privileges-required",
+            "You must have privileges on room to perform this action.",
+        ))
+    }
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Query(page): Query<Page>,
+) -> Result<Json<Value>, ApiError> {
+    let (limit, offset) = page.limits()?;
+    let (rooms, count) = state.db.rooms_of(user.id, limit, offset).await?;
+    let mut results = Vec::new();
+    for room in &rooms {
+        let role = state.db.room_role(room.id, user.id).await?;
+        results.push(room_json(room, role));
+    }
+    Ok(Json(paginate(&state, "rooms/", &page, count, results)?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewRoom {
+    name: String,
+    #[serde(default)]
+    access_level: Option<String>,
+}
+
+fn check_access_level(level: &str) -> Result<(), ApiError> {
+    if ACCESS_LEVELS.contains(&level) {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(
+            "invalid-access-level",
+            "access_level must be public, trusted or restricted.",
+        ))
+    }
+}
+
+fn check_name(name: &str) -> Result<&str, ApiError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 500 {
+        return Err(ApiError::bad_request(
+            "invalid-name",
+            "A room needs a name of 1 to 500 characters.",
+        ));
+    }
+    Ok(name)
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    JsonBody(body): JsonBody<NewRoom>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let name = check_name(&body.name)?;
+    let access_level = body.access_level.as_deref().unwrap_or("public");
+    check_access_level(access_level)?;
+    let base = match slug::slugify(name) {
+        s if s.is_empty() => "room".to_owned(),
+        // A slug that parses as a UUID would shadow lookups by id.
+        s if s.parse::<Uuid>().is_ok() => format!("room-{s}"),
+        s => s.chars().take(80).collect(),
+    };
+    let mut slug = base.clone();
+    for _ in 0..8 {
+        if !state.db.slug_taken(&slug).await? {
+            match state
+                .db
+                .create_room(name, &slug, access_level, user.id)
+                .await
+            {
+                Ok(room) => {
+                    return Ok((
+                        StatusCode::CREATED,
+                        Json(room_json(&room, Some(Role::Owner))),
+                    ));
+                }
+                Err(StoreError::Conflict) => {}
+                Err(StoreError::Other(error)) => return Err(error.into()),
+            }
+        }
+        let suffix: String = rand::rng()
+            .sample_iter(&Alphanumeric)
+            .take(5)
+            .map(|c| char::from(c).to_ascii_lowercase())
+            .collect();
+        slug = format!("{base}-{suffix}");
+    }
+    Err(ApiError::new(
+        StatusCode::CONFLICT,
+        "slug-unavailable",
+        "Could not find a free slug for this name.",
+    ))
+}
+
+pub async fn retrieve(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(room): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (room, role) = load_room(&state, &room, &user).await?;
+    Ok(Json(room_json(&room, role)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateRoom {
+    name: Option<String>,
+    access_level: Option<String>,
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(room): Path<String>,
+    JsonBody(body): JsonBody<UpdateRoom>,
+) -> Result<Json<Value>, ApiError> {
+    let (room, role) = load_room(&state, &room, &user).await?;
+    require_privileged(role)?;
+    let name = body.name.as_deref().map(check_name).transpose()?;
+    if let Some(level) = &body.access_level {
+        check_access_level(level)?;
+    }
+    let updated = state
+        .db
+        .update_room(room.id, name, body.access_level.as_deref())
+        .await?
+        .ok_or_else(|| ApiError::not_found("room-not-found", "No Room matches the given query."))?;
+    Ok(Json(room_json(&updated, role)))
+}
+
+pub async fn destroy(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(room): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let (room, role) = load_room(&state, &room, &user).await?;
+    if role != Some(Role::Owner) {
+        return Err(ApiError::forbidden(
+            "room-owner-required",
+            "Only an owner can delete a room.",
+        ));
+    }
+    state.db.delete_room(room.id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET rooms/{id}/token/`: a LiveKit token to join the room as the signed-in user.
+pub async fn token(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(room): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (room, _) = load_room(&state, &room, &user).await?;
+    let name = if user.full_name.is_empty() {
+        &user.email
+    } else {
+        &user.full_name
+    };
+    let token = state
+        .livekit
+        .join_token(&room.id.to_string(), &user.id.to_string(), name);
+    Ok(Json(json!({
+        "url": state.livekit.public_url(),
+        "room": room.id,
+        "token": token,
+    })))
+}
+
+pub async fn list_accesses(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(room): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (room, role) = load_room(&state, &room, &user).await?;
+    require_privileged(role)?;
+    let accesses: Vec<Value> = state
+        .db
+        .room_accesses(room.id)
+        .await?
+        .into_iter()
+        .map(|a| json!({"id": a.id, "user": {"id": a.user_id, "email": a.email}, "role": a.role}))
+        .collect();
+    Ok(Json(json!(accesses)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewAccess {
+    email: String,
+    role: String,
+}
+
+pub async fn add_access(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(room): Path<String>,
+    JsonBody(body): JsonBody<NewAccess>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let (room, role) = load_room(&state, &room, &user).await?;
+    require_privileged(role)?;
+    let new_role: Role = body.role.parse().map_err(|_| {
+        ApiError::bad_request(
+            "invalid-role",
+            "role must be member, administrator or owner.",
+        )
+    })?;
+    if new_role == Role::Owner && role != Some(Role::Owner) {
+        return Err(ApiError::forbidden(
+            "room-owner-required",
+            "Only an owner can add owners.",
+        ));
+    }
+    let target = state
+        .db
+        .user_by_email(body.email.trim())
+        .await?
+        .ok_or_else(|| ApiError::bad_request("unknown-user", "No user has this email address."))?;
+    let id = match state.db.add_room_access(room.id, target.id, new_role).await {
+        Ok(id) => id,
+        Err(StoreError::Conflict) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "access-exists",
+                "This user already has an access to the room.",
+            ));
+        }
+        Err(StoreError::Other(error)) => return Err(error.into()),
+    };
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"id": id, "user": {"id": target.id, "email": target.email}, "role": new_role})),
+    ))
+}
+
+pub async fn remove_access(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path((room, access)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let (room, role) = load_room(&state, &room, &user).await?;
+    require_privileged(role)?;
+    let not_found =
+        || ApiError::not_found("access-not-found", "No access matches the given query.");
+    let access: Uuid = access.parse().map_err(|_| not_found())?;
+    let accesses = state.db.room_accesses(room.id).await?;
+    let target = accesses
+        .iter()
+        .find(|a| a.id == access)
+        .ok_or_else(not_found)?;
+    if target.role == Role::Owner {
+        if role != Some(Role::Owner) {
+            return Err(ApiError::forbidden(
+                "room-owner-required",
+                "Only an owner can remove an owner.",
+            ));
+        }
+        if state.db.room_owner_count(room.id).await? <= 1 {
+            return Err(ApiError::forbidden(
+                "last-owner",
+                "A room keeps at least one owner.",
+            ));
+        }
+    }
+    state.db.delete_room_access(room.id, access).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,53 @@
+//! Front-end configuration, health and readiness, and the catch-alls.
+
+use std::any::Any;
+
+use axum::{
+    Json,
+    extract::State,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use serde_json::json;
+
+use super::error::ApiError;
+use crate::app::AppState;
+
+/// `GET config/`: what the front end needs to show recording controls.
+pub async fn config(State(state): State<AppState>) -> Json<serde_json::Value> {
+    let recording = &state.config.recording;
+    Json(json!({
+        "recording": {
+            "is_enabled": recording.enable,
+            "available_modes": recording.available_modes(),
+            "expiration_days": recording.expiration_days,
+            "max_duration": recording.max_duration_ms,
+            "layouts": meet_recorder_domain::Layout::ALL,
+            "default_layout": recording.layout_default,
+        },
+        "livekit": { "url": state.livekit.public_url() },
+    }))
+}
+
+/// Liveness: the process answers.
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Readiness: the database answers.
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    if state.db.is_ready().await {
+        (StatusCode::OK, "ready").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+    }
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::not_found("not-found", "Not found.")
+}
+
+/// A handler panic becomes a plain 500 in our format, never a dropped connection.
+pub fn panic_response(_panic: Box<dyn Any + Send + 'static>) -> Response {
+    ApiError::internal("handler panicked").into_response()
+}

@@ -1,0 +1,56 @@
+//! `POST rooms/webhooks-livekit/`: LiveKit webhooks, verified on the raw bytes (the JWT in
+//! `Authorization` and the body's SHA-256) before anything is parsed. Forged, tampered
+//! or expired requests get 401 and change nothing; unknown egresses and event names get
+//! 200 so LiveKit does not retry them forever; a database failure gets 500 so it does.
+
+use axum::{
+    Json,
+    body::Bytes,
+    extract::State,
+    http::{HeaderMap, StatusCode, header},
+};
+use livekit_api::webhooks::WebhookError;
+use serde_json::{Value, json};
+
+use super::error::ApiError;
+use crate::app::AppState;
+
+pub async fn livekit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let unauthorized = |detail: &str| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid-webhook-signature",
+            detail,
+        )
+        .with("status", "error")
+    };
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| unauthorized("The Authorization header is missing."))?;
+    let body = std::str::from_utf8(&body).map_err(|_| {
+        ApiError::bad_request("invalid-webhook-body", "The body is not UTF-8.")
+            .with("status", "error")
+    })?;
+    let event = match state.livekit.verify_webhook(body, authorization) {
+        Ok(event) => event,
+        Err(WebhookError::InvalidData(error)) => {
+            return Err(ApiError::bad_request(
+                "invalid-webhook-body",
+                format!("The webhook body is not a LiveKit event: {error}"),
+            )
+            .with("status", "error"));
+        }
+        Err(error) => {
+            tracing::warn!(%error, "rejected a LiveKit webhook");
+            return Err(unauthorized("The webhook signature is not valid."));
+        }
+    };
+    tracing::debug!(event = %event.event, id = %event.id, "LiveKit webhook");
+    state.recorder.handle_webhook(event).await?;
+    Ok(Json(json!({"status": "success"})))
+}

@@ -1,0 +1,23 @@
+//! meet-recorder: records LiveKit rooms. The binary's `main.rs` only parses the command
+//! line; everything else lives here so the integration tests can build the real
+//! application in-process.
+//!
+//! # Layout
+//! - [`config`]: settings from the environment.
+//! - [`db`]: the database (SQLite or PostgreSQL).
+//! - [`livekit`]: LiveKit through the `livekit-api` crate.
+//! - [`recorder`]: the recording lifecycle and its side effects.
+//! - [`auth`]: accounts, sessions, API tokens.
+//! - [`http`]: the HTTP interface.
+//! - [`app`]: state, server and background loops.
+//! - [`cli`]: the subcommands; [`dev`]: the one-command development setup.
+
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod dev;
+pub mod http;
+pub mod livekit;
+pub mod recorder;
