@@ -139,6 +139,10 @@ impl UploadTarget {
                 tokio::fs::copy(file, &destination)
                     .await
                     .with_context(|| format!("write {}", destination.display()))?;
+                // The rendered temporary file is private; the stored recording is not.
+                use std::os::unix::fs::PermissionsExt;
+                tokio::fs::set_permissions(&destination, std::fs::Permissions::from_mode(0o644))
+                    .await?;
                 Ok(destination.display().to_string())
             }
             UploadTarget::S3(s3) => {

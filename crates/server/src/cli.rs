@@ -48,6 +48,27 @@ enum Command {
     Dev(DevArgs),
     /// Runs the LiveKit server + Egress emulator (development and tests).
     LivekitEmulator(EmulatorArgs),
+    /// Measures webhook throughput and start/stop latency on SQLite and PostgreSQL.
+    Bench(BenchArgs),
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    /// Databases to measure: sqlite, postgres, or both.
+    #[arg(long, value_delimiter = ',', default_value = "sqlite,postgres")]
+    databases: Vec<String>,
+    /// PostgreSQL server where a temporary database is created and dropped.
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    postgres_url: String,
+    /// Signed egress_updated webhooks to send.
+    #[arg(long, default_value_t = 2000)]
+    webhooks: usize,
+    /// Webhooks in flight at once.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// Start/stop pairs to time.
+    #[arg(long, default_value_t = 100)]
+    recordings: usize,
 }
 
 #[derive(Subcommand)]
@@ -232,6 +253,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Dev(args) => crate::dev::run(file, args.livekit_bind, shutdown_signal()).await,
         Command::LivekitEmulator(args) => run_emulator(args).await,
+        Command::Bench(args) => {
+            crate::bench::run(crate::bench::BenchOptions {
+                databases: args.databases,
+                postgres_admin_url: args.postgres_url,
+                webhooks: args.webhooks,
+                concurrency: args.concurrency,
+                recordings: args.recordings,
+            })
+            .await
+        }
     }
 }
 

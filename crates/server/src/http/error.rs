@@ -129,3 +129,23 @@ where
             .map_err(|e| ApiError::bad_request("invalid-json", format!("Invalid JSON body: {e}")))
     }
 }
+
+/// Query parameters whose rejections use our error format.
+pub struct QueryParams<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for QueryParams<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::try_from_uri(&parts.uri)
+            .map(|axum::extract::Query(value)| QueryParams(value))
+            .map_err(|e| ApiError::bad_request("invalid-query", e.body_text()))
+    }
+}

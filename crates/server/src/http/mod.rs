@@ -61,7 +61,8 @@ pub fn router(state: AppState) -> Router {
             get(recordings::retrieve).delete(recordings::destroy),
         )
         .route("/config/", get(system::config))
-        .fallback(system::not_found);
+        .fallback(system::not_found)
+        .method_not_allowed_fallback(system::method_not_allowed);
     Router::new()
         .nest("/api/v1.0", api)
         .route("/healthz", get(system::healthz))

@@ -3,7 +3,7 @@
 
 use axum::{
     Json,
-    extract::{Path, Query, State},
+    extract::{Path, State},
     http::StatusCode,
 };
 use chrono::{DateTime, Utc};
@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{
-    error::{ApiError, JsonBody},
+    error::{ApiError, JsonBody, QueryParams},
     rooms::load_room,
 };
 use crate::{
@@ -281,7 +281,7 @@ pub async fn stop(
 pub async fn list(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
-    Query(page): Query<Page>,
+    QueryParams(page): QueryParams<Page>,
 ) -> Result<Json<Value>, ApiError> {
     let (limit, offset) = page.limits()?;
     let (recordings, count) = state.db.recordings_of(user.id, limit, offset).await?;

@@ -3,7 +3,7 @@
 
 use axum::{
     Json,
-    extract::{Path, Query, State},
+    extract::{Path, State},
     http::StatusCode,
 };
 use meet_recorder_domain::Role;
@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{
-    error::{ApiError, JsonBody},
+    error::{ApiError, JsonBody, QueryParams},
     recordings::{Page, paginate},
 };
 use crate::{
@@ -66,7 +66,7 @@ fn require_privileged(role: Option<Role>) -> Result<(), ApiError> {
 pub async fn list(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
-    Query(page): Query<Page>,
+    QueryParams(page): QueryParams<Page>,
 ) -> Result<Json<Value>, ApiError> {
     let (limit, offset) = page.limits()?;
     let (rooms, count) = state.db.rooms_of(user.id, limit, offset).await?;

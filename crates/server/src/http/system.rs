@@ -47,6 +47,14 @@ pub async fn not_found() -> ApiError {
     ApiError::not_found("not-found", "Not found.")
 }
 
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "Method not allowed.",
+    )
+}
+
 /// A handler panic becomes a plain 500 in our format, never a dropped connection.
 pub fn panic_response(_panic: Box<dyn Any + Send + 'static>) -> Response {
     ApiError::internal("handler panicked").into_response()

@@ -6,7 +6,7 @@
 use axum::{
     Json,
     body::Bytes,
-    extract::State,
+    extract::{State, rejection::BytesRejection},
     http::{HeaderMap, StatusCode, header},
 };
 use livekit_api::webhooks::WebhookError;
@@ -18,7 +18,7 @@ use crate::app::AppState;
 pub async fn livekit(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let unauthorized = |detail: &str| {
         ApiError::new(
@@ -32,11 +32,18 @@ pub async fn livekit(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| unauthorized("The Authorization header is missing."))?;
-    let body = std::str::from_utf8(&body).map_err(|_| {
-        ApiError::bad_request("invalid-webhook-body", "The body is not UTF-8.")
-            .with("status", "error")
+    let body = body.map_err(|rejection| {
+        ApiError::new(
+            rejection.status(),
+            "body-too-large",
+            "The request body is too large.",
+        )
+        .with("status", "error")
     })?;
-    let event = match state.livekit.verify_webhook(body, authorization) {
+    // A body that is not UTF-8 changes when made text, so it fails the signature check
+    // (401) like any other tampered body.
+    let body = String::from_utf8_lossy(&body);
+    let event = match state.livekit.verify_webhook(&body, authorization) {
         Ok(event) => event,
         Err(WebhookError::InvalidData(error)) => {
             return Err(ApiError::bad_request(

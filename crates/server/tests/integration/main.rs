@@ -2,10 +2,13 @@
 //! emulator, the Garage S3 server started by `scripts/test.sh`, a webhook receiver) and
 //! talks to them over loopback.
 
+mod api;
 mod app;
+mod cli;
 mod emulator_faults;
 mod emulator_media;
 mod emulator_protocol;
 mod emulator_python_sdk;
 mod helpers;
 mod lifecycle;
+mod webhooks;

@@ -1,0 +1,278 @@
+//! `meet-recorder bench`: measures the service end to end, in-process, on SQLite and
+//! PostgreSQL: signed `egress_updated` webhook throughput and latency, and start/stop
+//! request latency against the LiveKit emulator. Prints numbers; asserts nothing.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use base64::Engine;
+use futures::StreamExt;
+use livekit_api::access_token::AccessToken;
+use livekit_emulator::{Emulator, EmulatorConfig};
+use livekit_protocol as proto;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::{
+    app::{AppState, Application},
+    auth,
+    config::{Config, Source},
+};
+
+const KEY: &str = "bench-key";
+const SECRET: &str = "bench-secret-long-enough-for-hs256";
+
+pub struct BenchOptions {
+    pub databases: Vec<String>,
+    pub postgres_admin_url: String,
+    pub webhooks: usize,
+    pub concurrency: usize,
+    pub recordings: usize,
+}
+
+/// Latency percentiles of a set of samples.
+struct Stats {
+    samples: Vec<Duration>,
+}
+
+impl Stats {
+    fn new(mut samples: Vec<Duration>) -> Self {
+        samples.sort();
+        Self { samples }
+    }
+
+    fn percentile(&self, p: f64) -> Duration {
+        if self.samples.is_empty() {
+            return Duration::ZERO;
+        }
+        let rank = ((p / 100.0) * (self.samples.len() - 1) as f64).round() as usize;
+        self.samples[rank.min(self.samples.len() - 1)]
+    }
+
+    fn line(&self, what: &str) -> String {
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        format!(
+            "  {what:<28} n={:<6} p50={:>7.2} ms  p90={:>7.2} ms  p99={:>7.2} ms  max={:>7.2} ms",
+            self.samples.len(),
+            ms(self.percentile(50.0)),
+            ms(self.percentile(90.0)),
+            ms(self.percentile(99.0)),
+            ms(self.samples.last().copied().unwrap_or_default()),
+        )
+    }
+}
+
+/// Peak resident memory of this process, in MiB (Linux `VmHWM`).
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+pub async fn run(options: BenchOptions) -> anyhow::Result<()> {
+    println!(
+        "meet-recorder bench: {} webhooks at concurrency {}, {} start/stop pairs",
+        options.webhooks, options.concurrency, options.recordings
+    );
+    for database in &options.databases {
+        println!("\n== {database}");
+        bench_one(database, &options).await?;
+    }
+    if let Some(rss) = peak_rss_mib() {
+        println!("\npeak resident memory of the whole run: {rss:.1} MiB");
+    }
+    Ok(())
+}
+
+async fn database_url(
+    database: &str,
+    admin: &str,
+    dir: &std::path::Path,
+) -> anyhow::Result<(String, Option<String>)> {
+    match database {
+        "sqlite" => Ok((format!("sqlite://{}/bench.db", dir.display()), None)),
+        "postgres" => {
+            sqlx::any::install_default_drivers();
+            let name = format!("meetrec_bench_{}", uuid::Uuid::new_v4().simple());
+            let pool = sqlx::AnyPool::connect(admin)
+                .await
+                .with_context(|| format!("connect to {admin}"))?;
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&pool)
+                .await?;
+            pool.close().await;
+            let base = admin.rsplit_once('/').map_or(admin, |(base, _)| base);
+            Ok((format!("{base}/{name}"), Some(name)))
+        }
+        other => anyhow::bail!("unknown database {other:?} (sqlite or postgres)"),
+    }
+}
+
+async fn bench_one(database: &str, options: &BenchOptions) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let webhook_url = format!("http://{addr}/api/v1.0/rooms/webhooks-livekit/");
+
+    let mut emulator_config = EmulatorConfig::new(KEY, SECRET);
+    emulator_config.webhook_urls = vec![webhook_url.clone()];
+    emulator_config.storage_dir = dir.path().join("egress");
+    // Egresses stay STARTING, so a stop aborts them at once: the numbers measure the
+    // service and the Twirp round trips, not ffmpeg rendering in the background.
+    emulator_config.start_delay = Duration::from_secs(3600);
+    let emulator = Emulator::start(emulator_config, "127.0.0.1:0".parse()?).await?;
+
+    let (url, pg_name) = database_url(database, &options.postgres_admin_url, dir.path()).await?;
+    let source = Source::from_pairs([
+        ("DATABASE_URL", url.as_str()),
+        ("MEET_RECORDER_LISTEN", &addr.to_string()),
+        ("RECORDING_ENABLE", "true"),
+        ("LIVEKIT_API_URL", &emulator.url()),
+        ("LIVEKIT_API_KEY", KEY),
+        ("LIVEKIT_API_SECRET", SECRET),
+    ]);
+    let state = AppState::new(Config::from_source(&source)?).await?;
+    let user = state
+        .db
+        .create_user("bench@example.com", "Bench", None, "en", "UTC")
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let token = format!("{}{}", auth::API_TOKEN_PREFIX, auth::new_token());
+    state
+        .db
+        .create_api_token(&auth::token_hash(&token), user.id, "bench")
+        .await?;
+    let app = Application::with_listener(listener, state.clone());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run(async {
+        let _ = stopped.await;
+    }));
+
+    let http = reqwest::Client::new();
+    let api = format!("http://{addr}/api/v1.0");
+    let room: Value = http
+        .post(format!("{api}/rooms/"))
+        .bearer_auth(&token)
+        .json(&json!({"name": "Benchmark room"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let room_id = room["id"].as_str().context("room created")?.to_owned();
+    emulator.join(&room_id, "bench-participant");
+
+    // Start and stop latency.
+    let mut starts = Vec::new();
+    let mut stops = Vec::new();
+    for _ in 0..options.recordings {
+        let began = Instant::now();
+        let reply = http
+            .post(format!("{api}/rooms/{room_id}/start-recording/"))
+            .bearer_auth(&token)
+            .json(&json!({"mode": "screen_recording"}))
+            .send()
+            .await?;
+        starts.push(began.elapsed());
+        anyhow::ensure!(reply.status() == 201, "start answered {}", reply.status());
+        let began = Instant::now();
+        let reply = http
+            .post(format!("{api}/rooms/{room_id}/stop-recording/"))
+            .bearer_auth(&token)
+            .send()
+            .await?;
+        stops.push(began.elapsed());
+        anyhow::ensure!(reply.status() == 200, "stop answered {}", reply.status());
+    }
+    println!("{}", Stats::new(starts).line("start-recording"));
+    println!("{}", Stats::new(stops).line("stop-recording"));
+
+    // One running recording whose egress the webhooks are about.
+    let reply: Value = http
+        .post(format!("{api}/rooms/{room_id}/start-recording/"))
+        .bearer_auth(&token)
+        .json(&json!({"mode": "transcript"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let egress_id = reply["recording"]["worker_id"]
+        .as_str()
+        .context("recording started")?
+        .to_owned();
+
+    // Signed egress_updated webhooks, each with its own event id.
+    let bodies: Vec<(String, String)> = (0..options.webhooks)
+        .map(|i| signed_egress_updated(&room_id, &egress_id, i))
+        .collect();
+    let began = Instant::now();
+    let latencies = futures::stream::iter(bodies)
+        .map(|(body, jwt)| {
+            let http = http.clone();
+            let url = webhook_url.clone();
+            async move {
+                let sent = Instant::now();
+                let response = http
+                    .post(url)
+                    .header("content-type", "application/webhook+json")
+                    .header("authorization", jwt)
+                    .body(body)
+                    .send()
+                    .await;
+                let ok = response.is_ok_and(|r| r.status().is_success());
+                (sent.elapsed(), ok)
+            }
+        })
+        .buffer_unordered(options.concurrency.max(1))
+        .collect::<Vec<_>>()
+        .await;
+    let elapsed = began.elapsed();
+    let failures = latencies.iter().filter(|(_, ok)| !ok).count();
+    let stats = Stats::new(latencies.into_iter().map(|(d, _)| d).collect());
+    println!("{}", stats.line("egress_updated webhook"));
+    println!(
+        "  webhook throughput           {:.0} req/s ({} in {:.2} s, {failures} failed)",
+        options.webhooks as f64 / elapsed.as_secs_f64(),
+        options.webhooks,
+        elapsed.as_secs_f64()
+    );
+
+    let _ = stop.send(());
+    server.await??;
+    state.db.close().await;
+    emulator.shutdown().await;
+    if let Some(name) = pg_name {
+        let pool = sqlx::AnyPool::connect(&options.postgres_admin_url).await?;
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&pool)
+            .await?;
+    }
+    Ok(())
+}
+
+/// An `egress_updated` (ACTIVE) webhook signed as LiveKit signs it.
+fn signed_egress_updated(room: &str, egress_id: &str, n: usize) -> (String, String) {
+    let event = proto::WebhookEvent {
+        event: "egress_updated".into(),
+        id: format!("EV_bench_{n}_{}", uuid::Uuid::new_v4().simple()),
+        created_at: chrono::Utc::now().timestamp(),
+        room: Some(proto::Room {
+            name: room.to_owned(),
+            ..Default::default()
+        }),
+        egress_info: Some(proto::EgressInfo {
+            egress_id: egress_id.to_owned(),
+            room_name: room.to_owned(),
+            status: proto::EgressStatus::EgressActive as i32,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let body = serde_json::to_string(&event).expect("serialize webhook");
+    let sha = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(body.as_bytes()));
+    let jwt = AccessToken::with_api_key(KEY, SECRET)
+        .with_sha256(&sha)
+        .to_jwt()
+        .expect("sign webhook");
+    (body, jwt)
+}

@@ -1,0 +1,158 @@
+//! The operator's commands, run as the real binary against a running test app.
+
+use std::process::Output;
+
+use tokio::process::Command;
+
+use reqwest::Method;
+use secrecy::ExposeSecret;
+use serde_json::json;
+
+use crate::{
+    app::*,
+    helpers::{API_KEY, API_SECRET, unique},
+};
+
+/// Runs the binary without blocking the runtime the app and the emulator serve on.
+async fn meet_recorder(app: &TestApp, args: &[&str], extra_env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_meet-recorder"));
+    command
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env(
+            "DATABASE_URL",
+            app.state.config.database_url.expose_secret(),
+        )
+        .env("LIVEKIT_API_URL", &app.livekit_url)
+        .env("LIVEKIT_API_KEY", API_KEY)
+        .env("LIVEKIT_API_SECRET", API_SECRET)
+        .env("RUST_LOG", "error");
+    for (name, value) in extra_env {
+        command.env(name, value);
+    }
+    command.output().await.expect("run meet-recorder")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn config_prints_settings_with_secrets_redacted() {
+    let app = spawn_app().await;
+    let output = meet_recorder(&app, &["config"], &[("RECORDING_MAX_DURATION", "60000")]).await;
+    assert!(output.status.success());
+    let text = stdout(&output);
+    assert!(text.contains("RECORDING_MAX_DURATION = 60000"), "{text}");
+    assert!(
+        text.contains("LIVEKIT_API_SECRET = ******** (set)"),
+        "{text}"
+    );
+    assert!(!text.contains(API_SECRET));
+}
+
+#[tokio::test]
+async fn a_bad_setting_stops_start_up_naming_the_variable() {
+    let app = spawn_app().await;
+    let output = meet_recorder(&app, &["serve"], &[("RECORDING_EXPIRATION_DAYS", "soon")]).await;
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("RECORDING_EXPIRATION_DAYS"), "{stderr}");
+}
+
+#[tokio::test]
+async fn healthcheck_reports_a_ready_service() {
+    let app = spawn_app().await;
+    let url = format!("http://{}", app.addr);
+    let output = meet_recorder(&app, &["healthcheck", "--url", &url], &[]).await;
+    assert!(output.status.success(), "{output:?}");
+    let output = meet_recorder(&app, &["healthcheck", "--url", "http://127.0.0.1:9"], &[]).await;
+    assert!(!output.status.success());
+}
+
+#[tokio::test]
+async fn users_create_makes_an_account_that_can_sign_in_and_use_its_token() {
+    let app = spawn_app().await;
+    let email = format!("{}@example.com", unique("cli"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_meet-recorder"))
+        .args([
+            "users",
+            "create",
+            &email,
+            "--password-stdin",
+            "--language",
+            "fr",
+            "--api-token",
+        ])
+        .env(
+            "DATABASE_URL",
+            app.state.config.database_url.expose_secret(),
+        )
+        .env("RUST_LOG", "error")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use tokio::io::AsyncWriteExt;
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"s3cret-passw0rd\n").await.unwrap();
+    drop(stdin);
+    let output = child.wait_with_output().await.unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let text = stdout(&output);
+    let token = text
+        .lines()
+        .find_map(|l| l.strip_prefix("API token: "))
+        .expect("token printed")
+        .to_owned();
+
+    let login = app
+        .request(
+            Method::POST,
+            "auth/login/",
+            None,
+            Some(json!({"email": email, "password": "s3cret-passw0rd"})),
+        )
+        .await;
+    assert_eq!(login.status, 200, "{}", login.body);
+    assert_eq!(login.body["language"], "fr");
+    let me = app
+        .http
+        .get(format!("{}/users/me/", app.api))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+}
+
+#[tokio::test]
+async fn egress_list_joins_running_egresses_with_their_recordings() {
+    let app = spawn_app().await;
+    let host = app.user("host").await;
+    let room = app.live_room(&host).await;
+    let reply = app
+        .start(&room, &host, json!({"mode": "screen_recording"}))
+        .await;
+    assert_eq!(reply.status, 201);
+    let recording = &reply.body["recording"];
+    let output = meet_recorder(&app, &["egress", "list"], &[]).await;
+    assert!(output.status.success(), "{output:?}");
+    let text = stdout(&output);
+    let header = text.lines().next().unwrap();
+    assert!(
+        header.starts_with("EGRESS ID") && header.contains("RECORDING STATUS"),
+        "{text}"
+    );
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(recording["worker_id"].as_str().unwrap()))
+        .unwrap_or_else(|| panic!("egress listed: {text}"));
+    assert!(line.contains(recording["id"].as_str().unwrap()), "{line}");
+    assert!(line.contains(room["slug"].as_str().unwrap()), "{line}");
+    assert!(
+        line.contains("screen_recording") && line.contains("active"),
+        "{line}"
+    );
+}
