@@ -7,6 +7,9 @@
 //! - [`db`]: the database (SQLite or PostgreSQL).
 //! - [`livekit`]: LiveKit through the `livekit-api` crate.
 //! - [`recorder`]: the recording lifecycle and its side effects.
+//! - [`storage`]: object storage (local directory, S3). [`storage_events`]: storage
+//!   event formats (MinIO, RustFS, S3, SNS, EventBridge).
+//! - [`mail`]: email (SMTP, console, file) and its templates.
 //! - [`auth`]: accounts, sessions, API tokens.
 //! - [`http`]: the HTTP interface.
 //! - [`app`]: state, server and background loops.
@@ -21,4 +24,7 @@ pub mod db;
 pub mod dev;
 pub mod http;
 pub mod livekit;
+pub mod mail;
 pub mod recorder;
+pub mod storage;
+pub mod storage_events;

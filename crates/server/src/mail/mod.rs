@@ -1,0 +1,1 @@
+//! Email: SMTP, console and file mailers, and the message templates.
