@@ -201,13 +201,22 @@ pub enum Event {
     EgressEnded(EgressEnd),
     /// `RECORDING_MAX_DURATION` passed and the service stopped the egress itself.
     MaxDurationReached,
+    /// The file is in storage (a HEAD found it, or a storage event announced it).
+    FileConfirmed,
+    /// The file never appeared in storage.
+    FileMissing,
+    /// Every owner has been notified.
+    NotificationsSent,
+    /// The transcription service reported its job's result.
+    ExternalProcessFinished { success: bool },
 }
 
 /// The lifecycle: the status `event` moves `from` to, or `None` when the event does not
 /// apply (duplicated, late or out-of-order events are normal and change nothing).
 ///
 /// An egress that ends well leaves the recording `stopped`, with its file information;
-/// completion (confirming the object in storage) moves it on to `saved`.
+/// completion (confirming the object in storage) moves it on to `saved`, and the owners'
+/// notification to `notification_succeeded`.
 pub fn transition(from: Status, event: Event) -> Option<Status> {
     use Status::*;
     let to = match (from, event) {
@@ -227,6 +236,15 @@ pub fn transition(from: Status, event: Event) -> Option<Status> {
         }
         (Initiated | Active | Stopped | FailedToStop, Event::EgressEnded(EgressEnd::Aborted)) => {
             Aborted
+        }
+        (Initiated | Active | Stopped | FailedToStop, Event::FileConfirmed) => Saved,
+        (Initiated | Active | Stopped | FailedToStop, Event::FileMissing) => Failed,
+        (Saved, Event::NotificationsSent) => NotificationSucceeded,
+        (Saved | NotificationSucceeded, Event::ExternalProcessFinished { success: true }) => {
+            ExternalProcessSuccessful
+        }
+        (Saved | NotificationSucceeded, Event::ExternalProcessFinished { success: false }) => {
+            ExternalProcessFailed
         }
         _ => return None,
     };
@@ -262,6 +280,11 @@ mod tests {
 
     fn all_events() -> Vec<Event> {
         let mut events = vec![
+            Event::FileConfirmed,
+            Event::FileMissing,
+            Event::NotificationsSent,
+            Event::ExternalProcessFinished { success: true },
+            Event::ExternalProcessFinished { success: false },
             Event::EgressStarted,
             Event::StartFailed,
             Event::EgressEnding,
@@ -375,7 +398,11 @@ mod tests {
         for from in Status::ALL {
             for event in all_events() {
                 let to = transition(*from, event);
-                if !from.awaits_egress() {
+                let completion_event = matches!(
+                    event,
+                    Event::NotificationsSent | Event::ExternalProcessFinished { .. }
+                );
+                if !from.awaits_egress() && !completion_event {
                     assert_eq!(to, None, "{from} is settled; {event:?} must not move it");
                 }
                 if let Some(to) = to {
@@ -392,6 +419,41 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn completion_saves_then_notifies_and_duplicates_change_nothing() {
+        let saved = transition(Status::Stopped, Event::FileConfirmed).unwrap();
+        assert_eq!(saved, Status::Saved);
+        assert_eq!(
+            transition(saved, Event::FileConfirmed),
+            None,
+            "a second event"
+        );
+        assert_eq!(
+            transition(saved, Event::NotificationsSent),
+            Some(Status::NotificationSucceeded)
+        );
+        assert_eq!(
+            transition(Status::Stopped, Event::FileMissing),
+            Some(Status::Failed)
+        );
+        assert_eq!(transition(Status::Failed, Event::FileConfirmed), None);
+        assert_eq!(
+            transition(
+                Status::NotificationSucceeded,
+                Event::ExternalProcessFinished { success: true }
+            ),
+            Some(Status::ExternalProcessSuccessful)
+        );
+        assert_eq!(
+            transition(
+                Status::Active,
+                Event::ExternalProcessFinished { success: true }
+            ),
+            None,
+            "the reference's unguarded hook moved any status; ours does not"
+        );
     }
 
     #[test]

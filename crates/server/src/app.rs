@@ -19,27 +19,41 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Connects to the database (migrating it) and builds the LiveKit clients.
+    /// Connects to the database (migrating it) and builds the LiveKit clients, the
+    /// object storage and the mailer.
     pub async fn new(config: Config) -> anyhow::Result<Self> {
         let db = Db::connect(config.database_url.expose_secret()).await?;
         db.migrate().await?;
-        Ok(Self::with_db(config, db))
+        Self::with_db(config, db)
     }
 
-    pub fn with_db(config: Config, db: Db) -> Self {
+    pub fn with_db(config: Config, db: Db) -> anyhow::Result<Self> {
         let config = Arc::new(config);
         let livekit = Arc::new(LiveKit::new(&config));
+        let storage = crate::storage::from_config(&config, &config.storage_dir)
+            .map_err(|e| anyhow::anyhow!("object storage: {e}"))?;
+        let mailer = crate::mail::mailer(&mail_settings(&config.email))
+            .map_err(|e| anyhow::anyhow!("mailer: {e}"))?;
+        let brand = crate::mail::Brand {
+            name: config.email.brand_name.clone(),
+            support_email: config.email.support_email.clone(),
+            from: config.email.from.clone(),
+        };
         let recorder = Arc::new(Recorder {
             db: db.clone(),
             livekit: livekit.clone(),
             config: config.clone(),
+            storage,
+            mailer,
+            brand,
+            metrics: Arc::new(crate::metrics::Metrics::default()),
         });
-        Self {
+        Ok(Self {
             db,
             config,
             livekit,
             recorder,
-        }
+        })
     }
 }
 
@@ -74,6 +88,7 @@ impl Application {
     ) -> anyhow::Result<()> {
         let (stop, stopped) = watch::channel(false);
         let sweeper = spawn_sweeper(self.state.clone(), stopped.clone());
+        let runner = crate::jobs::spawn_runner(self.state.clone(), stopped.clone());
         let app = crate::http::router(self.state.clone());
         let mut stopped_server = stopped.clone();
         let server = axum::serve(self.listener, app).with_graceful_shutdown(async move {
@@ -84,25 +99,59 @@ impl Application {
         let _ = stop.send(true);
         server.await??;
         let _ = sweeper.await;
+        let _ = runner.await;
         Ok(())
     }
 }
 
-/// Periodically enforces `RECORDING_MAX_DURATION`.
+/// The mail module's settings from ours.
+pub fn mail_settings(email: &crate::config::EmailSettings) -> crate::mail::MailSettings {
+    use crate::mail::{MailBackend, SmtpSecurity};
+    crate::mail::MailSettings {
+        backend: match email.backend.as_str() {
+            "smtp" => MailBackend::Smtp,
+            "file" => MailBackend::File,
+            _ => MailBackend::Console,
+        },
+        host: email.host.clone(),
+        port: email.port,
+        user: email.user.clone(),
+        password: email.password.clone(),
+        security: if email.use_ssl {
+            SmtpSecurity::Tls
+        } else if email.use_tls {
+            SmtpSecurity::StartTls
+        } else {
+            SmtpSecurity::None
+        },
+        timeout: email.timeout,
+        file_dir: email.file_path.clone(),
+    }
+}
+
+/// Periodically enforces `RECORDING_MAX_DURATION` and reconciles open recordings with
+/// LiveKit.
 fn spawn_sweeper(state: AppState, mut stopped: watch::Receiver<bool>) -> JoinHandle<()> {
     tokio::spawn(async move {
-        if state.config.recording.max_duration_ms.is_none() {
-            return;
-        }
         let mut interval = tokio::time::interval(state.config.sweep_interval);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_reconcile = tokio::time::Instant::now();
         loop {
             tokio::select! {
                 _ = interval.tick() => {}
                 _ = stopped.wait_for(|s| *s) => return,
             }
-            if let Err(error) = state.recorder.enforce_max_duration().await {
+            if state.config.recording.max_duration_ms.is_some()
+                && let Err(error) = state.recorder.enforce_max_duration().await
+            {
                 tracing::warn!(%error, "maximum-duration check failed");
+            }
+            if last_reconcile.elapsed() >= state.config.reconcile_interval {
+                last_reconcile = tokio::time::Instant::now();
+                let grace = state.config.reconcile_grace.as_millis() as i64;
+                if let Err(error) = state.recorder.reconcile(grace).await {
+                    tracing::warn!(%error, "reconciliation failed");
+                }
             }
         }
     })

@@ -44,6 +44,17 @@ enum Command {
     /// Inspects egresses.
     #[command(subcommand)]
     Egress(EgressCommand),
+    /// Inspects and retries background jobs.
+    #[command(subcommand)]
+    Jobs(JobsCommand),
+    /// Compares open recordings with LiveKit now and closes those whose egress is gone.
+    Reconcile {
+        /// Only recordings untouched for this many seconds.
+        #[arg(long, default_value_t = 0)]
+        grace_seconds: u64,
+    },
+    /// Sends a test email through the configured mailer.
+    SendTestEmail { address: String },
     /// Runs the service with the in-process LiveKit emulator, SQLite and a demo account.
     Dev(DevArgs),
     /// Runs the LiveKit server + Egress emulator (development and tests).
@@ -92,6 +103,22 @@ enum UsersCommand {
         #[arg(long)]
         api_token: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum JobsCommand {
+    /// Lists queued, running and dead jobs (newest first).
+    List {
+        /// Only dead jobs (out of attempts).
+        #[arg(long)]
+        dead: bool,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Gives a dead job a fresh set of attempts.
+    Retry { id: uuid::Uuid },
+    /// Runs every due job now, in this process.
+    Run,
 }
 
 #[derive(Subcommand)]
@@ -249,6 +276,75 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Egress(EgressCommand::List) => {
             let state = AppState::new(load_config(file)?).await?;
             print!("{}", egress_table(&state).await?);
+            Ok(())
+        }
+        Command::Jobs(JobsCommand::List { dead, limit }) => {
+            let state = AppState::new(load_config(file)?).await?;
+            let jobs = state.db.jobs(dead, limit).await?;
+            println!(
+                "{:<36}  {:<18}  {:<7}  {:>8}  {:<20}  LAST ERROR",
+                "ID", "KIND", "STATUS", "ATTEMPTS", "NEXT RUN (UTC)"
+            );
+            for job in jobs {
+                let next = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(job.run_at)
+                    .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                    .unwrap_or_default();
+                println!(
+                    "{:<36}  {:<18}  {:<7}  {:>3}/{:<4}  {:<20}  {}",
+                    job.id,
+                    job.kind,
+                    job.status,
+                    job.attempts,
+                    job.max_attempts,
+                    next,
+                    job.last_error.unwrap_or_default()
+                );
+            }
+            Ok(())
+        }
+        Command::Jobs(JobsCommand::Retry { id }) => {
+            let state = AppState::new(load_config(file)?).await?;
+            anyhow::ensure!(
+                state.db.retry_job(id).await?,
+                "job {id} is not dead (or does not exist)"
+            );
+            println!("Job {id} queued again.");
+            Ok(())
+        }
+        Command::Jobs(JobsCommand::Run) => {
+            let state = AppState::new(load_config(file)?).await?;
+            let ran = crate::jobs::drain(&state).await?;
+            println!("Ran {ran} job(s).");
+            Ok(())
+        }
+        Command::Reconcile { grace_seconds } => {
+            let state = AppState::new(load_config(file)?).await?;
+            let changed = state
+                .recorder
+                .reconcile(grace_seconds as i64 * 1000)
+                .await?;
+            let ran = crate::jobs::drain(&state).await?;
+            println!("Reconciled {changed} recording(s); ran {ran} job(s).");
+            Ok(())
+        }
+        Command::SendTestEmail { address } => {
+            let state = AppState::new(load_config(file)?).await?;
+            let brand = &state.recorder.brand;
+            let message = crate::mail::Outgoing {
+                from: brand.from.clone(),
+                to: address.clone(),
+                subject: format!("{}: test email", brand.name),
+                text: "This is a test email from meet-recorder. Email delivery works.".into(),
+                html: "<p>This is a test email from meet-recorder. Email delivery works.</p>"
+                    .into(),
+            };
+            state
+                .recorder
+                .mailer
+                .send(&message)
+                .await
+                .map_err(|e| anyhow::anyhow!("sending failed: {e}"))?;
+            println!("Test email sent to {address}.");
             Ok(())
         }
         Command::Dev(args) => crate::dev::run(file, args.livekit_bind, shutdown_signal()).await,

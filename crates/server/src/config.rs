@@ -89,6 +89,49 @@ pub struct S3Settings {
     pub bucket: String,
 }
 
+/// Email (`EMAIL_*`, the reference's names where it has them).
+#[derive(Debug, Clone)]
+pub struct EmailSettings {
+    /// `console` (default: print), `file` (write .eml files) or `smtp`.
+    pub backend: String,
+    pub host: String,
+    pub port: u16,
+    pub user: Option<String>,
+    pub password: Option<SecretString>,
+    /// STARTTLS required (`EMAIL_USE_TLS`).
+    pub use_tls: bool,
+    /// Implicit TLS, usually port 465 (`EMAIL_USE_SSL`).
+    pub use_ssl: bool,
+    pub timeout: Duration,
+    pub file_path: std::path::PathBuf,
+    pub from: String,
+    pub brand_name: String,
+    pub support_email: Option<String>,
+}
+
+/// The job queue's timing.
+#[derive(Debug, Clone)]
+pub struct JobSettings {
+    /// How often an idle runner looks for due jobs.
+    pub poll_interval: Duration,
+    /// First retry delay; doubles per attempt (with jitter), capped at 10 minutes.
+    pub retry_base: Duration,
+    pub max_attempts: i64,
+    /// How many times a finished egress's file is looked for before the recording fails.
+    pub confirm_attempts: i64,
+}
+
+/// The optional transcription service (`SUMMARY_SERVICE_*`, the reference's v2 API).
+#[derive(Debug, Clone)]
+pub struct TranscriptionSettings {
+    pub endpoint: String,
+    pub api_token: SecretString,
+    /// The token the service presents on `recordings/external-process-hook/`.
+    pub webhook_token: Option<SecretString>,
+    pub signed_url_expiry: Duration,
+    pub form_base_url: Option<String>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: SocketAddr,
@@ -102,6 +145,15 @@ pub struct Config {
     pub session_cookie_secure: bool,
     /// How often open recordings are checked against `RECORDING_MAX_DURATION`.
     pub sweep_interval: Duration,
+    /// Where recordings are when there is no S3 bucket (the LiveKit side's directory).
+    pub storage_dir: std::path::PathBuf,
+    pub email: EmailSettings,
+    pub jobs: JobSettings,
+    /// How often open recordings are compared with LiveKit.
+    pub reconcile_interval: Duration,
+    /// How long a recording must be untouched before reconciliation looks at it.
+    pub reconcile_grace: Duration,
+    pub transcription: Option<TranscriptionSettings>,
 }
 
 /// A setting that cannot be used, named so the operator can fix it.
@@ -127,6 +179,31 @@ const KNOWN: &[&str] = &[
     "MEET_RECORDER_SESSION_TTL_HOURS",
     "MEET_RECORDER_SESSION_COOKIE_SECURE",
     "MEET_RECORDER_SWEEP_INTERVAL_MS",
+    "MEET_RECORDER_STORAGE_DIR",
+    "MEET_RECORDER_RECONCILE_INTERVAL_S",
+    "SUMMARY_SERVICE_ENDPOINT",
+    "SUMMARY_SERVICE_API_TOKEN",
+    "SUMMARY_SERVICE_WEBHOOK_API_TOKEN",
+    "SUMMARY_SERVICE_CLOUD_STORAGE_SIGNED_URL_EXPIRY_SECONDS",
+    "SUMMARY_SERVICE_VERSION",
+    "TRANSCRIPTION_SATISFACTION_FORM_BASE_URL",
+    "MEET_RECORDER_RECONCILE_GRACE_S",
+    "MEET_RECORDER_JOB_POLL_MS",
+    "MEET_RECORDER_JOB_RETRY_BASE_MS",
+    "MEET_RECORDER_JOB_MAX_ATTEMPTS",
+    "MEET_RECORDER_CONFIRM_ATTEMPTS",
+    "EMAIL_BACKEND",
+    "EMAIL_HOST",
+    "EMAIL_PORT",
+    "EMAIL_HOST_USER",
+    "EMAIL_HOST_PASSWORD",
+    "EMAIL_USE_TLS",
+    "EMAIL_USE_SSL",
+    "EMAIL_TIMEOUT",
+    "EMAIL_FILE_PATH",
+    "EMAIL_FROM",
+    "EMAIL_BRAND_NAME",
+    "EMAIL_SUPPORT_EMAIL",
     "DATABASE_URL",
     "RECORDING_ENABLE",
     "RECORDING_OUTPUT_FOLDER",
@@ -168,10 +245,15 @@ const SECRETS: &[&str] = &[
     "LIVEKIT_API_SECRET",
     "AWS_S3_SECRET_ACCESS_KEY",
     "RECORDING_STORAGE_EVENT_TOKEN",
+    "EMAIL_HOST_PASSWORD",
+    "SUMMARY_SERVICE_API_TOKEN",
+    "SUMMARY_SERVICE_WEBHOOK_API_TOKEN",
 ];
 
 const PREFIXES: &[&str] = &[
     "MEET_RECORDER_",
+    "SUMMARY_SERVICE_",
+    "EMAIL_",
     "RECORDING_",
     "LIVEKIT_",
     "AWS_S3_",
@@ -533,6 +615,37 @@ impl Config {
                     .number("MEET_RECORDER_SWEEP_INTERVAL_MS")?
                     .unwrap_or(1000),
             ),
+            storage_dir: source
+                .string("MEET_RECORDER_STORAGE_DIR", "data/egress")?
+                .into(),
+            email: email_settings(source)?,
+            reconcile_interval: Duration::from_secs(
+                source
+                    .number("MEET_RECORDER_RECONCILE_INTERVAL_S")?
+                    .unwrap_or(60),
+            ),
+            transcription: transcription_settings(source)?,
+            reconcile_grace: Duration::from_secs(
+                source
+                    .number("MEET_RECORDER_RECONCILE_GRACE_S")?
+                    .unwrap_or(60),
+            ),
+            jobs: JobSettings {
+                poll_interval: Duration::from_millis(
+                    source.number("MEET_RECORDER_JOB_POLL_MS")?.unwrap_or(500),
+                ),
+                retry_base: Duration::from_millis(
+                    source
+                        .number("MEET_RECORDER_JOB_RETRY_BASE_MS")?
+                        .unwrap_or(2000),
+                ),
+                max_attempts: source
+                    .number("MEET_RECORDER_JOB_MAX_ATTEMPTS")?
+                    .unwrap_or(10),
+                confirm_attempts: source
+                    .number("MEET_RECORDER_CONFIRM_ATTEMPTS")?
+                    .unwrap_or(8),
+            },
         })
     }
 
@@ -612,6 +725,20 @@ impl Config {
                 self.livekit.connection_test_room_prefix.clone(),
             ),
         ];
+        let email = &self.email;
+        lines.extend([
+            ("EMAIL_BACKEND", email.backend.clone()),
+            ("EMAIL_HOST", format!("{}:{}", email.host, email.port)),
+            ("EMAIL_HOST_USER", opt(email.user.clone())),
+            ("EMAIL_HOST_PASSWORD", secret(&email.password)),
+            ("EMAIL_USE_TLS", email.use_tls.to_string()),
+            ("EMAIL_USE_SSL", email.use_ssl.to_string()),
+            ("EMAIL_FROM", email.from.clone()),
+            (
+                "MEET_RECORDER_STORAGE_DIR",
+                self.storage_dir.display().to_string(),
+            ),
+        ]);
         match &self.s3 {
             Some(s3) => lines.extend([
                 ("AWS_S3_ENDPOINT_URL", s3.endpoint.clone()),
@@ -633,6 +760,81 @@ impl Config {
             .map(|(name, value)| format!("{name} = {value}\n"))
             .collect()
     }
+}
+
+fn transcription_settings(source: &Source) -> Result<Option<TranscriptionSettings>, ConfigError> {
+    let Some(endpoint) = source.get("SUMMARY_SERVICE_ENDPOINT")? else {
+        return Ok(None);
+    };
+    if let Some(version) = source.get("SUMMARY_SERVICE_VERSION")?
+        && version != "2"
+    {
+        return Err(invalid(
+            "SUMMARY_SERVICE_VERSION",
+            "only version 2 of the transcription API is supported",
+        ));
+    }
+    Ok(Some(TranscriptionSettings {
+        // The endpoint is used as given: its trailing slash is part of the route.
+        endpoint: {
+            http_url("SUMMARY_SERVICE_ENDPOINT", endpoint.clone())?;
+            endpoint
+        },
+        api_token: source.secret("SUMMARY_SERVICE_API_TOKEN")?.ok_or_else(|| {
+            invalid(
+                "SUMMARY_SERVICE_API_TOKEN",
+                "is required when SUMMARY_SERVICE_ENDPOINT is set",
+            )
+        })?,
+        webhook_token: source.secret("SUMMARY_SERVICE_WEBHOOK_API_TOKEN")?,
+        signed_url_expiry: Duration::from_secs(
+            source
+                .number("SUMMARY_SERVICE_CLOUD_STORAGE_SIGNED_URL_EXPIRY_SECONDS")?
+                .unwrap_or(86_400),
+        ),
+        form_base_url: source.get("TRANSCRIPTION_SATISFACTION_FORM_BASE_URL")?,
+    }))
+}
+
+fn email_settings(source: &Source) -> Result<EmailSettings, ConfigError> {
+    let backend = source
+        .string("EMAIL_BACKEND", "console")?
+        .to_ascii_lowercase();
+    if !matches!(backend.as_str(), "console" | "file" | "smtp") {
+        return Err(invalid("EMAIL_BACKEND", "must be console, file or smtp"));
+    }
+    let use_tls = source.bool("EMAIL_USE_TLS", false)?;
+    let use_ssl = source.bool("EMAIL_USE_SSL", false)?;
+    if use_tls && use_ssl {
+        return Err(invalid(
+            "EMAIL_USE_SSL",
+            "EMAIL_USE_TLS and EMAIL_USE_SSL exclude each other",
+        ));
+    }
+    let from = source.string("EMAIL_FROM", "from@example.com")?;
+    if !from.contains('@') {
+        return Err(invalid("EMAIL_FROM", "must be an email address"));
+    }
+    Ok(EmailSettings {
+        backend,
+        host: source.string("EMAIL_HOST", "localhost")?,
+        port: source.number("EMAIL_PORT")?.unwrap_or(if use_ssl {
+            465
+        } else if use_tls {
+            587
+        } else {
+            25
+        }),
+        user: source.get("EMAIL_HOST_USER")?,
+        password: source.secret("EMAIL_HOST_PASSWORD")?,
+        use_tls,
+        use_ssl,
+        timeout: Duration::from_secs(source.number("EMAIL_TIMEOUT")?.unwrap_or(10)),
+        file_path: source.string("EMAIL_FILE_PATH", "data/mail")?.into(),
+        from,
+        brand_name: source.string("EMAIL_BRAND_NAME", "meet-recorder")?,
+        support_email: source.get("EMAIL_SUPPORT_EMAIL")?,
+    })
 }
 
 fn public_url_is_https(source: &Source) -> Result<bool, ConfigError> {

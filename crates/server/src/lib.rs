@@ -6,12 +6,13 @@
 //! - [`config`]: settings from the environment.
 //! - [`db`]: the database (SQLite or PostgreSQL).
 //! - [`livekit`]: LiveKit through the `livekit-api` crate.
-//! - [`recorder`]: the recording lifecycle and its side effects.
+//! - [`recorder`]: the recording lifecycle and its side effects; [`completion`]: from an
+//!   ended egress to a saved recording and notified owners; [`jobs`]: the job runner.
 //! - [`storage`]: object storage (local directory, S3). [`storage_events`]: storage
 //!   event formats (MinIO, RustFS, S3, SNS, EventBridge).
 //! - [`mail`]: email (SMTP, console, file) and its templates.
 //! - [`auth`]: accounts, sessions, API tokens.
-//! - [`http`]: the HTTP interface.
+//! - [`http`]: the HTTP interface; [`metrics`]: Prometheus metrics.
 //! - [`app`]: state, server and background loops.
 //! - [`cli`]: the subcommands; [`dev`]: the one-command development setup.
 
@@ -19,12 +20,15 @@ pub mod app;
 pub mod auth;
 pub mod bench;
 pub mod cli;
+pub mod completion;
 pub mod config;
 pub mod db;
 pub mod dev;
 pub mod http;
+pub mod jobs;
 pub mod livekit;
 pub mod mail;
+pub mod metrics;
 pub mod recorder;
 pub mod storage;
 pub mod storage_events;

@@ -49,6 +49,18 @@ pub struct Recorder {
     pub db: Db,
     pub livekit: Arc<LiveKit>,
     pub config: Arc<Config>,
+    pub storage: Arc<dyn crate::storage::ObjectStorage>,
+    pub mailer: Arc<dyn crate::mail::Mailer>,
+    pub brand: crate::mail::Brand,
+    pub metrics: Arc<crate::metrics::Metrics>,
+}
+
+/// A job to enqueue with a status change, in the same transaction.
+struct FollowUp {
+    kind: &'static str,
+    payload: Value,
+    dedupe_key: String,
+    max_attempts: i64,
 }
 
 /// What participants see in the room metadata for one mode.
@@ -164,6 +176,10 @@ impl Recorder {
             Err(StoreError::Conflict) => return Err(StartError::AlreadyInProgress),
             Err(StoreError::Other(error)) => return Err(error.into()),
         };
+        // Participants see "starting" before any webhook about the egress can arrive.
+        let shown_mode = options.original_mode.unwrap_or(mode);
+        self.show(room.id, mode, shown_mode, Some(RoomState::Starting))
+            .await;
         let started = self
             .livekit
             .start_egress(EgressRequest {
@@ -196,10 +212,6 @@ impl Recorder {
                     self.db
                         .set_worker_id(&mut conn, recording.id, &info.egress_id)
                         .await?;
-                } else {
-                    let shown_mode = options.original_mode.unwrap_or(mode);
-                    self.show(room.id, mode, shown_mode, Some(RoomState::Starting))
-                        .await;
                 }
                 Ok(self
                     .db
@@ -227,6 +239,7 @@ impl Recorder {
                     .recording_in(&mut conn, recording.id)
                     .await?
                     .unwrap_or(recording);
+                self.show(room.id, mode, shown_mode, None).await;
                 Err(StartError::FailedToStart(Box::new(row), error))
             }
         }
@@ -284,23 +297,62 @@ impl Recorder {
         Ok(row)
     }
 
-    /// Applies one event to a recording and returns it as stored afterwards.
+    /// What must follow a status change: confirming the file of an egress that ended
+    /// well (unless storage events do that), or telling the owners of a failure.
+    fn follow_up(&self, id: Uuid, event: Event, to: Status) -> Option<FollowUp> {
+        match (event, to) {
+            (
+                Event::EgressEnded(EgressEnd::Complete | EgressEnd::LimitReached),
+                Status::Stopped,
+            ) if !self.config.recording.storage_event_enable => Some(FollowUp {
+                kind: crate::jobs::CONFIRM_RECORDING,
+                payload: crate::jobs::confirm_payload(id),
+                dedupe_key: format!("confirm:{id}"),
+                max_attempts: self.config.jobs.confirm_attempts,
+            }),
+            (Event::EgressEnded(EgressEnd::Failed), Status::Failed) => Some(FollowUp {
+                kind: crate::jobs::NOTIFY_OWNERS,
+                payload: crate::jobs::notify_payload(id, "failed"),
+                dedupe_key: format!("notify:failed:{id}"),
+                max_attempts: self.config.jobs.max_attempts,
+            }),
+            _ => None,
+        }
+    }
+
+    /// Applies one event to a recording, with its follow-up job in the same transaction,
+    /// and returns the recording as stored afterwards.
     async fn apply(
         &self,
         id: Uuid,
         event: Event,
         patch: RecordingPatch,
     ) -> Result<Option<RecordingRow>, sqlx::Error> {
-        let mut conn = self.db.pool().acquire().await?;
-        let Some(current) = self.db.recording_in(&mut conn, id).await? else {
+        let mut tx = self.db.pool().begin().await?;
+        self.db.lock_recording(&mut tx, id).await?;
+        let Some(current) = self.db.recording_in(&mut tx, id).await? else {
             return Ok(None);
         };
-        if let Some(to) = transition(current.status, event) {
+        if let Some(to) = transition(current.status, event)
+            && self
+                .db
+                .move_recording(&mut tx, id, current.status, to, &patch)
+                .await?
+            && let Some(job) = self.follow_up(id, event, to)
+        {
             self.db
-                .move_recording(&mut conn, id, current.status, to, &patch)
+                .enqueue_job(
+                    &mut tx,
+                    job.kind,
+                    &job.payload,
+                    Some(&job.dedupe_key),
+                    job.max_attempts,
+                )
                 .await?;
         }
-        self.db.recording_in(&mut conn, id).await
+        let row = self.db.recording_in(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(row)
     }
 
     /// Asks LiveKit how the recording's egress ended and applies it. Returns the updated
@@ -334,7 +386,10 @@ impl Recorder {
 
     /// Handles one verified LiveKit webhook. Unknown egresses and foreign rooms are logged
     /// and ignored; a duplicate event id changes nothing.
-    pub async fn handle_webhook(&self, event: proto::WebhookEvent) -> Result<(), sqlx::Error> {
+    pub async fn handle_webhook(
+        &self,
+        event: proto::WebhookEvent,
+    ) -> Result<&'static str, sqlx::Error> {
         let room_name = event
             .room
             .as_ref()
@@ -344,19 +399,22 @@ impl Recorder {
             .unwrap_or_default();
         if !self.livekit.handles_room(&room_name) {
             tracing::debug!(room = %room_name, event = %event.event, "webhook for a room we do not handle");
-            return Ok(());
+            return Ok("ignored");
         }
         match event.event.as_str() {
             "egress_started" | "egress_updated" | "egress_ended" => {}
-            "room_finished" => return self.room_finished(&room_name).await,
+            "room_finished" => {
+                self.room_finished(&room_name).await?;
+                return Ok("processed");
+            }
             other => {
                 tracing::debug!(event = %other, "webhook ignored");
-                return Ok(());
+                return Ok("ignored");
             }
         }
         let Some(info) = event.egress_info.clone() else {
             tracing::info!(event = %event.event, "egress webhook without egress info");
-            return Ok(());
+            return Ok("ignored");
         };
 
         let mut tx = self.db.pool().begin().await?;
@@ -367,7 +425,7 @@ impl Recorder {
                 .await?
         {
             tracing::debug!(id = %event.id, "duplicate webhook");
-            return Ok(());
+            return Ok("duplicate");
         }
         let mut recording = if info.egress_id.is_empty() {
             None
@@ -384,7 +442,7 @@ impl Recorder {
         let Some(recording) = recording else {
             tracing::info!(egress = %info.egress_id, event = %event.event, "webhook for an egress we did not start");
             tx.commit().await?;
-            return Ok(());
+            return Ok("unknown_egress");
         };
 
         let status = info.status();
@@ -423,6 +481,17 @@ impl Recorder {
                 .await?
         {
             moved_to = Some(to);
+            if let Some(job) = self.follow_up(recording.id, domain_event, to) {
+                self.db
+                    .enqueue_job(
+                        &mut tx,
+                        job.kind,
+                        &job.payload,
+                        Some(&job.dedupe_key),
+                        job.max_attempts,
+                    )
+                    .await?;
+            }
         }
         if !info.egress_id.is_empty() {
             self.db
@@ -463,7 +532,7 @@ impl Recorder {
             }
             _ => {}
         }
-        Ok(())
+        Ok("processed")
     }
 
     /// The LiveKit room closed: any egress of ours still open there has ended with it.
@@ -525,6 +594,80 @@ impl Recorder {
             }
         }
         Ok(stopped)
+    }
+
+    /// Reconciliation: every recording still waiting on its egress and untouched for
+    /// `grace_ms` is checked against LiveKit (`ListEgress`) and closed as its egress's end
+    /// implies; one LiveKit no longer knows gets its file looked for, and fails if absent.
+    /// LiveKit unreachable: nothing changes, the next run tries again. Returns how many
+    /// recordings changed.
+    pub async fn reconcile(&self, grace_ms: i64) -> Result<usize, sqlx::Error> {
+        let cutoff = now_ms() - grace_ms;
+        let mut changed = 0;
+        for recording in self.db.recordings_awaiting_egress().await? {
+            if recording.updated_at > cutoff {
+                continue;
+            }
+            let Some(egress_id) = recording.worker_id.clone() else {
+                // The start never returned an egress id (a crash mid-start): it did not start.
+                if recording.status == Status::Initiated
+                    && self
+                        .apply(
+                            recording.id,
+                            Event::StartFailed,
+                            RecordingPatch {
+                                error: Some("the egress start was interrupted".into()),
+                                ..Default::default()
+                            },
+                        )
+                        .await?
+                        .is_some_and(|r| r.status != recording.status)
+                {
+                    changed += 1;
+                }
+                continue;
+            };
+            let info = match self.livekit.egress_info(&egress_id).await {
+                Ok(info) => info,
+                Err(error) => {
+                    tracing::warn!(%error, "LiveKit unreachable; reconciliation will retry");
+                    return Ok(changed);
+                }
+            };
+            let before = recording.status;
+            let after = match info {
+                Some(info) => match end_of(info.status()) {
+                    Some(end) => self
+                        .apply(recording.id, Event::EgressEnded(end), file_patch(&info))
+                        .await?
+                        .map(|r| r.status),
+                    None => continue,
+                },
+                None => {
+                    // LiveKit forgot the egress (restart, or 24 h later): look for the file.
+                    let mut tx = self.db.pool().begin().await?;
+                    self.db
+                        .enqueue_job(
+                            &mut tx,
+                            crate::jobs::CONFIRM_RECORDING,
+                            &crate::jobs::confirm_payload(recording.id),
+                            Some(&format!("confirm:{}", recording.id)),
+                            self.config.jobs.confirm_attempts,
+                        )
+                        .await?;
+                    tx.commit().await?;
+                    Some(before)
+                }
+            };
+            if let Some(after) = after {
+                self.show_for(&recording, None).await;
+                if after != before {
+                    changed += 1;
+                    tracing::info!(recording = %recording.id, from = %before, to = %after, "reconciled");
+                }
+            }
+        }
+        Ok(changed)
     }
 
     async fn show_for(&self, recording: &RecordingRow, state: Option<RoomState>) {

@@ -10,11 +10,14 @@
 //! - `users.rs`: accounts, sessions, API tokens.
 //! - `rooms.rs`: rooms and their accesses.
 //! - `recordings.rs`: recordings, their accesses, guarded status changes, webhook dedupe.
+//! - `jobs.rs`: the durable job queue and the record of sent notifications.
 
+mod jobs;
 mod recordings;
 mod rooms;
 mod users;
 
+pub use jobs::{JobRow, QueueDepth};
 pub use recordings::{NewRecording, RecordingPatch, RecordingRow};
 pub use rooms::{RoomAccessRow, RoomRow};
 pub use users::UserRow;

@@ -278,6 +278,22 @@ impl Db {
         Ok(result.rows_affected() == 1)
     }
 
+    /// Takes the recording's write lock at the start of a transaction that reads it and
+    /// then changes it: on SQLite a transaction that starts with a read cannot always
+    /// upgrade to a write under contention (SQLITE_BUSY), one that starts with a write
+    /// waits its turn; on PostgreSQL it locks the row, serialising its transitions.
+    pub async fn lock_recording(
+        &self,
+        conn: &mut AnyConnection,
+        id: Uuid,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE recordings SET updated_at = updated_at WHERE id = $1")
+            .bind(id.to_string())
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
     /// Records the egress id of a recording that does not have one yet.
     pub async fn set_worker_id(
         &self,
@@ -299,6 +315,41 @@ impl Db {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    pub async fn set_external_process_id(&self, id: Uuid, job_id: &str) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE recordings SET external_process_id = $1, updated_at = $2 WHERE id = $3",
+        )
+        .bind(job_id)
+        .bind(now_ms())
+        .bind(id.to_string())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn recording_by_external_process(
+        &self,
+        job_id: &str,
+    ) -> Result<Option<RecordingRow>, sqlx::Error> {
+        let row = sqlx::query(&format!("{SELECT} WHERE rec.external_process_id = $1"))
+            .bind(job_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(RecordingRow::from_row).transpose()
+    }
+
+    /// How many recordings there are in each status.
+    pub async fn recording_counts(&self) -> Result<Vec<(String, i64)>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT status, COUNT(*) AS n FROM recordings GROUP BY status ORDER BY status",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("status")?, row.try_get("n")?)))
+            .collect()
     }
 
     /// Notes a webhook event id; false when it was seen before.

@@ -29,6 +29,10 @@ impl UserRow {
     }
 }
 
+pub(super) fn user_from_row(row: &AnyRow) -> Result<UserRow, sqlx::Error> {
+    UserRow::from_row(row)
+}
+
 const USER_COLUMNS: &str = "id, email, full_name, password_hash, language, timezone";
 
 impl Db {

@@ -7,14 +7,17 @@
 //! - `accounts.rs`: sign in/out, the current user, API tokens.
 //! - `rooms.rs`: rooms, accesses, LiveKit join tokens.
 //! - `recordings.rs`: start/stop, list, retrieve, delete.
-//! - `webhooks.rs`: LiveKit webhooks.
+//! - `webhooks.rs`: LiveKit webhooks. `storage_hook.rs`: storage events.
+//!   `external_process.rs`: the transcription service's callback.
 //! - `system.rs`: `config/`, health and readiness.
 
 mod accounts;
 pub use accounts::LANGUAGES;
 pub mod error;
+mod external_process;
 mod recordings;
 mod rooms;
+mod storage_hook;
 mod system;
 mod webhooks;
 
@@ -55,6 +58,14 @@ pub fn router(state: AppState) -> Router {
         .route("/rooms/{room}/start-recording/", post(recordings::start))
         .route("/rooms/{room}/stop-recording/", post(recordings::stop))
         .route("/rooms/webhooks-livekit/", post(webhooks::livekit))
+        .route(
+            "/recordings/storage-hook/",
+            post(storage_hook::storage_hook),
+        )
+        .route(
+            "/recordings/external-process-hook/",
+            post(external_process::external_process_hook),
+        )
         .route("/recordings/", get(recordings::list))
         .route(
             "/recordings/{id}/",
@@ -67,6 +78,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1.0", api)
         .route("/healthz", get(system::healthz))
         .route("/readyz", get(system::readyz))
+        .route("/metrics", get(system::metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(system::panic_response))
         .layer(TraceLayer::new_for_http())

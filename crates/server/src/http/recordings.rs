@@ -348,6 +348,16 @@ pub async fn destroy(
             "A recording can only be deleted once it has ended.",
         ));
     }
+    // The file goes first: if storage is down the row stays, and the delete can be retried.
+    let key = state.recorder.key(recording.id, recording.mode);
+    if let Err(error) = state.recorder.storage.delete(&key).await {
+        tracing::warn!(%key, %error, "cannot delete a recording's file");
+        return Err(ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "storage-unavailable",
+            "The recording file could not be deleted; try again later.",
+        ));
+    }
     state.db.delete_recording(recording.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

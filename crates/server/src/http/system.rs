@@ -29,6 +29,19 @@ pub async fn config(State(state): State<AppState>) -> Json<serde_json::Value> {
     }))
 }
 
+/// Prometheus metrics.
+pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let text = state.recorder.metrics.render(&state.db).await?;
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        text,
+    )
+        .into_response())
+}
+
 /// Liveness: the process answers.
 pub async fn healthz() -> &'static str {
     "ok"

@@ -54,10 +54,12 @@ pub async fn livekit(
         }
         Err(error) => {
             tracing::warn!(%error, "rejected a LiveKit webhook");
+            state.recorder.metrics.webhook("rejected");
             return Err(unauthorized("The webhook signature is not valid."));
         }
     };
     tracing::debug!(event = %event.event, id = %event.id, "LiveKit webhook");
-    state.recorder.handle_webhook(event).await?;
+    let result = state.recorder.handle_webhook(event).await?;
+    state.recorder.metrics.webhook(result);
     Ok(Json(json!({"status": "success"})))
 }

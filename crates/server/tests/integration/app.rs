@@ -103,6 +103,18 @@ pub async fn spawn_app_with(
         ("LIVEKIT_API_KEY".into(), API_KEY.into()),
         ("LIVEKIT_API_SECRET".into(), API_SECRET.into()),
         ("MEET_RECORDER_SWEEP_INTERVAL_MS".into(), "200".into()),
+        (
+            "MEET_RECORDER_STORAGE_DIR".into(),
+            dir.path().join("egress").display().to_string(),
+        ),
+        ("EMAIL_BACKEND".into(), "file".into()),
+        (
+            "EMAIL_FILE_PATH".into(),
+            dir.path().join("mail").display().to_string(),
+        ),
+        ("MEET_RECORDER_JOB_POLL_MS".into(), "50".into()),
+        ("MEET_RECORDER_JOB_RETRY_BASE_MS".into(), "100".into()),
+        ("MEET_RECORDER_CONFIRM_ATTEMPTS".into(), "4".into()),
     ];
     for (name, value) in settings {
         pairs.retain(|(n, _)| n != name);
@@ -132,6 +144,16 @@ pub async fn spawn_app_with(
         livekit_url,
         _dir: dir,
         stop: Some(stop),
+    }
+}
+
+impl TestApp {
+    /// Stops the service (as a crash or a restart would) but keeps its database, storage
+    /// and emulator, so another instance can take over.
+    pub fn stop_service(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
     }
 }
 
@@ -290,6 +312,31 @@ impl TestApp {
             .await
             .unwrap();
         assert_eq!(response.status(), 201);
+    }
+
+    /// The .eml files the file mailer wrote.
+    pub fn sent_emails(&self) -> Vec<String> {
+        let dir = self._dir.path().join("mail");
+        let mut emails: Vec<(std::path::PathBuf, String)> = std::fs::read_dir(&dir)
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+                    .map(|p| {
+                        // Undo quoted-printable soft line breaks so links read whole.
+                        let text = std::fs::read_to_string(&p)
+                            .unwrap_or_default()
+                            .replace("=\r\n", "")
+                            .replace("=\n", "")
+                            .replace("=3D", "=");
+                        (p, text)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        emails.sort();
+        emails.into_iter().map(|(_, text)| text).collect()
     }
 
     /// Counts the recordings of a room, straight from the database.

@@ -75,13 +75,12 @@ async fn start_then_stop_records_the_room_and_shows_it_to_participants() {
     );
     assert_eq!(reply.body["recording"]["status"], "stopped");
 
-    // egress_ended fills in the file; the metadata keys are removed.
-    let recording = eventually("file information", Duration::from_secs(30), || async {
-        let recording = app.recording(&recording_id, &host).await;
-        recording["size_bytes"].as_i64().map(|_| recording)
-    })
-    .await;
-    assert_eq!(recording["status"], "stopped");
+    // egress_ended fills in the file, the file is confirmed in storage, the owner is
+    // emailed; the metadata keys are removed.
+    let recording = app
+        .wait_status(&recording_id, &host, "notification_succeeded")
+        .await;
+    assert!(recording["size_bytes"].as_i64().unwrap() > 0);
     assert!(
         recording["duration_ms"].as_i64().unwrap() >= 1000,
         "{recording}"
@@ -442,9 +441,15 @@ async fn reordered_and_duplicated_webhooks_end_in_the_same_state() {
     let reply = app.stop(&room, &host, json!({})).await;
     assert_eq!(reply.status, 200);
     assert!(app.livekit.settle(Duration::from_secs(30)).await);
-    let recording = app.recording(&recording_id, &host).await;
-    assert_eq!(recording["status"], "stopped", "{recording}");
+    let recording = app
+        .wait_status(&recording_id, &host, "notification_succeeded")
+        .await;
     assert!(recording["size_bytes"].as_i64().is_some());
+    assert_eq!(
+        app.sent_emails().len(),
+        1,
+        "one email despite duplicated webhooks"
+    );
 }
 
 #[tokio::test]
@@ -454,11 +459,9 @@ async fn livekit_session_limit_stops_the_recording_and_alerts_the_room() {
     let room = app.live_room(&host).await;
     let reply = app.start(&room, &host, json!({"mode": "transcript"})).await;
     let recording_id = id(&reply.body["recording"]);
-    let recording = eventually("limit reached", Duration::from_secs(30), || async {
-        let recording = app.recording(&recording_id, &host).await;
-        (recording["status"] == "stopped" && recording["size_bytes"].is_i64()).then_some(recording)
-    })
-    .await;
+    let recording = app
+        .wait_status(&recording_id, &host, "notification_succeeded")
+        .await;
     assert!(recording["duration_ms"].as_i64().unwrap() >= 900);
     eventually("limit message", Duration::from_secs(10), || async {
         let messages = app.livekit_room(&id(&room)).await["data_messages"].clone();
@@ -481,7 +484,8 @@ async fn the_service_enforces_recording_max_duration_itself() {
         .start(&room, &host, json!({"mode": "screen_recording"}))
         .await;
     let recording_id = id(&reply.body["recording"]);
-    app.wait_status(&recording_id, &host, "stopped").await;
+    app.wait_status(&recording_id, &host, "notification_succeeded")
+        .await;
     eventually("limit message", Duration::from_secs(10), || async {
         let messages = app.livekit_room(&id(&room)).await["data_messages"].clone();
         messages

@@ -5,10 +5,15 @@
 mod api;
 mod app;
 mod cli;
+mod completion;
 mod emulator_faults;
 mod emulator_media;
 mod emulator_protocol;
 mod emulator_python_sdk;
 mod helpers;
 mod lifecycle;
+mod mail;
+mod smtp;
+mod storage;
+mod storage_hook;
 mod webhooks;

@@ -1,0 +1,84 @@
+//! `POST recordings/external-process-hook/`: the transcription service reports its job.
+//! Bearer `SUMMARY_SERVICE_WEBHOOK_API_TOKEN`, always required; `{"job_id", "type"?,
+//! "status"?}`; 400 without `job_id`; otherwise 200, even for an unknown job. Unlike the
+//! reference, only a saved recording moves (to `external_process_successful` / `_failed`).
+
+use axum::{
+    Json,
+    extract::State,
+    http::{HeaderMap, StatusCode, header},
+};
+use meet_recorder_domain::{Event, transition};
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+use subtle::ConstantTimeEq;
+
+use super::error::{ApiError, JsonBody};
+use crate::{app::AppState, db::RecordingPatch};
+
+pub async fn external_process_hook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<JsonBody<Value>, ApiError>,
+) -> Result<Json<Value>, ApiError> {
+    let expected = state
+        .config
+        .transcription
+        .as_ref()
+        .and_then(|t| t.webhook_token.as_ref());
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim().to_owned());
+    let authorized = match (expected, given) {
+        (Some(expected), Some(given)) => {
+            bool::from(given.as_bytes().ct_eq(expected.expose_secret().as_bytes()))
+        }
+        _ => false,
+    };
+    if !authorized {
+        let mut error = ApiError::new(StatusCode::UNAUTHORIZED, "invalid-token", "Invalid token.");
+        error.www_authenticate = Some("Bearer");
+        return Err(error);
+    }
+    let JsonBody(body) = body?;
+    let Some(job_id) = body
+        .get("job_id")
+        .and_then(Value::as_str)
+        .filter(|j| !j.is_empty())
+    else {
+        return Err(
+            ApiError::bad_request("job-id-required", "job_id is required.")
+                .with("job_id", json!(["This field is required."])),
+        );
+    };
+    let processed = Json(json!({"message": "Event processed."}));
+    if body.get("type").and_then(Value::as_str) != Some("transcript") {
+        return Ok(processed);
+    }
+    let success = match body.get("status").and_then(Value::as_str) {
+        Some("success") => true,
+        Some("failure") => false,
+        _ => return Ok(processed),
+    };
+    let Some(recording) = state.db.recording_by_external_process(job_id).await? else {
+        tracing::info!(%job_id, "transcription callback for an unknown job");
+        return Ok(processed);
+    };
+    if let Some(to) = transition(recording.status, Event::ExternalProcessFinished { success }) {
+        let mut conn = state.db.pool().acquire().await?;
+        state
+            .db
+            .move_recording(
+                &mut conn,
+                recording.id,
+                recording.status,
+                to,
+                &RecordingPatch::default(),
+            )
+            .await?;
+    }
+    Ok(processed)
+}

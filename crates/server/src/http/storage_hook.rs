@@ -1,0 +1,129 @@
+//! `POST recordings/storage-hook/`: object-created events from the storage (MinIO,
+//! RustFS, AWS S3 direct, SNS or EventBridge). Auth, status codes and bodies follow the
+//! reference: bearer token (scheme case-insensitive, constant-time compare) → feature
+//! flag → parse (403) → bucket (403) → key pattern (200 ignored) → recording (404) →
+//! savable (403) → saved (200). A second event for a saved recording changes nothing.
+
+use axum::{
+    Json,
+    body::Bytes,
+    extract::{State, rejection::BytesRejection},
+    http::{HeaderMap, StatusCode, header},
+};
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+use subtle::ConstantTimeEq;
+
+use super::error::ApiError;
+use crate::{
+    app::AppState,
+    completion::StorageEventResult,
+    storage_events::{self, Parsed, Relevance},
+};
+
+const REALM: &str = "Bearer realm='Storage event API'";
+
+fn unauthorized(detail: &str) -> ApiError {
+    let mut error = ApiError::new(StatusCode::UNAUTHORIZED, "invalid-storage-token", detail);
+    error.www_authenticate = Some(REALM);
+    error
+}
+
+fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    if !state.config.recording.enable_storage_event_auth {
+        return Ok(());
+    }
+    let Some(expected) = &state.config.recording.storage_event_token else {
+        return Err(unauthorized(
+            "Storage event authentication is not configured.",
+        ));
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .ok_or_else(|| unauthorized("Authentication credentials were not provided."))?;
+    if bool::from(given.as_bytes().ct_eq(expected.expose_secret().as_bytes())) {
+        Ok(())
+    } else {
+        Err(unauthorized("Invalid token."))
+    }
+}
+
+pub async fn storage_hook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    authorize(&state, &headers)?;
+    if !state.config.recording.storage_event_enable {
+        return Err(ApiError::feature_disabled());
+    }
+    let body = body.map_err(|rejection| {
+        ApiError::new(
+            rejection.status(),
+            "body-too-large",
+            "The request body is too large.",
+        )
+    })?;
+    let invalid = |reason: String| {
+        ApiError::forbidden("invalid-storage-event", "Invalid request data.").with("reason", reason)
+    };
+    let events = match storage_events::parse(state.config.recording.event_parser, &body) {
+        Ok(Parsed::Objects(events)) => events,
+        Ok(Parsed::SubscriptionConfirmation {
+            topic_arn,
+            subscribe_url,
+        }) => {
+            // We never fetch URLs from request bodies; the operator confirms by hand.
+            tracing::warn!(%topic_arn, %subscribe_url, "SNS subscription confirmation received: open the SubscribeURL to confirm it");
+            return Ok(Json(
+                json!({"message": "Subscription confirmation logged for the operator."}),
+            ));
+        }
+        Ok(Parsed::Ignored(reason)) => {
+            tracing::debug!(reason, "storage event ignored");
+            return Ok(Json(json!({"message": "Notification ignored."})));
+        }
+        Err(error) => return Err(invalid(error.to_string())),
+    };
+    let bucket = state
+        .config
+        .s3
+        .as_ref()
+        .map_or("meet-media-storage", |s3| s3.bucket.as_str());
+    let mut processed = false;
+    for event in events {
+        let relevance =
+            storage_events::classify(&event, bucket, &state.config.recording.output_folder)
+                .map_err(|_| ApiError::forbidden("invalid-bucket", "Invalid bucket specified."))?;
+        let Relevance::Recording { id, .. } = relevance else {
+            continue;
+        };
+        let recording = state.db.recording(id).await?.ok_or_else(|| {
+            ApiError::not_found("recording-not-found", "No recording found for this event.")
+        })?;
+        match state
+            .recorder
+            .file_announced(&recording, event.size)
+            .await?
+        {
+            StorageEventResult::Saved | StorageEventResult::AlreadySaved => processed = true,
+            StorageEventResult::NotSavable(_) => {
+                return Err(ApiError::forbidden(
+                    "recording-not-savable",
+                    format!(
+                        "Recording with ID {id} cannot be saved because it is either, in an error state or has already been saved."
+                    ),
+                ));
+            }
+        }
+    }
+    if processed {
+        Ok(Json(json!({"message": "Event processed."})))
+    } else {
+        Ok(Json(json!({"message": "Notification ignored."})))
+    }
+}
