@@ -27,7 +27,7 @@ mod rooms;
 mod state;
 pub mod storage;
 mod twirp;
-mod webhooks;
+pub mod webhooks;
 
 use std::{collections::BTreeMap, net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
@@ -170,6 +170,11 @@ impl Emulator {
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
         false
+    }
+
+    /// Every webhook delivery so far (what `GET /admin/webhooks` shows).
+    pub fn webhook_log(&self) -> Vec<webhooks::DeliveryRecord> {
+        self.shared.webhooks.log()
     }
 
     /// Stops accepting requests and waits for the server task to end.

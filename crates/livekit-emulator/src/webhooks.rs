@@ -38,7 +38,7 @@ pub(crate) struct WebhookTarget {
 
 /// One delivery attempt series, kept for `GET /admin/webhooks`.
 #[derive(Clone, Debug, Serialize)]
-pub(crate) struct DeliveryRecord {
+pub struct DeliveryRecord {
     pub id: String,
     pub event: String,
     pub egress_id: Option<String>,
@@ -48,6 +48,8 @@ pub(crate) struct DeliveryRecord {
     pub last_status: Option<u16>,
     /// `delivered`, `rejected` (4xx, not retried), `gave_up`, `dropped` (fault), `no_target`.
     pub outcome: &'static str,
+    /// When the first attempt was sent (Unix milliseconds; 0 when never sent).
+    pub first_sent_at_ms: i64,
 }
 
 struct Delivery {
@@ -231,6 +233,7 @@ impl SenderInner {
     async fn deliver(&self, delivery: &Delivery, target: &WebhookTarget) {
         // Serialised once: the signature covers these exact bytes.
         let body = serde_json::to_string(&delivery.event).expect("serialize webhook event");
+        let first_sent_at_ms = chrono::Utc::now().timestamp_millis();
         let mut attempts = 0;
         let mut last_status = None;
         let outcome = loop {
@@ -266,6 +269,14 @@ impl SenderInner {
             tokio::time::sleep(retry_after.unwrap_or(backoff).min(MAX_BACKOFF)).await;
         };
         self.record(delivery, Some(&target.url), attempts, last_status, outcome);
+        let mut log = self.log.lock().unwrap();
+        if let Some(record) = log
+            .iter_mut()
+            .rev()
+            .find(|r| r.id == delivery.event.id && r.url.as_deref() == Some(target.url.as_str()))
+        {
+            record.first_sent_at_ms = first_sent_at_ms;
+        }
     }
 
     async fn post(
@@ -310,6 +321,7 @@ impl SenderInner {
             attempts,
             last_status,
             outcome,
+            first_sent_at_ms: 0,
         });
     }
 }

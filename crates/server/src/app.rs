@@ -47,6 +47,7 @@ impl AppState {
             mailer,
             brand,
             metrics: Arc::new(crate::metrics::Metrics::default()),
+            jobs_wakeup: Arc::new(tokio::sync::Notify::new()),
         });
         Ok(Self {
             db,

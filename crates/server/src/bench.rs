@@ -1,6 +1,7 @@
 //! `meet-recorder bench`: measures the service end to end, in-process, on SQLite and
-//! PostgreSQL: signed `egress_updated` webhook throughput and latency, and start/stop
-//! request latency against the LiveKit emulator. Prints numbers; asserts nothing.
+//! PostgreSQL: signed `egress_updated` webhook throughput and latency, start/stop
+//! request latency against the LiveKit emulator, and the time from `egress_ended` to the
+//! owner's email handed to an SMTP server. Prints numbers; asserts nothing.
 
 use std::time::{Duration, Instant};
 
@@ -28,6 +29,8 @@ pub struct BenchOptions {
     pub webhooks: usize,
     pub concurrency: usize,
     pub recordings: usize,
+    /// Recordings taken all the way to the owner's email.
+    pub completions: usize,
 }
 
 /// Latency percentiles of a set of samples.
@@ -72,8 +75,8 @@ fn peak_rss_mib() -> Option<f64> {
 
 pub async fn run(options: BenchOptions) -> anyhow::Result<()> {
     println!(
-        "meet-recorder bench: {} webhooks at concurrency {}, {} start/stop pairs",
-        options.webhooks, options.concurrency, options.recordings
+        "meet-recorder bench: {} webhooks at concurrency {}, {} start/stop pairs, {} completions",
+        options.webhooks, options.concurrency, options.recordings, options.completions
     );
     for database in &options.databases {
         println!("\n== {database}");
@@ -241,13 +244,173 @@ async fn bench_one(database: &str, options: &BenchOptions) -> anyhow::Result<()>
     server.await??;
     state.db.close().await;
     emulator.shutdown().await;
-    if let Some(name) = pg_name {
-        let pool = sqlx::AnyPool::connect(&options.postgres_admin_url).await?;
+    drop_database(&options.postgres_admin_url, pg_name).await?;
+
+    bench_completion(database, options).await
+}
+
+async fn drop_database(admin: &str, name: Option<String>) -> anyhow::Result<()> {
+    if let Some(name) = name {
+        let pool = sqlx::AnyPool::connect(admin).await?;
         sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
             .execute(&pool)
             .await?;
     }
     Ok(())
+}
+
+/// Completion end to end: egresses that really record, the file confirmed in storage,
+/// the email handed to an SMTP server on loopback. Measures the time from LiveKit
+/// sending `egress_ended` to the end of the SMTP DATA command.
+async fn bench_completion(database: &str, options: &BenchOptions) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (smtp_port, delivered) = smtp_sink().await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let mut emulator_config = EmulatorConfig::new(KEY, SECRET);
+    emulator_config.webhook_urls = vec![format!("http://{addr}/api/v1.0/rooms/webhooks-livekit/")];
+    emulator_config.storage_dir = dir.path().join("egress");
+    emulator_config.start_delay = Duration::from_millis(100);
+    let emulator = Emulator::start(emulator_config, "127.0.0.1:0".parse()?).await?;
+    let (url, pg_name) = database_url(database, &options.postgres_admin_url, dir.path()).await?;
+    let storage_dir = dir.path().join("egress").display().to_string();
+    let source = Source::from_pairs([
+        ("DATABASE_URL", url.as_str()),
+        ("MEET_RECORDER_LISTEN", &addr.to_string()),
+        ("RECORDING_ENABLE", "true"),
+        ("LIVEKIT_API_URL", &emulator.url()),
+        ("LIVEKIT_API_KEY", KEY),
+        ("LIVEKIT_API_SECRET", SECRET),
+        ("MEET_RECORDER_STORAGE_DIR", &storage_dir),
+        ("EMAIL_BACKEND", "smtp"),
+        ("EMAIL_HOST", "127.0.0.1"),
+        ("EMAIL_PORT", &smtp_port.to_string()),
+    ]);
+    let state = AppState::new(Config::from_source(&source)?).await?;
+    let user = state
+        .db
+        .create_user("bench@example.com", "Bench", None, "en", "UTC")
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let token = format!("{}{}", auth::API_TOKEN_PREFIX, auth::new_token());
+    state
+        .db
+        .create_api_token(&auth::token_hash(&token), user.id, "bench")
+        .await?;
+    let app = Application::with_listener(listener, state.clone());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run(async {
+        let _ = stopped.await;
+    }));
+    let http = reqwest::Client::new();
+    let api = format!("http://{addr}/api/v1.0");
+    let room: Value = http
+        .post(format!("{api}/rooms/"))
+        .bearer_auth(&token)
+        .json(&json!({"name": "Completion benchmark"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let room_id = room["id"].as_str().context("room created")?.to_owned();
+    emulator.join(&room_id, "bench-participant");
+
+    let mut latencies = Vec::new();
+    for n in 0..options.completions {
+        let reply: Value = http
+            .post(format!("{api}/rooms/{room_id}/start-recording/"))
+            .bearer_auth(&token)
+            .json(&json!({"mode": "transcript"}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let egress_id = reply["recording"]["worker_id"]
+            .as_str()
+            .context("recording started")?
+            .to_owned();
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        http.post(format!("{api}/rooms/{room_id}/stop-recording/"))
+            .bearer_auth(&token)
+            .send()
+            .await?;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mailed_at = loop {
+            if let Some(at) = delivered.lock().unwrap().get(n).copied() {
+                break at;
+            }
+            anyhow::ensure!(Instant::now() < deadline, "no email within 60 s");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        };
+        let ended_at = emulator
+            .webhook_log()
+            .into_iter()
+            .find(|r| {
+                r.event == "egress_ended" && r.egress_id.as_deref() == Some(egress_id.as_str())
+            })
+            .map(|r| r.first_sent_at_ms)
+            .context("egress_ended was sent")?;
+        latencies.push(Duration::from_millis((mailed_at - ended_at).max(0) as u64));
+    }
+    println!(
+        "{}",
+        Stats::new(latencies).line("egress_ended -> SMTP email")
+    );
+
+    let _ = stop.send(());
+    server.await??;
+    state.db.close().await;
+    emulator.shutdown().await;
+    drop_database(&options.postgres_admin_url, pg_name).await
+}
+
+/// A minimal SMTP server: accepts every message and notes when each DATA ended.
+async fn smtp_sink() -> anyhow::Result<(u16, std::sync::Arc<std::sync::Mutex<Vec<i64>>>)> {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    let delivered: std::sync::Arc<std::sync::Mutex<Vec<i64>>> = Default::default();
+    let sink = delivered.clone();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let sink = sink.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = socket.into_split();
+                let mut lines = BufReader::new(read).lines();
+                let _ = write.write_all(b"220 bench ESMTP\r\n").await;
+                let mut in_data = false;
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let reply: &[u8] = if in_data {
+                        if line != "." {
+                            continue;
+                        }
+                        in_data = false;
+                        sink.lock()
+                            .unwrap()
+                            .push(chrono::Utc::now().timestamp_millis());
+                        b"250 OK\r\n"
+                    } else {
+                        match line.get(..4).map(str::to_ascii_uppercase).as_deref() {
+                            Some("EHLO") => b"250-bench\r\n250 8BITMIME\r\n",
+                            Some("DATA") => {
+                                in_data = true;
+                                b"354 go ahead\r\n"
+                            }
+                            Some("QUIT") => {
+                                let _ = write.write_all(b"221 bye\r\n").await;
+                                break;
+                            }
+                            _ => b"250 OK\r\n",
+                        }
+                    };
+                    if write.write_all(reply).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    Ok((port, delivered))
 }
 
 /// An `egress_updated` (ACTIVE) webhook signed as LiveKit signs it.

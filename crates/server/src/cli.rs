@@ -80,6 +80,9 @@ struct BenchArgs {
     /// Start/stop pairs to time.
     #[arg(long, default_value_t = 100)]
     recordings: usize,
+    /// Recordings taken all the way to the owner's email.
+    #[arg(long, default_value_t = 10)]
+    completions: usize,
 }
 
 #[derive(Subcommand)]
@@ -356,6 +359,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 webhooks: args.webhooks,
                 concurrency: args.concurrency,
                 recordings: args.recordings,
+                completions: args.completions,
             })
             .await
         }

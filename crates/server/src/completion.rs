@@ -201,6 +201,7 @@ impl Recorder {
             )
             .await?;
         tx.commit().await?;
+        self.jobs_wakeup.notify_one();
         Ok(Some((current.status, to)))
     }
 

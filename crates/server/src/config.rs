@@ -112,6 +112,9 @@ pub struct EmailSettings {
 /// The job queue's timing.
 #[derive(Debug, Clone)]
 pub struct JobSettings {
+    /// Whether this instance runs jobs (`MEET_RECORDER_RUN_JOBS`); instances that only
+    /// serve HTTP can leave them to others sharing the database.
+    pub run: bool,
     /// How often an idle runner looks for due jobs.
     pub poll_interval: Duration,
     /// First retry delay; doubles per attempt (with jitter), capped at 10 minutes.
@@ -189,6 +192,7 @@ const KNOWN: &[&str] = &[
     "TRANSCRIPTION_SATISFACTION_FORM_BASE_URL",
     "MEET_RECORDER_RECONCILE_GRACE_S",
     "MEET_RECORDER_JOB_POLL_MS",
+    "MEET_RECORDER_RUN_JOBS",
     "MEET_RECORDER_JOB_RETRY_BASE_MS",
     "MEET_RECORDER_JOB_MAX_ATTEMPTS",
     "MEET_RECORDER_CONFIRM_ATTEMPTS",
@@ -631,6 +635,7 @@ impl Config {
                     .unwrap_or(60),
             ),
             jobs: JobSettings {
+                run: source.bool("MEET_RECORDER_RUN_JOBS", true)?,
                 poll_interval: Duration::from_millis(
                     source.number("MEET_RECORDER_JOB_POLL_MS")?.unwrap_or(500),
                 ),

@@ -130,6 +130,9 @@ pub fn spawn_runner(
     mut stopped: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        if !state.config.jobs.run {
+            return;
+        }
         let worker = format!("runner-{}", Uuid::new_v4());
         let poll = state.config.jobs.poll_interval;
         let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + poll, poll);
@@ -138,6 +141,7 @@ pub fn spawn_runner(
         loop {
             tokio::select! {
                 _ = interval.tick() => {}
+                _ = state.recorder.jobs_wakeup.notified() => {}
                 _ = stopped.wait_for(|s| *s) => break,
             }
             if let Err(error) = state.db.requeue_stalled().await {

@@ -53,6 +53,9 @@ pub struct Recorder {
     pub mailer: Arc<dyn crate::mail::Mailer>,
     pub brand: crate::mail::Brand,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Wakes this instance's job runner when a transaction has enqueued work, so jobs
+    /// start at once instead of at the next poll.
+    pub jobs_wakeup: Arc<tokio::sync::Notify>,
 }
 
 /// A job to enqueue with a status change, in the same transaction.
@@ -352,6 +355,7 @@ impl Recorder {
         }
         let row = self.db.recording_in(&mut tx, id).await?;
         tx.commit().await?;
+        self.jobs_wakeup.notify_one();
         Ok(row)
     }
 
@@ -442,6 +446,7 @@ impl Recorder {
         let Some(recording) = recording else {
             tracing::info!(egress = %info.egress_id, event = %event.event, "webhook for an egress we did not start");
             tx.commit().await?;
+            self.jobs_wakeup.notify_one();
             return Ok("unknown_egress");
         };
 
@@ -499,6 +504,7 @@ impl Recorder {
                 .await?;
         }
         tx.commit().await?;
+        self.jobs_wakeup.notify_one();
 
         // What participants see.
         let room_id = recording.room_id;
@@ -656,6 +662,7 @@ impl Recorder {
                         )
                         .await?;
                     tx.commit().await?;
+                    self.jobs_wakeup.notify_one();
                     Some(before)
                 }
             };

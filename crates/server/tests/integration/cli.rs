@@ -156,3 +156,59 @@ async fn egress_list_joins_running_egresses_with_their_recordings() {
         "{line}"
     );
 }
+
+#[tokio::test]
+async fn jobs_list_shows_dead_jobs_and_retry_requeues_them() {
+    let app = spawn_app_with(&[("MEET_RECORDER_RUN_JOBS", "false")], |_| {}).await;
+    let mut conn = app.db.pool().acquire().await.unwrap();
+    app.db
+        .enqueue_job(
+            &mut conn,
+            "no_such_kind",
+            &json!({"recording_id": uuid::Uuid::new_v4()}),
+            None,
+            1,
+        )
+        .await
+        .unwrap();
+    drop(conn);
+    meet_recorder::jobs::drain(&app.state).await.unwrap();
+    let output = meet_recorder(&app, &["jobs", "list", "--dead"], &[]).await;
+    assert!(output.status.success(), "{output:?}");
+    let text = stdout(&output);
+    let line = text
+        .lines()
+        .find(|l| l.contains("no_such_kind"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        line.contains("dead") && line.contains("unknown job kind"),
+        "{line}"
+    );
+    let id = line.split_whitespace().next().unwrap();
+    let output = meet_recorder(&app, &["jobs", "retry", id], &[]).await;
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(app.db.queue_depth().await.unwrap().queued, 1);
+    let output = meet_recorder(&app, &["jobs", "retry", id], &[]).await;
+    assert!(!output.status.success(), "a queued job is not dead");
+}
+
+#[tokio::test]
+async fn send_test_email_reaches_a_real_smtp_server() {
+    let app = spawn_app().await;
+    let smtp = crate::smtp::SmtpServer::start().await;
+    let port = smtp.port().to_string();
+    let output = meet_recorder(
+        &app,
+        &["send-test-email", "ops@example.com"],
+        &[
+            ("EMAIL_BACKEND", "smtp"),
+            ("EMAIL_HOST", "127.0.0.1"),
+            ("EMAIL_PORT", &port),
+        ],
+    )
+    .await;
+    assert!(output.status.success(), "{output:?}");
+    let messages = smtp.wait_for(1, std::time::Duration::from_secs(10)).await;
+    let email = crate::smtp::ParsedEmail::parse(&messages[0]);
+    assert_eq!(email.header("To").as_deref(), Some("ops@example.com"));
+}

@@ -142,8 +142,8 @@ async fn a_lost_failure_webhook_no_longer_locks_the_room() {
 
 #[tokio::test]
 async fn a_restart_between_the_state_change_and_the_email_sends_it_once() {
-    // The first instance never runs jobs: it stops with the work queued in the database.
-    let mut first = spawn_app_with(&[("MEET_RECORDER_JOB_POLL_MS", "3600000")], |_| {}).await;
+    // The first instance runs no jobs: it stops with the work queued in the database.
+    let mut first = spawn_app_with(&[("MEET_RECORDER_RUN_JOBS", "false")], |_| {}).await;
     let host = first.user("host").await;
     let room = first.live_room(&host).await;
     let recording_id = record(&first, &host, &room, "transcript").await;
@@ -181,7 +181,7 @@ async fn a_restart_between_the_state_change_and_the_email_sends_it_once() {
 
 #[tokio::test]
 async fn two_runners_never_claim_the_same_job() {
-    let app = spawn_app_with(&[("MEET_RECORDER_JOB_POLL_MS", "3600000")], |_| {}).await;
+    let app = spawn_app_with(&[("MEET_RECORDER_RUN_JOBS", "false")], |_| {}).await;
     let mut conn = app.db.pool().acquire().await.unwrap();
     for n in 0..60 {
         app.db
@@ -218,7 +218,7 @@ async fn two_runners_never_claim_the_same_job() {
 
 #[tokio::test]
 async fn a_dead_job_is_kept_and_can_be_retried() {
-    let app = spawn_app_with(&[("MEET_RECORDER_JOB_POLL_MS", "3600000")], |_| {}).await;
+    let app = spawn_app_with(&[("MEET_RECORDER_RUN_JOBS", "false")], |_| {}).await;
     let mut conn = app.db.pool().acquire().await.unwrap();
     app.db
         .enqueue_job(
@@ -443,9 +443,34 @@ async fn metrics_report_recordings_jobs_and_webhooks() {
     );
 }
 
+/// A TCP front for the SMTP server that the test can switch on: while off it drops every
+/// connection (the mail server is down); once on it forwards to the real server. The
+/// front keeps its port for the whole test, so no other process can take it.
+async fn switchable_smtp_front() -> (u16, tokio::sync::watch::Sender<Option<u16>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (target, target_rx) = tokio::sync::watch::channel::<Option<u16>>(None);
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            let Some(backend) = *target_rx.borrow() else {
+                drop(inbound);
+                continue;
+            };
+            tokio::spawn(async move {
+                if let Ok(mut outbound) =
+                    tokio::net::TcpStream::connect(("127.0.0.1", backend)).await
+                {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                }
+            });
+        }
+    });
+    (port, target)
+}
+
 #[tokio::test]
 async fn the_owner_gets_an_email_in_a_real_smtp_server_even_if_it_was_down_for_a_while() {
-    let port = crate::smtp::free_port();
+    let (port, switch_on) = switchable_smtp_front().await;
     let port_text = port.to_string();
     let app = spawn_app_with(
         &[
@@ -476,7 +501,8 @@ async fn the_owner_gets_an_email_in_a_real_smtp_server_even_if_it_was_down_for_a
     })
     .await;
 
-    let smtp = crate::smtp::SmtpServer::start_on(Some(port)).await;
+    let smtp = crate::smtp::SmtpServer::start().await;
+    switch_on.send(Some(smtp.port())).unwrap();
     app.wait_status(&recording_id, &host, "notification_succeeded")
         .await;
     let messages = smtp.wait_for(1, Duration::from_secs(10)).await;
@@ -500,4 +526,34 @@ async fn the_owner_gets_an_email_in_a_real_smtp_server_even_if_it_was_down_for_a
         email.decoded_header("Subject")
     );
     assert!(text.contains(room["name"].as_str().unwrap()), "{text}");
+}
+
+#[tokio::test]
+async fn a_job_whose_runner_died_is_taken_back_when_its_lease_expires() {
+    let app = spawn_app_with(&[("MEET_RECORDER_RUN_JOBS", "false")], |_| {}).await;
+    let mut conn = app.db.pool().acquire().await.unwrap();
+    app.db
+        .enqueue_job(&mut conn, "test_job", &json!({}), None, 3)
+        .await
+        .unwrap();
+    drop(conn);
+    let claimed = app
+        .db
+        .claim_job("runner-that-dies", 1)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        app.db
+            .claim_job("other", 60_000)
+            .await
+            .unwrap()
+            .map(|j| j.id),
+        None
+    );
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(app.db.requeue_stalled().await.unwrap(), 1);
+    let again = app.db.claim_job("other", 60_000).await.unwrap().unwrap();
+    assert_eq!(again.id, claimed.id);
+    assert_eq!(again.attempts, 2);
 }

@@ -35,18 +35,13 @@ pub struct SmtpServer {
 impl SmtpServer {
     /// Starts the server and waits (with a deadline) until it greets with `220`.
     pub async fn start() -> SmtpServer {
-        Self::start_on(None).await
-    }
-
-    /// Starts the server on this port (for a server that comes up late), or a free one.
-    pub async fn start_on(fixed_port: Option<u16>) -> SmtpServer {
         let python = std::env::var("MEETREC_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
         let dir = tempfile::tempdir().unwrap();
         let maildir = dir.path().join("maildir");
         // A port picked by the OS can be taken by someone else before the server binds
         // it; then the server exits and we try another.
         for attempt in 1..=3 {
-            let port = fixed_port.unwrap_or_else(free_port);
+            let port = free_port();
             let log = dir.path().join(format!("aiosmtpd-{attempt}.log"));
             let mut child = Command::new(&python)
                 .args(["-m", "aiosmtpd", "-n", "-l"])
