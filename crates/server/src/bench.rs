@@ -112,97 +112,164 @@ async fn database_url(
     }
 }
 
-async fn bench_one(database: &str, options: &BenchOptions) -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let webhook_url = format!("http://{addr}/api/v1.0/rooms/webhooks-livekit/");
+/// One in-process deployment to measure: the emulator, the service on a fresh database,
+/// a user with an API token, and a room with one participant.
+struct Rig {
+    _dir: tempfile::TempDir,
+    emulator: Emulator,
+    state: AppState,
+    http: reqwest::Client,
+    api: String,
+    webhook_url: String,
+    token: String,
+    room_id: String,
+    pg_name: Option<String>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
 
-    let mut emulator_config = EmulatorConfig::new(KEY, SECRET);
-    emulator_config.webhook_urls = vec![webhook_url.clone()];
-    emulator_config.storage_dir = dir.path().join("egress");
+impl Rig {
+    async fn start(
+        database: &str,
+        options: &BenchOptions,
+        start_delay: Duration,
+        settings: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let webhook_url = format!("http://{addr}/api/v1.0/rooms/webhooks-livekit/");
+        let mut emulator_config = EmulatorConfig::new(KEY, SECRET);
+        emulator_config.webhook_urls = vec![webhook_url.clone()];
+        emulator_config.storage_dir = dir.path().join("egress");
+        emulator_config.start_delay = start_delay;
+        let emulator = Emulator::start(emulator_config, "127.0.0.1:0".parse()?).await?;
+
+        let (url, pg_name) =
+            database_url(database, &options.postgres_admin_url, dir.path()).await?;
+        let listen = addr.to_string();
+        let livekit_url = emulator.url();
+        let storage_dir = dir.path().join("egress").display().to_string();
+        let mut pairs = vec![
+            ("DATABASE_URL", url.as_str()),
+            ("MEET_RECORDER_LISTEN", listen.as_str()),
+            ("RECORDING_ENABLE", "true"),
+            ("LIVEKIT_API_URL", livekit_url.as_str()),
+            ("LIVEKIT_API_KEY", KEY),
+            ("LIVEKIT_API_SECRET", SECRET),
+            ("MEET_RECORDER_STORAGE_DIR", storage_dir.as_str()),
+        ];
+        pairs.extend_from_slice(settings);
+        let state = AppState::new(Config::from_source(&Source::from_pairs(pairs))?).await?;
+        let user = state
+            .db
+            .create_user("bench@example.com", "Bench", None, "en", "UTC")
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let token = format!("{}{}", auth::API_TOKEN_PREFIX, auth::new_token());
+        state
+            .db
+            .create_api_token(&auth::token_hash(&token), user.id, "bench")
+            .await?;
+        let app = Application::with_listener(listener, state.clone());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(app.run(async {
+            let _ = stopped.await;
+        }));
+
+        let http = reqwest::Client::new();
+        let api = format!("http://{addr}/api/v1.0");
+        let room: Value = http
+            .post(format!("{api}/rooms/"))
+            .bearer_auth(&token)
+            .json(&json!({"name": "Benchmark room"}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let room_id = room["id"].as_str().context("room created")?.to_owned();
+        emulator.join(&room_id, "bench-participant");
+        Ok(Self {
+            _dir: dir,
+            emulator,
+            state,
+            http,
+            api,
+            webhook_url,
+            token,
+            room_id,
+            pg_name,
+            stop,
+            server,
+        })
+    }
+
+    /// Starts a recording and returns its egress id.
+    async fn start_recording(&self, mode: &str) -> anyhow::Result<(Duration, String)> {
+        let began = Instant::now();
+        let reply = self
+            .http
+            .post(format!(
+                "{}/rooms/{}/start-recording/",
+                self.api, self.room_id
+            ))
+            .bearer_auth(&self.token)
+            .json(&json!({ "mode": mode }))
+            .send()
+            .await?;
+        let elapsed = began.elapsed();
+        anyhow::ensure!(reply.status() == 201, "start answered {}", reply.status());
+        let reply: Value = reply.json().await?;
+        let egress_id = reply["recording"]["worker_id"]
+            .as_str()
+            .context("recording started")?
+            .to_owned();
+        Ok((elapsed, egress_id))
+    }
+
+    async fn stop_recording(&self) -> anyhow::Result<Duration> {
+        let began = Instant::now();
+        let reply = self
+            .http
+            .post(format!(
+                "{}/rooms/{}/stop-recording/",
+                self.api, self.room_id
+            ))
+            .bearer_auth(&self.token)
+            .send()
+            .await?;
+        anyhow::ensure!(reply.status() == 200, "stop answered {}", reply.status());
+        Ok(began.elapsed())
+    }
+
+    async fn shut_down(self, admin: &str) -> anyhow::Result<()> {
+        let _ = self.stop.send(());
+        self.server.await??;
+        self.state.db.close().await;
+        self.emulator.shutdown().await;
+        drop_database(admin, self.pg_name).await
+    }
+}
+
+async fn bench_one(database: &str, options: &BenchOptions) -> anyhow::Result<()> {
     // Egresses stay STARTING, so a stop aborts them at once: the numbers measure the
     // service and the Twirp round trips, not ffmpeg rendering in the background.
-    emulator_config.start_delay = Duration::from_secs(3600);
-    let emulator = Emulator::start(emulator_config, "127.0.0.1:0".parse()?).await?;
+    let rig = Rig::start(database, options, Duration::from_secs(3600), &[]).await?;
 
-    let (url, pg_name) = database_url(database, &options.postgres_admin_url, dir.path()).await?;
-    let source = Source::from_pairs([
-        ("DATABASE_URL", url.as_str()),
-        ("MEET_RECORDER_LISTEN", &addr.to_string()),
-        ("RECORDING_ENABLE", "true"),
-        ("LIVEKIT_API_URL", &emulator.url()),
-        ("LIVEKIT_API_KEY", KEY),
-        ("LIVEKIT_API_SECRET", SECRET),
-    ]);
-    let state = AppState::new(Config::from_source(&source)?).await?;
-    let user = state
-        .db
-        .create_user("bench@example.com", "Bench", None, "en", "UTC")
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let token = format!("{}{}", auth::API_TOKEN_PREFIX, auth::new_token());
-    state
-        .db
-        .create_api_token(&auth::token_hash(&token), user.id, "bench")
-        .await?;
-    let app = Application::with_listener(listener, state.clone());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.run(async {
-        let _ = stopped.await;
-    }));
-
-    let http = reqwest::Client::new();
-    let api = format!("http://{addr}/api/v1.0");
-    let room: Value = http
-        .post(format!("{api}/rooms/"))
-        .bearer_auth(&token)
-        .json(&json!({"name": "Benchmark room"}))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let room_id = room["id"].as_str().context("room created")?.to_owned();
-    emulator.join(&room_id, "bench-participant");
-
-    // Start and stop latency.
     let mut starts = Vec::new();
     let mut stops = Vec::new();
     for _ in 0..options.recordings {
-        let began = Instant::now();
-        let reply = http
-            .post(format!("{api}/rooms/{room_id}/start-recording/"))
-            .bearer_auth(&token)
-            .json(&json!({"mode": "screen_recording"}))
-            .send()
-            .await?;
-        starts.push(began.elapsed());
-        anyhow::ensure!(reply.status() == 201, "start answered {}", reply.status());
-        let began = Instant::now();
-        let reply = http
-            .post(format!("{api}/rooms/{room_id}/stop-recording/"))
-            .bearer_auth(&token)
-            .send()
-            .await?;
-        stops.push(began.elapsed());
-        anyhow::ensure!(reply.status() == 200, "stop answered {}", reply.status());
+        starts.push(rig.start_recording("screen_recording").await?.0);
+        stops.push(rig.stop_recording().await?);
     }
     println!("{}", Stats::new(starts).line("start-recording"));
     println!("{}", Stats::new(stops).line("stop-recording"));
 
     // One running recording whose egress the webhooks are about.
-    let reply: Value = http
-        .post(format!("{api}/rooms/{room_id}/start-recording/"))
-        .bearer_auth(&token)
-        .json(&json!({"mode": "transcript"}))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let egress_id = reply["recording"]["worker_id"]
-        .as_str()
-        .context("recording started")?
-        .to_owned();
+    let (_, egress_id) = rig.start_recording("transcript").await?;
+    let room_id = rig.room_id.clone();
+    let http = rig.http.clone();
+    let webhook_url = rig.webhook_url.clone();
 
     // Signed egress_updated webhooks, each with its own event id.
     let bodies: Vec<(String, String)> = (0..options.webhooks)
@@ -240,12 +307,7 @@ async fn bench_one(database: &str, options: &BenchOptions) -> anyhow::Result<()>
         elapsed.as_secs_f64()
     );
 
-    let _ = stop.send(());
-    server.await??;
-    state.db.close().await;
-    emulator.shutdown().await;
-    drop_database(&options.postgres_admin_url, pg_name).await?;
-
+    rig.shut_down(&options.postgres_admin_url).await?;
     bench_completion(database, options).await
 }
 
@@ -263,77 +325,19 @@ async fn drop_database(admin: &str, name: Option<String>) -> anyhow::Result<()> 
 /// the email handed to an SMTP server on loopback. Measures the time from LiveKit
 /// sending `egress_ended` to the end of the SMTP DATA command.
 async fn bench_completion(database: &str, options: &BenchOptions) -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
     let (smtp_port, delivered) = smtp_sink().await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let mut emulator_config = EmulatorConfig::new(KEY, SECRET);
-    emulator_config.webhook_urls = vec![format!("http://{addr}/api/v1.0/rooms/webhooks-livekit/")];
-    emulator_config.storage_dir = dir.path().join("egress");
-    emulator_config.start_delay = Duration::from_millis(100);
-    let emulator = Emulator::start(emulator_config, "127.0.0.1:0".parse()?).await?;
-    let (url, pg_name) = database_url(database, &options.postgres_admin_url, dir.path()).await?;
-    let storage_dir = dir.path().join("egress").display().to_string();
-    let source = Source::from_pairs([
-        ("DATABASE_URL", url.as_str()),
-        ("MEET_RECORDER_LISTEN", &addr.to_string()),
-        ("RECORDING_ENABLE", "true"),
-        ("LIVEKIT_API_URL", &emulator.url()),
-        ("LIVEKIT_API_KEY", KEY),
-        ("LIVEKIT_API_SECRET", SECRET),
-        ("MEET_RECORDER_STORAGE_DIR", &storage_dir),
+    let smtp_port = smtp_port.to_string();
+    let settings = [
         ("EMAIL_BACKEND", "smtp"),
         ("EMAIL_HOST", "127.0.0.1"),
-        ("EMAIL_PORT", &smtp_port.to_string()),
-    ]);
-    let state = AppState::new(Config::from_source(&source)?).await?;
-    let user = state
-        .db
-        .create_user("bench@example.com", "Bench", None, "en", "UTC")
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let token = format!("{}{}", auth::API_TOKEN_PREFIX, auth::new_token());
-    state
-        .db
-        .create_api_token(&auth::token_hash(&token), user.id, "bench")
-        .await?;
-    let app = Application::with_listener(listener, state.clone());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.run(async {
-        let _ = stopped.await;
-    }));
-    let http = reqwest::Client::new();
-    let api = format!("http://{addr}/api/v1.0");
-    let room: Value = http
-        .post(format!("{api}/rooms/"))
-        .bearer_auth(&token)
-        .json(&json!({"name": "Completion benchmark"}))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let room_id = room["id"].as_str().context("room created")?.to_owned();
-    emulator.join(&room_id, "bench-participant");
-
+        ("EMAIL_PORT", smtp_port.as_str()),
+    ];
+    let rig = Rig::start(database, options, Duration::from_millis(100), &settings).await?;
     let mut latencies = Vec::new();
     for n in 0..options.completions {
-        let reply: Value = http
-            .post(format!("{api}/rooms/{room_id}/start-recording/"))
-            .bearer_auth(&token)
-            .json(&json!({"mode": "transcript"}))
-            .send()
-            .await?
-            .json()
-            .await?;
-        let egress_id = reply["recording"]["worker_id"]
-            .as_str()
-            .context("recording started")?
-            .to_owned();
+        let (_, egress_id) = rig.start_recording("transcript").await?;
         tokio::time::sleep(Duration::from_millis(400)).await;
-        http.post(format!("{api}/rooms/{room_id}/stop-recording/"))
-            .bearer_auth(&token)
-            .send()
-            .await?;
+        rig.stop_recording().await?;
         let deadline = Instant::now() + Duration::from_secs(60);
         let mailed_at = loop {
             if let Some(at) = delivered.lock().unwrap().get(n).copied() {
@@ -342,7 +346,8 @@ async fn bench_completion(database: &str, options: &BenchOptions) -> anyhow::Res
             anyhow::ensure!(Instant::now() < deadline, "no email within 60 s");
             tokio::time::sleep(Duration::from_millis(5)).await;
         };
-        let ended_at = emulator
+        let ended_at = rig
+            .emulator
             .webhook_log()
             .into_iter()
             .find(|r| {
@@ -356,12 +361,7 @@ async fn bench_completion(database: &str, options: &BenchOptions) -> anyhow::Res
         "{}",
         Stats::new(latencies).line("egress_ended -> SMTP email")
     );
-
-    let _ = stop.send(());
-    server.await??;
-    state.db.close().await;
-    emulator.shutdown().await;
-    drop_database(&options.postgres_admin_url, pg_name).await
+    rig.shut_down(&options.postgres_admin_url).await
 }
 
 /// A minimal SMTP server: accepts every message and notes when each DATA ended.

@@ -297,6 +297,23 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Waits until the room received a data message containing `needle`.
+    pub async fn wait_data_message(&self, room_id: &str, needle: &str) {
+        eventually(
+            &format!("a data message with {needle}"),
+            Duration::from_secs(10),
+            || async {
+                let room = self.livekit_room(room_id).await;
+                room["data_messages"]
+                    .as_array()?
+                    .iter()
+                    .any(|m| m["text"].as_str().is_some_and(|t| t.contains(needle)))
+                    .then_some(())
+            },
+        )
+        .await;
+    }
+
     /// The room metadata as participants see it, parsed.
     pub async fn room_metadata(&self, room_id: &str) -> Value {
         let room = self.livekit_room(room_id).await;

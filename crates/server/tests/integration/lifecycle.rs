@@ -378,16 +378,8 @@ async fn egress_failure_marks_the_recording_failed_and_tells_the_room() {
     let recording_id = id(&reply.body["recording"]);
     let recording = app.wait_status(&recording_id, &host, "failed").await;
     assert_eq!(recording["abilities"]["destroy"], true);
-    eventually("failure message", Duration::from_secs(10), || async {
-        let messages = app.livekit_room(&id(&room)).await["data_messages"].clone();
-        messages
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|m| m["text"].as_str().unwrap().contains("recordingFailed"))
-            .then_some(())
-    })
-    .await;
+    app.wait_data_message(&id(&room), r#"recordingFailed"#)
+        .await;
     let reply = app
         .start(&room, &host, json!({"mode": "screen_recording"}))
         .await;
@@ -463,16 +455,8 @@ async fn livekit_session_limit_stops_the_recording_and_alerts_the_room() {
         .wait_status(&recording_id, &host, "notification_succeeded")
         .await;
     assert!(recording["duration_ms"].as_i64().unwrap() >= 900);
-    eventually("limit message", Duration::from_secs(10), || async {
-        let messages = app.livekit_room(&id(&room)).await["data_messages"].clone();
-        messages
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|m| m["text"] == r#"{"type":"transcriptionLimitReached"}"#)
-            .then_some(())
-    })
-    .await;
+    app.wait_data_message(&id(&room), r#"{"type":"transcriptionLimitReached"}"#)
+        .await;
 }
 
 #[tokio::test]
@@ -486,16 +470,8 @@ async fn the_service_enforces_recording_max_duration_itself() {
     let recording_id = id(&reply.body["recording"]);
     app.wait_status(&recording_id, &host, "notification_succeeded")
         .await;
-    eventually("limit message", Duration::from_secs(10), || async {
-        let messages = app.livekit_room(&id(&room)).await["data_messages"].clone();
-        messages
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|m| m["text"] == r#"{"type":"screenRecordingLimitReached"}"#)
-            .then_some(())
-    })
-    .await;
+    app.wait_data_message(&id(&room), r#"{"type":"screenRecordingLimitReached"}"#)
+        .await;
     let config = app.get("config/", &host).await;
     assert_eq!(config.body["recording"]["max_duration"], 1500);
 }
