@@ -209,6 +209,8 @@ pub enum Event {
     NotificationsSent,
     /// The transcription service reported its job's result.
     ExternalProcessFinished { success: bool },
+    /// The retention period is over and the file was deleted.
+    Expire,
 }
 
 /// The lifecycle: the status `event` moves `from` to, or `None` when the event does not
@@ -246,6 +248,10 @@ pub fn transition(from: Status, event: Event) -> Option<Status> {
         (Saved | NotificationSucceeded, Event::ExternalProcessFinished { success: false }) => {
             ExternalProcessFailed
         }
+        (
+            Saved | NotificationSucceeded | ExternalProcessSuccessful | ExternalProcessFailed,
+            Event::Expire,
+        ) => Expired,
         _ => return None,
     };
     Some(to)
@@ -285,6 +291,7 @@ mod tests {
             Event::NotificationsSent,
             Event::ExternalProcessFinished { success: true },
             Event::ExternalProcessFinished { success: false },
+            Event::Expire,
             Event::EgressStarted,
             Event::StartFailed,
             Event::EgressEnding,
@@ -400,7 +407,9 @@ mod tests {
                 let to = transition(*from, event);
                 let completion_event = matches!(
                     event,
-                    Event::NotificationsSent | Event::ExternalProcessFinished { .. }
+                    Event::NotificationsSent
+                        | Event::ExternalProcessFinished { .. }
+                        | Event::Expire
                 );
                 if !from.awaits_egress() && !completion_event {
                     assert_eq!(to, None, "{from} is settled; {event:?} must not move it");
@@ -454,6 +463,20 @@ mod tests {
             None,
             "the reference's unguarded hook moved any status; ours does not"
         );
+    }
+
+    #[test]
+    fn only_saved_recordings_expire_and_only_once() {
+        for from in [
+            Status::Saved,
+            Status::NotificationSucceeded,
+            Status::ExternalProcessFailed,
+        ] {
+            assert_eq!(transition(from, Event::Expire), Some(Status::Expired));
+        }
+        assert_eq!(transition(Status::Expired, Event::Expire), None);
+        assert_eq!(transition(Status::Active, Event::Expire), None);
+        assert_eq!(transition(Status::Failed, Event::Expire), None);
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub livekit: Arc<LiveKit>,
     pub recorder: Arc<Recorder>,
+    pub share_limiter: std::sync::Arc<crate::http::share_links::AttemptLimiter>,
 }
 
 impl AppState {
@@ -54,6 +55,7 @@ impl AppState {
             config,
             livekit,
             recorder,
+            share_limiter: Default::default(),
         })
     }
 }
@@ -130,13 +132,14 @@ pub fn mail_settings(email: &crate::config::EmailSettings) -> crate::mail::MailS
     }
 }
 
-/// Periodically enforces `RECORDING_MAX_DURATION` and reconciles open recordings with
-/// LiveKit.
+/// Periodically enforces `RECORDING_MAX_DURATION`, purges expired recordings and
+/// reconciles open recordings with LiveKit.
 fn spawn_sweeper(state: AppState, mut stopped: watch::Receiver<bool>) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(state.config.sweep_interval);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_reconcile = tokio::time::Instant::now();
+        let mut last_purge: Option<tokio::time::Instant> = None;
         loop {
             tokio::select! {
                 _ = interval.tick() => {}
@@ -146,6 +149,18 @@ fn spawn_sweeper(state: AppState, mut stopped: watch::Receiver<bool>) -> JoinHan
                 && let Err(error) = state.recorder.enforce_max_duration().await
             {
                 tracing::warn!(%error, "maximum-duration check failed");
+            }
+            if state.config.recording.expiration_days.is_some()
+                && last_purge.is_none_or(|at| at.elapsed() >= state.config.purge_interval)
+            {
+                last_purge = Some(tokio::time::Instant::now());
+                match state.recorder.purge_expired(false, |_, _| {}).await {
+                    Ok(report) if report.expired > 0 || report.failed > 0 => {
+                        tracing::info!(?report, "expired recordings purged");
+                    }
+                    Ok(_) => {}
+                    Err(error) => tracing::warn!(%error, "purge of expired recordings failed"),
+                }
             }
             if last_reconcile.elapsed() >= state.config.reconcile_interval {
                 last_reconcile = tokio::time::Instant::now();

@@ -31,6 +31,10 @@ pub struct BenchOptions {
     pub recordings: usize,
     /// Recordings taken all the way to the owner's email.
     pub completions: usize,
+    /// Size of the file for the download benchmark, in MiB (0 skips it).
+    pub download_mib: u64,
+    /// S3 settings (`AWS_S3_*`) for the download benchmark; local storage when empty.
+    pub s3: Vec<(String, String)>,
 }
 
 /// Latency percentiles of a set of samples.
@@ -122,6 +126,7 @@ struct Rig {
     api: String,
     webhook_url: String,
     token: String,
+    user_id: uuid::Uuid,
     room_id: String,
     pg_name: Option<String>,
     stop: tokio::sync::oneshot::Sender<()>,
@@ -150,7 +155,10 @@ impl Rig {
         let listen = addr.to_string();
         let livekit_url = emulator.url();
         let storage_dir = dir.path().join("egress").display().to_string();
+        let mail_dir = dir.path().join("mail").display().to_string();
         let mut pairs = vec![
+            ("EMAIL_BACKEND", "file"),
+            ("EMAIL_FILE_PATH", mail_dir.as_str()),
             ("DATABASE_URL", url.as_str()),
             ("MEET_RECORDER_LISTEN", listen.as_str()),
             ("RECORDING_ENABLE", "true"),
@@ -197,6 +205,7 @@ impl Rig {
             api,
             webhook_url,
             token,
+            user_id: user.id,
             room_id,
             pg_name,
             stop,
@@ -308,7 +317,144 @@ async fn bench_one(database: &str, options: &BenchOptions) -> anyhow::Result<()>
     );
 
     rig.shut_down(&options.postgres_admin_url).await?;
-    bench_completion(database, options).await
+    bench_completion(database, options).await?;
+    if options.download_mib > 0 && database == options.databases[0] {
+        bench_downloads(database, options).await?;
+    }
+    Ok(())
+}
+
+/// This process's resident memory now, in MiB (Linux `VmRSS`).
+fn rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .unwrap_or(0.0)
+        / 1024.0
+}
+
+/// Reads a response body to the end, returning how many bytes came.
+async fn drain_body(response: reqwest::Response) -> anyhow::Result<u64> {
+    let mut stream = response.bytes_stream();
+    let mut total = 0u64;
+    while let Some(chunk) = stream.next().await {
+        total += chunk?.len() as u64;
+    }
+    Ok(total)
+}
+
+/// A large download through the service against the same bytes read straight from the
+/// storage, and the memory while 8 downloads run at once.
+async fn bench_downloads(database: &str, options: &BenchOptions) -> anyhow::Result<()> {
+    let settings: Vec<(&str, &str)> = options
+        .s3
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let rig = Rig::start(database, options, Duration::from_millis(100), &settings).await?;
+    rig.start_recording("transcript").await?;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    rig.stop_recording().await?;
+    let recording = loop {
+        let (recordings, _) = rig.state.db.recordings_of(rig.user_id, 1, 0).await?;
+        if let Some(r) = recordings
+            .into_iter()
+            .next()
+            .filter(|r| r.status.is_saved())
+        {
+            break r;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let key = rig.state.recorder.key(recording.id, recording.mode);
+    // Replace the file with a large one, written from disk in parts.
+    let size = options.download_mib * 1024 * 1024;
+    let file = tempfile::NamedTempFile::new()?;
+    {
+        use std::io::Write;
+        let mut writer = std::io::BufWriter::new(file.as_file());
+        let chunk = vec![0x5au8; 1024 * 1024];
+        for _ in 0..options.download_mib {
+            writer.write_all(&chunk)?;
+        }
+    }
+    let storage_kind = if let Some(s3) = &rig.state.config.s3 {
+        let target =
+            livekit_emulator::storage::UploadTarget::S3(livekit_emulator::storage::S3Target {
+                endpoint: s3.endpoint.clone(),
+                bucket: s3.bucket.clone(),
+                access_key: s3.access_key_id.clone(),
+                secret: secrecy::ExposeSecret::expose_secret(&s3.secret_access_key).to_owned(),
+                session_token: String::new(),
+                region: s3.region.clone(),
+                force_path_style: true,
+                metadata: Default::default(),
+                content_disposition: String::new(),
+            });
+        target.upload_file(&key, file.path(), "audio/ogg").await?;
+        "S3"
+    } else {
+        std::fs::copy(file.path(), rig.state.config.storage_dir.join(&key))?;
+        "local directory"
+    };
+    drop(file);
+    let url = format!("{}/recordings/{}/media/", rig.api, recording.id);
+
+    let began = Instant::now();
+    let direct = rig.state.recorder.storage.get(&key, None).await?;
+    let mut body = direct.body;
+    let mut direct_bytes = 0u64;
+    while let Some(chunk) = body.next().await {
+        direct_bytes += chunk?.len() as u64;
+    }
+    let direct_rate = direct_bytes as f64 / 1048576.0 / began.elapsed().as_secs_f64();
+
+    let began = Instant::now();
+    let response = rig.http.get(&url).bearer_auth(&rig.token).send().await?;
+    let served = drain_body(response).await?;
+    let served_rate = served as f64 / 1048576.0 / began.elapsed().as_secs_f64();
+    anyhow::ensure!(served == size && direct_bytes == size, "short download");
+    println!(
+        "  download {} MiB ({storage_kind})   through the service {served_rate:.0} MiB/s, straight from storage {direct_rate:.0} MiB/s, ratio {:.2}",
+        options.download_mib,
+        served_rate / direct_rate
+    );
+
+    let baseline = rss_mib();
+    let peak = std::sync::Arc::new(std::sync::Mutex::new(baseline));
+    let sampling = {
+        let peak = peak.clone();
+        tokio::spawn(async move {
+            loop {
+                let now = rss_mib();
+                {
+                    let mut peak = peak.lock().unwrap();
+                    *peak = peak.max(now);
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+    };
+    let began = Instant::now();
+    let downloads = (0..8).map(|_| {
+        let request = rig.http.get(&url).bearer_auth(&rig.token).send();
+        async move { drain_body(request.await?).await }
+    });
+    let results = futures::future::join_all(downloads).await;
+    let elapsed = began.elapsed();
+    sampling.abort();
+    let total: u64 = results.into_iter().map(|r| r.unwrap_or(0)).sum();
+    let peak = *peak.lock().unwrap();
+    println!(
+        "  8 concurrent downloads       {:.0} MiB/s in all; resident memory {baseline:.0} MiB before, peak {peak:.0} MiB (+{:.0} MiB)",
+        total as f64 / 1048576.0 / elapsed.as_secs_f64(),
+        peak - baseline
+    );
+    rig.shut_down(&options.postgres_admin_url).await
 }
 
 async fn drop_database(admin: &str, name: Option<String>) -> anyhow::Result<()> {

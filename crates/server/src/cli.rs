@@ -55,6 +55,15 @@ enum Command {
     },
     /// Sends a test email through the configured mailer.
     SendTestEmail { address: String },
+    /// Deletes the files of recordings past RECORDING_EXPIRATION_DAYS and marks them expired.
+    PurgeExpired {
+        /// Only lists what would be purged.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Object storage administration.
+    #[command(subcommand)]
+    Storage(StorageCommand),
     /// Runs the service with the in-process LiveKit emulator, SQLite and a demo account.
     Dev(DevArgs),
     /// Runs the LiveKit server + Egress emulator (development and tests).
@@ -83,6 +92,10 @@ struct BenchArgs {
     /// Recordings taken all the way to the owner's email.
     #[arg(long, default_value_t = 10)]
     completions: usize,
+    /// Size of the file for the download benchmark, in MiB (0 skips it). Uses the AWS_S3_*
+    /// settings from the environment when set, else a local directory.
+    #[arg(long, default_value_t = 200)]
+    download_mib: u64,
 }
 
 #[derive(Subcommand)]
@@ -122,6 +135,13 @@ enum JobsCommand {
     Retry { id: uuid::Uuid },
     /// Runs every due job now, in this process.
     Run,
+}
+
+#[derive(Subcommand)]
+enum StorageCommand {
+    /// Sets the bucket lifecycle rule that expires recordings after RECORDING_EXPIRATION_DAYS
+    /// (plus one day, so the service's own purge runs first) and prints what was set.
+    ApplyLifecycle,
 }
 
 #[derive(Subcommand)]
@@ -330,6 +350,34 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("Reconciled {changed} recording(s); ran {ran} job(s).");
             Ok(())
         }
+        Command::PurgeExpired { dry_run } => {
+            let state = AppState::new(load_config(file)?).await?;
+            let Some(days) = state.config.recording.expiration_days else {
+                anyhow::bail!("RECORDING_EXPIRATION_DAYS is not set: nothing expires");
+            };
+            let report = state.recorder.purge_expired(dry_run, progress_bar).await?;
+            eprintln!();
+            if dry_run {
+                println!(
+                    "{} recording(s) are older than {days} days and would be purged.",
+                    report.candidates
+                );
+            } else {
+                println!(
+                    "Purged {} recording(s) older than {days} days; {} could not be deleted (retried next time).",
+                    report.expired, report.failed
+                );
+            }
+            Ok(())
+        }
+        Command::Storage(StorageCommand::ApplyLifecycle) => {
+            let config = load_config(file)?;
+            println!(
+                "{}",
+                crate::lifecycle::apply_expiration_rule(&config).await?
+            );
+            Ok(())
+        }
         Command::SendTestEmail { address } => {
             let state = AppState::new(load_config(file)?).await?;
             let brand = &state.recorder.brand;
@@ -360,6 +408,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 concurrency: args.concurrency,
                 recordings: args.recordings,
                 completions: args.completions,
+                download_mib: args.download_mib,
+                s3: std::env::vars()
+                    .filter(|(k, _)| k.starts_with("AWS_S3_") || k == "AWS_STORAGE_BUCKET_NAME")
+                    .collect(),
             })
             .await
         }
@@ -455,4 +507,15 @@ async fn egress_table(state: &AppState) -> anyhow::Result<String> {
         out.push('\n');
     }
     Ok(out)
+}
+
+/// A one-line progress bar on standard error: `[#####.....] 5/10`.
+fn progress_bar(done: usize, total: usize) {
+    const WIDTH: usize = 30;
+    let filled = (done * WIDTH).checked_div(total).unwrap_or(WIDTH);
+    eprint!(
+        "\r[{}{}] {done}/{total}",
+        "#".repeat(filled),
+        ".".repeat(WIDTH - filled)
+    );
 }

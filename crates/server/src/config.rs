@@ -51,6 +51,8 @@ pub struct RecordingSettings {
     pub layout_default: Layout,
     pub encoding: Option<EncodingSettings>,
     pub download_base_url: Option<String>,
+    /// Answer media requests with a redirect to a presigned S3 URL instead of streaming.
+    pub media_redirect: bool,
 }
 
 impl RecordingSettings {
@@ -157,6 +159,8 @@ pub struct Config {
     /// How long a recording must be untouched before reconciliation looks at it.
     pub reconcile_grace: Duration,
     pub transcription: Option<TranscriptionSettings>,
+    /// How often expired recordings are purged.
+    pub purge_interval: Duration,
 }
 
 /// A setting that cannot be used, named so the operator can fix it.
@@ -184,6 +188,7 @@ const KNOWN: &[&str] = &[
     "MEET_RECORDER_SWEEP_INTERVAL_MS",
     "MEET_RECORDER_STORAGE_DIR",
     "MEET_RECORDER_RECONCILE_INTERVAL_S",
+    "MEET_RECORDER_PURGE_INTERVAL_S",
     "SUMMARY_SERVICE_ENDPOINT",
     "SUMMARY_SERVICE_API_TOKEN",
     "SUMMARY_SERVICE_WEBHOOK_API_TOKEN",
@@ -227,6 +232,7 @@ const KNOWN: &[&str] = &[
     "RECORDING_ENCODING_AUDIO_BITRATE_KBPS",
     "RECORDING_ENCODING_KEY_FRAME_INTERVAL_S",
     "RECORDING_DOWNLOAD_BASE_URL",
+    "RECORDING_MEDIA_REDIRECT",
     "SCREEN_RECORDING_BASE_URL",
     "LIVEKIT_API_URL",
     "LIVEKIT_API_KEY",
@@ -550,6 +556,7 @@ impl Config {
             layout_default,
             encoding,
             download_base_url,
+            media_redirect: source.bool("RECORDING_MEDIA_REDIRECT", false)?,
         };
 
         let api_url = http_url(
@@ -629,6 +636,11 @@ impl Config {
                     .unwrap_or(60),
             ),
             transcription: transcription_settings(source)?,
+            purge_interval: Duration::from_secs(
+                source
+                    .number("MEET_RECORDER_PURGE_INTERVAL_S")?
+                    .unwrap_or(3600),
+            ),
             reconcile_grace: Duration::from_secs(
                 source
                     .number("MEET_RECORDER_RECONCILE_GRACE_S")?
@@ -710,6 +722,7 @@ impl Config {
                 "RECORDING_DOWNLOAD_BASE_URL",
                 opt(r.download_base_url.clone()),
             ),
+            ("RECORDING_MEDIA_REDIRECT", r.media_redirect.to_string()),
             ("LIVEKIT_API_URL", self.livekit.api_url.clone()),
             ("LIVEKIT_URL", self.livekit.public_url.clone()),
             ("LIVEKIT_API_KEY", self.livekit.api_key.clone()),

@@ -14,6 +14,7 @@
 //! - [`auth`]: accounts, sessions, API tokens.
 //! - [`http`]: the HTTP interface; [`metrics`]: Prometheus metrics.
 //! - [`app`]: state, server and background loops.
+//! - [`expiry`]: deleting expired recordings.
 //! - [`cli`]: the subcommands; [`dev`]: the one-command development setup.
 
 pub mod app;
@@ -24,11 +25,14 @@ pub mod completion;
 pub mod config;
 pub mod db;
 pub mod dev;
+pub mod expiry;
 pub mod http;
 pub mod jobs;
+pub mod lifecycle;
 pub mod livekit;
 pub mod mail;
 pub mod metrics;
 pub mod recorder;
+pub mod sigv4;
 pub mod storage;
 pub mod storage_events;

@@ -126,6 +126,20 @@ impl Recorder {
         )
     }
 
+    /// When the recording expires (`created_at` + `RECORDING_EXPIRATION_DAYS`), if ever.
+    pub fn expires_at(&self, recording: &RecordingRow) -> Option<i64> {
+        self.config
+            .recording
+            .expiration_days
+            .map(|days| recording.created_at + i64::from(days) * 86_400_000)
+    }
+
+    /// Expired: past its expiry, or already purged.
+    pub fn is_expired(&self, recording: &RecordingRow) -> bool {
+        recording.status == Status::Expired
+            || self.expires_at(recording).is_some_and(|at| at < now_ms())
+    }
+
     /// Finds our recording id in an egress request's file path or its file results, so an
     /// egress can be matched before its start request has returned.
     fn recording_id_in(&self, info: &proto::EgressInfo) -> Option<Uuid> {
@@ -357,6 +371,16 @@ impl Recorder {
         tx.commit().await?;
         self.jobs_wakeup.notify_one();
         Ok(row)
+    }
+
+    /// Applies one event (for callers outside the lifecycle, such as expiry).
+    pub async fn apply_event(
+        &self,
+        id: Uuid,
+        event: Event,
+        patch: RecordingPatch,
+    ) -> Result<Option<RecordingRow>, sqlx::Error> {
+        self.apply(id, event, patch).await
     }
 
     /// Asks LiveKit how the recording's egress ended and applies it. Returns the updated

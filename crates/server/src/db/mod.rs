@@ -15,11 +15,13 @@
 mod jobs;
 mod recordings;
 mod rooms;
+mod share_links;
 mod users;
 
 pub use jobs::{JobRow, QueueDepth};
 pub use recordings::{NewRecording, RecordingPatch, RecordingRow};
 pub use rooms::{RoomAccessRow, RoomRow};
+pub use share_links::ShareLinkRow;
 pub use users::UserRow;
 
 use std::str::FromStr;

@@ -340,6 +340,22 @@ impl Db {
         row.as_ref().map(RecordingRow::from_row).transpose()
     }
 
+    /// Saved recordings created at or before `cutoff`: expired once the retention is over.
+    pub async fn saved_created_before(
+        &self,
+        cutoff: i64,
+    ) -> Result<Vec<RecordingRow>, sqlx::Error> {
+        let rows = sqlx::query(&format!(
+            "{SELECT} WHERE rec.status IN ('saved', 'notification_succeeded', \
+             'external_process_successful', 'external_process_failed') \
+             AND rec.created_at <= $1 ORDER BY rec.created_at"
+        ))
+        .bind(cutoff)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(RecordingRow::from_row).collect()
+    }
+
     /// How many recordings there are in each status.
     pub async fn recording_counts(&self) -> Result<Vec<(String, i64)>, sqlx::Error> {
         let rows = sqlx::query(

@@ -6,17 +6,22 @@
 //! - `error.rs`: `ApiError` (status, `code`, `detail`) and the `JsonBody` extractor.
 //! - `accounts.rs`: sign in/out, the current user, API tokens.
 //! - `rooms.rs`: rooms, accesses, LiveKit join tokens.
-//! - `recordings.rs`: start/stop, list, retrieve, delete.
+//! - `recordings.rs`: start/stop, list, retrieve, delete. `media.rs`: streaming the file.
 //! - `webhooks.rs`: LiveKit webhooks. `storage_hook.rs`: storage events.
 //!   `external_process.rs`: the transcription service's callback.
+//! - `media_auth.rs`: nginx `auth_request` compatibility. `share_links.rs`: share links and
+//!   the public `/s/{token}` page.
 //! - `system.rs`: `config/`, health and readiness.
 
 mod accounts;
 pub use accounts::LANGUAGES;
 pub mod error;
 mod external_process;
+pub mod media;
+mod media_auth;
 mod recordings;
 mod rooms;
+pub mod share_links;
 mod storage_hook;
 mod system;
 mod webhooks;
@@ -67,6 +72,16 @@ pub fn router(state: AppState) -> Router {
             post(external_process::external_process_hook),
         )
         .route("/recordings/", get(recordings::list))
+        .route("/recordings/media-auth/", get(media_auth::media_auth))
+        .route("/recordings/{id}/media/", get(media::media))
+        .route(
+            "/recordings/{id}/share-links/",
+            get(share_links::list).post(share_links::create),
+        )
+        .route(
+            "/recordings/{id}/share-links/{link}/",
+            axum::routing::delete(share_links::revoke),
+        )
         .route(
             "/recordings/{id}/",
             get(recordings::retrieve).delete(recordings::destroy),
@@ -77,6 +92,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1.0", api)
         .route("/healthz", get(system::healthz))
+        .route("/s/{token}", get(share_links::page))
+        .route("/s/{token}/media", get(share_links::media))
         .route("/readyz", get(system::readyz))
         .route("/metrics", get(system::metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

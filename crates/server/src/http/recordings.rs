@@ -96,11 +96,7 @@ pub fn paginate(
 }
 
 pub fn recording_json(state: &AppState, recording: &RecordingRow, role: Option<Role>) -> Value {
-    let expired_at = state
-        .config
-        .recording
-        .expiration_days
-        .map(|days| recording.created_at + i64::from(days) * 86_400_000);
+    let expired_at = state.recorder.expires_at(recording);
     json!({
         "id": recording.id,
         "room": {
@@ -116,7 +112,7 @@ pub fn recording_json(state: &AppState, recording: &RecordingRow, role: Option<R
         "layout": recording.layout,
         "options": recording.options,
         "key": state.recorder.key(recording.id, recording.mode),
-        "is_expired": expired_at.is_some_and(|at| at < crate::db::now_ms()),
+        "is_expired": state.recorder.is_expired(recording),
         "expired_at": expired_at.map(iso),
         "duration_ms": recording.duration_ms,
         "size_bytes": recording.size_bytes,
@@ -300,7 +296,7 @@ pub async fn list(
 }
 
 /// The recording and the user's role; 404 when unrelated, 403 when not privileged.
-async fn load_recording(
+pub async fn load_recording(
     state: &AppState,
     id: &str,
     user: Uuid,

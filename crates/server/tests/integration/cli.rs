@@ -212,3 +212,49 @@ async fn send_test_email_reaches_a_real_smtp_server() {
     let email = crate::smtp::ParsedEmail::parse(&messages[0]);
     assert_eq!(email.header("To").as_deref(), Some("ops@example.com"));
 }
+
+#[tokio::test]
+async fn purge_expired_reports_then_purges_with_a_progress_bar() {
+    let app = spawn_app_with(&[("RECORDING_EXPIRATION_DAYS", "1")], |_| {}).await;
+    let host = app.user("host").await;
+    let recording = crate::media::saved_recording(&app, &host).await;
+    let id = recording["id"].as_str().unwrap();
+    sqlx::query("UPDATE recordings SET created_at = created_at - 172800000 WHERE id = $1")
+        .bind(id)
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    let storage_dir = app.state.config.storage_dir.display().to_string();
+    let env = [
+        ("RECORDING_EXPIRATION_DAYS", "1"),
+        ("MEET_RECORDER_STORAGE_DIR", storage_dir.as_str()),
+    ];
+    let output = meet_recorder(&app, &["purge-expired", "--dry-run"], &env).await;
+    assert!(output.status.success(), "{output:?}");
+    assert!(
+        stdout(&output).contains("1 recording(s)"),
+        "{}",
+        stdout(&output)
+    );
+    assert_eq!(
+        app.recording(id, &host).await["status"],
+        "notification_succeeded"
+    );
+    let output = meet_recorder(&app, &["purge-expired"], &env).await;
+    assert!(output.status.success(), "{output:?}");
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("] 1/1"),
+        "progress shown"
+    );
+    assert!(
+        stdout(&output).contains("Purged 1 recording(s)"),
+        "{}",
+        stdout(&output)
+    );
+    assert_eq!(app.recording(id, &host).await["status"], "expired");
+    let output = meet_recorder(&app, &["purge-expired"], &[]).await;
+    assert!(
+        !output.status.success(),
+        "without RECORDING_EXPIRATION_DAYS there is nothing to purge"
+    );
+}

@@ -1,0 +1,61 @@
+//! Expiry: recordings past `RECORDING_EXPIRATION_DAYS` have their file deleted and are
+//! marked `expired`. Runs periodically inside `serve` and as `meet-recorder
+//! purge-expired`. Idempotent: deleting a missing file is fine, an expired recording is
+//! not touched again, and a file that cannot be deleted now is retried on the next run.
+
+use meet_recorder_domain::Event;
+
+use crate::{
+    db::{RecordingPatch, now_ms},
+    recorder::Recorder,
+};
+
+/// What one purge did (or, dry, would do).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PurgeReport {
+    pub candidates: usize,
+    pub expired: usize,
+    pub failed: usize,
+}
+
+impl Recorder {
+    /// Deletes expired files and marks their recordings `expired`. `progress` is called
+    /// with (done, total) after each recording.
+    pub async fn purge_expired(
+        &self,
+        dry_run: bool,
+        mut progress: impl FnMut(usize, usize),
+    ) -> Result<PurgeReport, sqlx::Error> {
+        let Some(days) = self.config.recording.expiration_days else {
+            return Ok(PurgeReport::default());
+        };
+        let cutoff = now_ms() - i64::from(days) * 86_400_000;
+        let candidates = self.db.saved_created_before(cutoff).await?;
+        let mut report = PurgeReport {
+            candidates: candidates.len(),
+            ..Default::default()
+        };
+        for (done, recording) in candidates.iter().enumerate() {
+            if !dry_run {
+                let key = self.key(recording.id, recording.mode);
+                match self.storage.delete(&key).await {
+                    Ok(()) => {
+                        let row = self
+                            .apply_event(recording.id, Event::Expire, RecordingPatch::default())
+                            .await?;
+                        if row.is_some_and(|r| r.status == meet_recorder_domain::Status::Expired) {
+                            report.expired += 1;
+                            tracing::info!(recording = %recording.id, %key, "recording expired; file deleted");
+                        }
+                    }
+                    Err(error) => {
+                        report.failed += 1;
+                        tracing::warn!(recording = %recording.id, %key, %error, "cannot delete an expired recording's file; will retry");
+                    }
+                }
+            }
+            progress(done + 1, candidates.len());
+        }
+        Ok(report)
+    }
+}

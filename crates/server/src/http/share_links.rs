@@ -1,0 +1,595 @@
+//! Share links: an owner or administrator of a saved recording creates a public URL,
+//! `{public_url}/s/{token}`, that lets anyone holding it watch (`GET /s/{token}`, a small
+//! self-contained HTML page) and download (`GET /s/{token}/media`) the recording without
+//! an account, until the link is revoked, expires, or the recording itself expires.
+//!
+//! - `POST recordings/{id}/share-links/` with `{"expires_in_days": 1..=365 | null}`
+//!   (absent or null: no expiry of its own). A link never outlives its recording: the
+//!   stored `expires_at` is capped at the recording's expiry. 201 with the token and URL,
+//!   shown this once: only the token's SHA-256 is stored.
+//! - `GET recordings/{id}/share-links/`: the links, paginated, revoked ones included,
+//!   never a token. `DELETE recordings/{id}/share-links/{link}/`: revoke (204, idempotent).
+//!
+//! The token is 256 random bits, so guessing is hopeless; a link is found by the hash of
+//! the presented token (no comparison of secrets), and revocation and expiry are checked on
+//! every request, including each range request of a video element, so a revoked link stops
+//! working at the player's next request. An unknown or revoked token is a 404 and counts as
+//! a failed attempt for the client ([`AttemptLimiter`], keyed by the first
+//! `X-Forwarded-For` hop, else one global bucket): after [`MAX_FAILURES`] within
+//! [`WINDOW`], every request from that key is a 429 `too-many-attempts` with
+//! `Retry-After`, answered without looking the token up. `/s/{token}` answers errors as
+//! HTML pages (people open it in a browser), `/s/{token}/media` as JSON [`ApiError`]s.
+
+use std::{
+    collections::{HashMap, VecDeque},
+    net::IpAddr,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
+
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use chrono::{DateTime, Utc};
+use meet_recorder_domain::Mode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::{
+    error::{ApiError, JsonBody, QueryParams},
+    media::{MediaQuery, serve_file},
+    recordings::{Page, iso, load_recording, paginate},
+};
+use crate::{
+    app::AppState,
+    auth::{CurrentUser, new_token, token_hash},
+    db::{RecordingRow, ShareLinkRow, now_ms},
+    mail::escape_html,
+};
+
+/// Failed attempts (unknown or revoked tokens) a client may make within [`WINDOW`].
+pub const MAX_FAILURES: usize = 20;
+/// The sliding window failed attempts are counted over; also the `Retry-After`.
+pub const WINDOW: Duration = Duration::from_secs(60);
+/// Clients tracked at once; beyond, the stalest are forgotten (bounded memory).
+const MAX_KEYS: usize = 10_000;
+/// The longest link validity one may ask for.
+const MAX_EXPIRY_DAYS: i64 = 365;
+const DAY_MS: i64 = 86_400_000;
+
+/// Counts failed share-link attempts per client key over a sliding window.
+pub struct AttemptLimiter {
+    failures: Mutex<HashMap<String, VecDeque<Instant>>>,
+    max_failures: usize,
+    window: Duration,
+}
+
+impl Default for AttemptLimiter {
+    fn default() -> Self {
+        Self::new(MAX_FAILURES, WINDOW)
+    }
+}
+
+impl AttemptLimiter {
+    pub fn new(max_failures: usize, window: Duration) -> Self {
+        Self {
+            failures: Mutex::new(HashMap::new()),
+            max_failures,
+            window,
+        }
+    }
+
+    /// Whether `key` used up its failed attempts within the window.
+    pub fn is_blocked(&self, key: &str) -> bool {
+        self.is_blocked_at(key, Instant::now())
+    }
+
+    /// Counts one failed attempt for `key`.
+    pub fn record_failure(&self, key: &str) {
+        self.record_failure_at(key, Instant::now());
+    }
+
+    fn is_blocked_at(&self, key: &str, now: Instant) -> bool {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(times) = failures.get_mut(key) else {
+            return false;
+        };
+        prune(times, now, self.window);
+        if times.is_empty() {
+            failures.remove(key);
+            return false;
+        }
+        times.len() >= self.max_failures
+    }
+
+    fn record_failure_at(&self, key: &str, now: Instant) {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        if !failures.contains_key(key) && failures.len() >= MAX_KEYS {
+            failures.retain(|_, times| {
+                prune(times, now, self.window);
+                !times.is_empty()
+            });
+            if failures.len() >= MAX_KEYS
+                && let Some(stalest) = failures
+                    .iter()
+                    .min_by_key(|(_, times)| times.back().copied())
+                    .map(|(key, _)| key.clone())
+            {
+                failures.remove(&stalest);
+            }
+        }
+        let times = failures.entry(key.to_owned()).or_default();
+        prune(times, now, self.window);
+        times.push_back(now);
+        // Only whether the limit is reached matters: never keep more than that.
+        while times.len() > self.max_failures {
+            times.pop_front();
+        }
+    }
+}
+
+fn prune(times: &mut VecDeque<Instant>, now: Instant, window: Duration) {
+    while times
+        .front()
+        .is_some_and(|at| now.saturating_duration_since(*at) >= window)
+    {
+        times.pop_front();
+    }
+}
+
+/// The limiter's key: the first `X-Forwarded-For` hop (the client, as the reverse proxy
+/// saw it) when it is an IP address, else one bucket shared by every client.
+fn client_key(headers: &HeaderMap) -> String {
+    headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .and_then(|hop| hop.trim().parse::<IpAddr>().ok())
+        .map_or_else(|| "global".to_owned(), |ip| ip.to_string())
+}
+
+/// What [`new_token`] makes: 64 lowercase hex digits. Anything else cannot be a link.
+fn looks_like_token(token: &str) -> bool {
+    token.len() == 64
+        && token
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+fn link_not_found() -> ApiError {
+    ApiError::not_found(
+        "share-link-not-found",
+        "This link does not exist or was revoked.",
+    )
+}
+
+fn too_many_attempts() -> ApiError {
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too-many-attempts",
+        "Too many invalid links were tried. Try again in a minute.",
+    )
+}
+
+/// The link a public request presents and its recording, if the link still works.
+async fn resolve(
+    state: &AppState,
+    headers: &HeaderMap,
+    token: &str,
+) -> Result<(ShareLinkRow, RecordingRow), ApiError> {
+    let key = client_key(headers);
+    if state.share_limiter.is_blocked(&key) {
+        return Err(too_many_attempts());
+    }
+    let found = if looks_like_token(token) {
+        state
+            .db
+            .share_link_by_token_hash(&token_hash(token))
+            .await?
+    } else {
+        None
+    };
+    match found {
+        // Revoked beats expired: a revoked link is not found, whatever its expiry.
+        Some((link, _)) if link.revoked_at.is_none() && link.is_expired_at(now_ms()) => {
+            Err(ApiError::new(
+                StatusCode::GONE,
+                "share-link-expired",
+                "This link has expired.",
+            ))
+        }
+        Some((link, recording)) if link.revoked_at.is_none() => Ok((link, recording)),
+        _ => {
+            state.share_limiter.record_failure(&key);
+            Err(link_not_found())
+        }
+    }
+}
+
+/// An error as a response, with `Retry-After` on a 429.
+fn with_retry_after(status: StatusCode, mut response: Response) -> Response {
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(WINDOW.as_secs()));
+    }
+    response
+}
+
+/// `GET /s/{token}/media[?download=1]`: the file, through [`serve_file`] (Range, ETag,
+/// 410 once the recording expired).
+pub async fn media(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    QueryParams(query): QueryParams<MediaQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let result = match resolve(&state, &headers, &token).await {
+        Ok((_, recording)) => {
+            serve_file(&state, &recording, &headers, query.wants_download()).await
+        }
+        Err(error) => Err(error),
+    };
+    match result {
+        Ok(response) => response,
+        Err(error) => {
+            let status = error.status;
+            with_retry_after(status, error.into_response())
+        }
+    }
+}
+
+/// `GET /s/{token}`: the page with a player and a download link, or an error page.
+pub async fn page(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let (status, html) = match resolve(&state, &headers, &token).await {
+        Err(error) => (error.status, error_page(&error)),
+        Ok((_, recording)) if state.recorder.is_expired(&recording) => {
+            let error = ApiError::new(
+                StatusCode::GONE,
+                "recording-expired",
+                "This recording has expired and its file was deleted.",
+            );
+            (error.status, error_page(&error))
+        }
+        Ok((_, recording)) if !recording.status.is_saved() => {
+            let error = ApiError::new(
+                StatusCode::CONFLICT,
+                "recording-not-ready",
+                "This recording is not available yet.",
+            );
+            (error.status, error_page(&error))
+        }
+        Ok((link, recording)) => {
+            let until = earliest(link.expires_at, state.recorder.expires_at(&recording));
+            (StatusCode::OK, player_page(&recording, &token, until))
+        }
+    };
+    let mut response = (status, html).into_response();
+    let page_headers = response.headers_mut();
+    for (name, value) in [
+        (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+        // A revoked link must not live on in a cache.
+        (header::CACHE_CONTROL, "no-store"),
+        // The token is in the URL: never send it anywhere else.
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'unsafe-inline'; media-src *; \
+             base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        ),
+    ] {
+        page_headers.insert(name, HeaderValue::from_static(value));
+    }
+    page_headers.insert(
+        "x-robots-tag",
+        HeaderValue::from_static("noindex, nofollow"),
+    );
+    with_retry_after(status, response)
+}
+
+fn earliest(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+fn human_date(ms: i64) -> String {
+    DateTime::<Utc>::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .format("%B %-d, %Y, %H:%M UTC")
+        .to_string()
+}
+
+fn human_duration(ms: i64) -> String {
+    let seconds = ms.max(0) / 1000;
+    let (h, m, s) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
+    if h > 0 {
+        format!("{h}:{m:02}:{s:02}")
+    } else {
+        format!("{m}:{s:02}")
+    }
+}
+
+const STYLE: &str = ":root{color-scheme:light dark}\
+body{margin:0;font-family:system-ui,-apple-system,\"Segoe UI\",Roboto,sans-serif;\
+line-height:1.5;background:Canvas;color:CanvasText}\
+main{box-sizing:border-box;max-width:960px;margin:0 auto;padding:1rem}\
+h1{font-size:1.4rem;margin:0 0 .25rem;overflow-wrap:anywhere}\
+.meta{margin:0 0 1rem;opacity:.75}\
+video,audio{display:block;width:100%;max-width:100%}\
+video{height:auto;max-height:80vh;background:#000;border-radius:6px}\
+.download{display:inline-block;margin:1rem 0;padding:.6rem 1.2rem;border:1px solid currentColor;\
+border-radius:6px;color:inherit;text-decoration:none}";
+
+fn document(title: &str, body: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <meta name=\"robots\" content=\"noindex, nofollow\">\n\
+         <meta name=\"referrer\" content=\"no-referrer\">\n\
+         <title>{title}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n{body}</main>\n\
+         </body>\n</html>\n",
+        title = escape_html(title),
+    )
+}
+
+/// The page for a working link. Every interpolated value is escaped.
+fn player_page(recording: &RecordingRow, token: &str, until: Option<i64>) -> String {
+    let date = human_date(recording.created_at);
+    let title = format!("{} — {date}", recording.room_name);
+    let src = format!("/s/{token}/media");
+    let download = format!("/s/{token}/media?download=1");
+    let element = match recording.mode {
+        Mode::ScreenRecording => "video",
+        Mode::Transcript => "audio",
+    };
+    let duration = recording
+        .duration_ms
+        .map(|ms| format!(" · {}", escape_html(&human_duration(ms))))
+        .unwrap_or_default();
+    let until = until
+        .map(|at| {
+            format!(
+                "<p class=\"meta\">This link works until {}.</p>\n",
+                escape_html(&human_date(at))
+            )
+        })
+        .unwrap_or_default();
+    let body = format!(
+        "<h1>{room}</h1>\n\
+         <p class=\"meta\">Recorded <time datetime=\"{iso}\">{date}</time>{duration}</p>\n\
+         <{element} controls preload=\"metadata\" playsinline src=\"{src}\">\
+         Your browser cannot play this recording here; use the download link.</{element}>\n\
+         <a class=\"download\" href=\"{download}\" download>Download</a>\n{until}",
+        room = escape_html(&recording.room_name),
+        iso = escape_html(&iso(recording.created_at)),
+        date = escape_html(&date),
+        src = escape_html(&src),
+        download = escape_html(&download),
+    );
+    document(&title, &body)
+}
+
+/// The page for a link that does not work (or not any more).
+fn error_page(error: &ApiError) -> String {
+    let heading = match error.status {
+        StatusCode::NOT_FOUND => "Link not found",
+        StatusCode::GONE => "No longer available",
+        StatusCode::TOO_MANY_REQUESTS => "Too many attempts",
+        StatusCode::CONFLICT => "Not available yet",
+        _ => "Something went wrong",
+    };
+    let body = format!(
+        "<h1>{heading}</h1>\n<p>{detail}</p>\n<p class=\"meta\">Error {status}: {code}</p>\n",
+        heading = escape_html(heading),
+        detail = escape_html(&error.detail),
+        status = error.status.as_u16(),
+        code = escape_html(error.code),
+    );
+    document(heading, &body)
+}
+
+/// The create body. One way to say how long a link lives: a whole number of days.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBody {
+    #[serde(default)]
+    expires_in_days: Option<i64>,
+}
+
+fn link_json(link: &ShareLinkRow) -> Value {
+    json!({
+        "id": link.id,
+        "recording": link.recording_id,
+        "created_by": link.created_by,
+        "created_at": iso(link.created_at),
+        "expires_at": link.expires_at.map(iso),
+        "is_expired": link.is_expired_at(now_ms()),
+        "revoked": link.revoked_at.is_some(),
+        "revoked_at": link.revoked_at.map(iso),
+    })
+}
+
+/// `POST recordings/{id}/share-links/`.
+pub async fn create(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<String>,
+    body: Result<JsonBody<CreateBody>, ApiError>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let JsonBody(body) = body?;
+    if let Some(days) = body.expires_in_days
+        && !(1..=MAX_EXPIRY_DAYS).contains(&days)
+    {
+        return Err(ApiError::bad_request(
+            "invalid-expiry",
+            format!("expires_in_days must be between 1 and {MAX_EXPIRY_DAYS}, or null."),
+        ));
+    }
+    let (recording, _) = load_recording(&state, &id, user.id).await?;
+    if state.recorder.is_expired(&recording) {
+        return Err(ApiError::new(
+            StatusCode::GONE,
+            "recording-expired",
+            "This recording has expired and its file was deleted.",
+        ));
+    }
+    if !recording.status.is_saved() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "recording-not-ready",
+            "Only a saved recording can be shared.",
+        ));
+    }
+    let expires_at = earliest(
+        body.expires_in_days.map(|days| now_ms() + days * DAY_MS),
+        state.recorder.expires_at(&recording),
+    );
+    let token = new_token();
+    let link = state
+        .db
+        .create_share_link(recording.id, &token_hash(&token), user.id, expires_at)
+        .await?;
+    let mut body = link_json(&link);
+    body["url"] = json!(format!("{}/s/{token}", state.config.public_url));
+    body["token"] = json!(token);
+    Ok((StatusCode::CREATED, Json(body)))
+}
+
+/// `GET recordings/{id}/share-links/`: newest first, without tokens.
+pub async fn list(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<String>,
+    QueryParams(page): QueryParams<Page>,
+) -> Result<Json<Value>, ApiError> {
+    let (recording, _) = load_recording(&state, &id, user.id).await?;
+    let (limit, offset) = page.limits()?;
+    let (links, count) = state.db.share_links_of(recording.id, limit, offset).await?;
+    let results = links.iter().map(link_json).collect();
+    Ok(Json(paginate(
+        &state,
+        &format!("recordings/{}/share-links/", recording.id),
+        &page,
+        count,
+        results,
+    )?))
+}
+
+/// `DELETE recordings/{id}/share-links/{link}/`: revokes; 404 for another recording's link.
+pub async fn revoke(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path((id, link)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let (recording, _) = load_recording(&state, &id, user.id).await?;
+    let link: Uuid = link.parse().map_err(|_| link_not_found())?;
+    if state.db.revoke_share_link(recording.id, link).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found(
+            "share-link-not-found",
+            "No share link matches the given query.",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_limiter_blocks_a_key_after_its_failures_within_the_window() {
+        let limiter = AttemptLimiter::new(3, Duration::from_secs(60));
+        let start = Instant::now();
+        for n in 0..3 {
+            assert!(!limiter.is_blocked_at("a", start), "after {n} failures");
+            limiter.record_failure_at("a", start + Duration::from_secs(n));
+        }
+        assert!(limiter.is_blocked_at("a", start + Duration::from_secs(3)));
+        assert!(!limiter.is_blocked_at("b", start), "keys are independent");
+        // The first failure leaves the window: one attempt is allowed again.
+        assert!(!limiter.is_blocked_at("a", start + Duration::from_secs(60)));
+        limiter.record_failure_at("a", start + Duration::from_secs(60));
+        assert!(limiter.is_blocked_at("a", start + Duration::from_secs(60)));
+        assert!(!limiter.is_blocked_at("a", start + Duration::from_secs(200)));
+    }
+
+    #[test]
+    fn the_limiter_forgets_the_stalest_client_when_full() {
+        let limiter = AttemptLimiter::new(1, Duration::from_secs(60));
+        let start = Instant::now();
+        for n in 0..MAX_KEYS {
+            limiter.record_failure_at(&n.to_string(), start);
+        }
+        limiter.record_failure_at("new", start + Duration::from_secs(1));
+        assert!(limiter.is_blocked_at("new", start + Duration::from_secs(1)));
+        assert_eq!(limiter.failures.lock().unwrap().len(), MAX_KEYS);
+    }
+
+    #[test]
+    fn the_client_key_is_the_first_forwarded_hop_or_global() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(client_key(&headers), "global");
+        headers.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static(" 203.0.113.7 , 10.0.0.1"),
+        );
+        assert_eq!(client_key(&headers), "203.0.113.7");
+        headers.insert("x-forwarded-for", HeaderValue::from_static("unknown"));
+        assert_eq!(client_key(&headers), "global");
+    }
+
+    #[test]
+    fn only_tokens_of_the_right_shape_are_looked_up() {
+        assert!(looks_like_token(&new_token()));
+        assert!(!looks_like_token("abc"));
+        assert!(!looks_like_token(&new_token().to_uppercase()));
+        assert!(!looks_like_token(&format!("{}g", &new_token()[1..])));
+    }
+
+    #[test]
+    fn the_page_escapes_what_it_shows() {
+        let recording = RecordingRow {
+            id: Uuid::new_v4(),
+            room_id: Uuid::new_v4(),
+            room_name: "<script>alert(\"x\")</script> & 'co'".into(),
+            room_slug: "x".into(),
+            room_access_level: "public".into(),
+            status: meet_recorder_domain::Status::Saved,
+            mode: Mode::Transcript,
+            layout: None,
+            options: json!({}),
+            worker_id: None,
+            started_at: None,
+            stopped_at: None,
+            duration_ms: Some(3_723_000),
+            size_bytes: None,
+            file_location: None,
+            error: None,
+            created_at: 0,
+            updated_at: 0,
+        };
+        let html = player_page(&recording, "\"><b>", None);
+        assert!(
+            !html.contains("<script>") && !html.contains("<b>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;co&#39;")
+        );
+        assert!(html.contains("<audio controls preload=\"metadata\""));
+        assert!(html.contains("1:02:03"));
+        assert_eq!(human_duration(65_000), "1:05");
+    }
+}
