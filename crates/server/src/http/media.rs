@@ -88,13 +88,13 @@ fn file_name(recording: &RecordingRow) -> String {
     format!("{slug}-{date}.{}", recording.mode.extension())
 }
 
-/// Streams a saved, unexpired recording's file. 409 before it is saved, 410 once expired.
-pub async fn serve_file(
+/// A recording's file can be served (or shared) once saved and until it expires:
+/// 410 once expired, 409 before it is saved (with `not_ready` as the detail).
+pub fn ensure_servable(
     state: &AppState,
     recording: &RecordingRow,
-    headers: &HeaderMap,
-    download: bool,
-) -> Result<Response, ApiError> {
+    not_ready: &str,
+) -> Result<(), ApiError> {
     if state.recorder.is_expired(recording) {
         return Err(ApiError::new(
             StatusCode::GONE,
@@ -106,9 +106,20 @@ pub async fn serve_file(
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "recording-not-ready",
-            "This recording is not available yet.",
+            not_ready,
         ));
     }
+    Ok(())
+}
+
+/// Streams a saved, unexpired recording's file. 409 before it is saved, 410 once expired.
+pub async fn serve_file(
+    state: &AppState,
+    recording: &RecordingRow,
+    headers: &HeaderMap,
+    download: bool,
+) -> Result<Response, ApiError> {
+    ensure_servable(state, recording, "This recording is not available yet.")?;
     let key = state.recorder.key(recording.id, recording.mode);
     let storage = &state.recorder.storage;
     let unavailable = |error: StorageError| match error {

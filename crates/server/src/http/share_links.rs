@@ -437,20 +437,7 @@ pub async fn create(
         ));
     }
     let (recording, _) = load_recording(&state, &id, user.id).await?;
-    if state.recorder.is_expired(&recording) {
-        return Err(ApiError::new(
-            StatusCode::GONE,
-            "recording-expired",
-            "This recording has expired and its file was deleted.",
-        ));
-    }
-    if !recording.status.is_saved() {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "recording-not-ready",
-            "Only a saved recording can be shared.",
-        ));
-    }
+    super::media::ensure_servable(&state, &recording, "Only a saved recording can be shared.")?;
     let expires_at = earliest(
         body.expires_in_days.map(|days| now_ms() + days * DAY_MS),
         state.recorder.expires_at(&recording),

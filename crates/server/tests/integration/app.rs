@@ -297,6 +297,36 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Starts a recording of `mode` in `room`, waits until its egress records, stops it,
+    /// and returns its id.
+    pub async fn record(&self, host: &TestUser, room: &Value, mode: &str) -> String {
+        let reply = self
+            .start(room, host, serde_json::json!({ "mode": mode }))
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        let recording_id = reply.body["recording"]["id"].as_str().unwrap().to_owned();
+        self.wait_status(&recording_id, host, "active").await;
+        let room_id = room["id"].as_str().unwrap();
+        eventually("egress recording", Duration::from_secs(10), || async {
+            let metadata = self.room_metadata(room_id).await;
+            (metadata["recording_status"] == "started").then_some(())
+        })
+        .await;
+        let reply = self
+            .stop(room, host, serde_json::json!({ "mode": mode }))
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        recording_id
+    }
+
+    /// [`TestApp::record`], then waits until the recording is saved and its owners were
+    /// told; returns it as the API shows it.
+    pub async fn saved_recording(&self, host: &TestUser, room: &Value, mode: &str) -> Value {
+        let recording_id = self.record(host, room, mode).await;
+        self.wait_status(&recording_id, host, "notification_succeeded")
+            .await
+    }
+
     /// Waits until the room received a data message containing `needle`.
     pub async fn wait_data_message(&self, room_id: &str, needle: &str) {
         eventually(

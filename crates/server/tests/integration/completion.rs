@@ -11,22 +11,6 @@ fn id(value: &Value) -> String {
     value["id"].as_str().unwrap().to_owned()
 }
 
-/// Starts a recording, lets it run a moment, stops it, and returns its id.
-async fn record(app: &TestApp, host: &TestUser, room: &Value, mode: &str) -> String {
-    let reply = app.start(room, host, json!({ "mode": mode })).await;
-    assert_eq!(reply.status, 201, "{}", reply.body);
-    let recording_id = id(&reply.body["recording"]);
-    app.wait_status(&recording_id, host, "active").await;
-    eventually("egress active", Duration::from_secs(10), || async {
-        let metadata = app.room_metadata(&id(room)).await;
-        (metadata["recording_status"] == "started").then_some(())
-    })
-    .await;
-    let reply = app.stop(room, host, json!({ "mode": mode })).await;
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    recording_id
-}
-
 #[tokio::test]
 async fn an_ended_recording_is_confirmed_saved_and_emailed_once() {
     let app = spawn_app_with(
@@ -39,7 +23,7 @@ async fn an_ended_recording_is_confirmed_saved_and_emailed_once() {
     .await;
     let host = app.user("host").await;
     let room = app.live_room(&host).await;
-    let recording_id = record(&app, &host, &room, "screen_recording").await;
+    let recording_id = app.record(&host, &room, "screen_recording").await;
     let recording = app
         .wait_status(&recording_id, &host, "notification_succeeded")
         .await;
@@ -82,7 +66,7 @@ async fn a_file_that_never_appears_fails_the_recording() {
     let app = spawn_app_with(&[("MEET_RECORDER_STORAGE_DIR", &elsewhere)], |_| {}).await;
     let host = app.user("host").await;
     let room = app.live_room(&host).await;
-    let recording_id = record(&app, &host, &room, "transcript").await;
+    let recording_id = app.record(&host, &room, "transcript").await;
     let recording = app.wait_status(&recording_id, &host, "failed").await;
     assert_eq!(recording["abilities"]["destroy"], true);
     eventually("failure email", Duration::from_secs(10), || async {
@@ -105,7 +89,7 @@ async fn dropped_webhooks_are_made_up_for_by_reconciliation() {
     let room = app.live_room(&host).await;
     app.inject(json!({"fault": "webhook", "action": "drop", "events": ["egress_ended"]}))
         .await;
-    let recording_id = record(&app, &host, &room, "screen_recording").await;
+    let recording_id = app.record(&host, &room, "screen_recording").await;
     let recording = app
         .wait_status(&recording_id, &host, "notification_succeeded")
         .await;
@@ -146,7 +130,7 @@ async fn a_restart_between_the_state_change_and_the_email_sends_it_once() {
     let mut first = spawn_app_with(&[("MEET_RECORDER_RUN_JOBS", "false")], |_| {}).await;
     let host = first.user("host").await;
     let room = first.live_room(&host).await;
-    let recording_id = record(&first, &host, &room, "transcript").await;
+    let recording_id = first.record(&host, &room, "transcript").await;
     assert!(first.livekit.settle(Duration::from_secs(30)).await);
     let recording = first.recording(&recording_id, &host).await;
     assert_eq!(
@@ -261,7 +245,7 @@ async fn a_recording_uploaded_to_s3_is_confirmed_there() {
     .await;
     let host = app.user("host").await;
     let room = app.live_room(&host).await;
-    let recording_id = record(&app, &host, &room, "screen_recording").await;
+    let recording_id = app.record(&host, &room, "screen_recording").await;
     let recording = app
         .wait_status(&recording_id, &host, "notification_succeeded")
         .await;
@@ -336,7 +320,7 @@ async fn a_transcript_is_handed_off_and_the_callback_records_the_result() {
     .await;
     let host = app.user("host").await;
     let room = app.live_room(&host).await;
-    let recording_id = record(&app, &host, &room, "transcript").await;
+    let recording_id = app.record(&host, &room, "transcript").await;
     let (auth, payload) = eventually("hand-off", Duration::from_secs(30), || async {
         let seen = seen.lock().unwrap().first().cloned();
         if seen.is_none() {
@@ -409,7 +393,7 @@ async fn metrics_report_recordings_jobs_and_webhooks() {
     let app = spawn_app().await;
     let host = app.user("host").await;
     let room = app.live_room(&host).await;
-    let recording_id = record(&app, &host, &room, "transcript").await;
+    let recording_id = app.record(&host, &room, "transcript").await;
     app.wait_status(&recording_id, &host, "notification_succeeded")
         .await;
     let text = app
@@ -490,7 +474,7 @@ async fn the_owner_gets_an_email_in_a_real_smtp_server_even_if_it_was_down_for_a
     .await;
     let host = app.user("host").await;
     let room = app.live_room(&host).await;
-    let recording_id = record(&app, &host, &room, "screen_recording").await;
+    let recording_id = app.record(&host, &room, "screen_recording").await;
     // The SMTP server is down: the notification is retried, the recording stays saved.
     app.wait_status(&recording_id, &host, "saved").await;
     eventually("a failed attempt", Duration::from_secs(20), || async {

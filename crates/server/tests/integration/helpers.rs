@@ -380,6 +380,17 @@ impl S3Env {
         }
     }
 
+    /// The service's settings for this bucket.
+    pub fn settings(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_S3_ENDPOINT_URL", self.endpoint.clone()),
+            ("AWS_S3_ACCESS_KEY_ID", self.access_key.clone()),
+            ("AWS_S3_SECRET_ACCESS_KEY", self.secret.clone()),
+            ("AWS_S3_REGION_NAME", self.region.clone()),
+            ("AWS_STORAGE_BUCKET_NAME", self.bucket.clone()),
+        ]
+    }
+
     pub fn upload(&self) -> proto::S3Upload {
         proto::S3Upload {
             access_key: self.access_key.clone(),

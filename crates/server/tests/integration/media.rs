@@ -2,28 +2,16 @@
 //! from a real S3 server (Garage), with every Range form, conditional requests, the
 //! redirect mode, permissions, expiry, and flat memory for a 200 MB file.
 
-use std::time::Duration;
-
 use futures::StreamExt;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::{app::*, helpers::S3Env};
 
-fn s3_settings(s3: &S3Env) -> Vec<(&'static str, String)> {
-    vec![
-        ("AWS_S3_ENDPOINT_URL", s3.endpoint.clone()),
-        ("AWS_S3_ACCESS_KEY_ID", s3.access_key.clone()),
-        ("AWS_S3_SECRET_ACCESS_KEY", s3.secret.clone()),
-        ("AWS_S3_REGION_NAME", s3.region.clone()),
-        ("AWS_STORAGE_BUCKET_NAME", s3.bucket.clone()),
-    ]
-}
-
 /// An app on local storage and one on Garage.
 async fn both_storages(extra: &[(&str, &str)]) -> Vec<(&'static str, TestApp)> {
     let s3 = S3Env::from_env();
-    let mut s3_pairs = s3_settings(&s3);
+    let mut s3_pairs = s3.settings();
     s3_pairs.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
     let s3_refs: Vec<(&str, &str)> = s3_pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
     vec![
@@ -32,15 +20,10 @@ async fn both_storages(extra: &[(&str, &str)]) -> Vec<(&'static str, TestApp)> {
     ]
 }
 
-/// A saved transcript recording of `host`.
+/// A saved transcript recording of `host`, in a room of its own.
 pub async fn saved_recording(app: &TestApp, host: &TestUser) -> Value {
     let room = app.live_room(host).await;
-    let reply = app.start(&room, host, json!({"mode": "transcript"})).await;
-    let id = reply.body["recording"]["id"].as_str().unwrap().to_owned();
-    app.wait_status(&id, host, "active").await;
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    assert_eq!(app.stop(&room, host, json!({})).await.status, 200);
-    app.wait_status(&id, host, "notification_succeeded").await
+    app.saved_recording(host, &room, "transcript").await
 }
 
 async fn get(
@@ -224,7 +207,7 @@ async fn the_purge_deletes_expired_files_once() {
 #[tokio::test]
 async fn s3_can_answer_with_a_presigned_redirect() {
     let s3 = S3Env::from_env();
-    let mut pairs = s3_settings(&s3);
+    let mut pairs = s3.settings();
     pairs.push(("RECORDING_MEDIA_REDIRECT", "true".into()));
     let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let app = spawn_app_with(&refs, |_| {}).await;

@@ -17,18 +17,8 @@ use crate::{
 
 const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
-fn s3_settings(s3: &S3Env) -> Vec<(&'static str, String)> {
-    vec![
-        ("AWS_S3_ENDPOINT_URL", s3.endpoint.clone()),
-        ("AWS_S3_ACCESS_KEY_ID", s3.access_key.clone()),
-        ("AWS_S3_SECRET_ACCESS_KEY", s3.secret.clone()),
-        ("AWS_S3_REGION_NAME", s3.region.clone()),
-        ("AWS_STORAGE_BUCKET_NAME", s3.bucket.clone()),
-    ]
-}
-
 async fn spawn_s3_app(s3: &S3Env, extra: &[(&'static str, &str)]) -> TestApp {
-    let mut settings = s3_settings(s3);
+    let mut settings = s3.settings();
     settings.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
     let settings: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
     spawn_app_with(&settings, |_| {}).await
@@ -80,22 +70,7 @@ async fn start_active(app: &TestApp, host: &TestUser, room: &Value, mode: &str) 
 /// A screen recording made through the API and saved (owners notified).
 async fn saved_recording(app: &TestApp, host: &TestUser) -> Value {
     let room = app.live_room(host).await;
-    let recording_id = start_active(app, host, &room, "screen_recording").await;
-    crate::helpers::eventually(
-        "egress started",
-        std::time::Duration::from_secs(10),
-        || async {
-            let metadata = app.room_metadata(&id(&room)).await;
-            (metadata["recording_status"] == "started").then_some(())
-        },
-    )
-    .await;
-    let reply = app
-        .stop(&room, host, json!({ "mode": "screen_recording" }))
-        .await;
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    app.wait_status(&recording_id, host, "notification_succeeded")
-        .await
+    app.saved_recording(host, &room, "screen_recording").await
 }
 
 /// GETs `{endpoint}/{bucket}/{key}` from Garage with the given headers.
@@ -303,7 +278,8 @@ async fn media_auth_without_s3_says_there_is_nothing_to_sign() {
 }
 
 fn lifecycle_config(s3: &S3Env, extra: &[(&str, &str)]) -> Config {
-    let mut pairs: Vec<(String, String)> = s3_settings(s3)
+    let mut pairs: Vec<(String, String)> = s3
+        .settings()
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect();

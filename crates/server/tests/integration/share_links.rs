@@ -10,28 +10,10 @@ use meet_recorder::auth;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::{app::*, helpers::eventually};
+use crate::app::*;
 
 fn id(value: &Value) -> String {
     value["id"].as_str().unwrap().to_owned()
-}
-
-/// Starts a recording of `mode`, lets it run, stops it, and waits until it is saved and
-/// its owners were told. Returns the recording as the API shows it.
-async fn saved_recording(app: &TestApp, host: &TestUser, room: &Value, mode: &str) -> Value {
-    let reply = app.start(room, host, json!({ "mode": mode })).await;
-    assert_eq!(reply.status, 201, "{}", reply.body);
-    let recording_id = id(&reply.body["recording"]);
-    app.wait_status(&recording_id, host, "active").await;
-    eventually("egress active", Duration::from_secs(10), || async {
-        let metadata = app.room_metadata(&id(room)).await;
-        (metadata["recording_status"] == "started").then_some(())
-    })
-    .await;
-    let reply = app.stop(room, host, json!({ "mode": mode })).await;
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    app.wait_status(&recording_id, host, "notification_succeeded")
-        .await
 }
 
 /// A room with a participant in LiveKit, named `name`.
@@ -107,7 +89,7 @@ async fn a_signed_out_visitor_watches_streams_and_downloads_through_a_link() {
     let app = spawn_app().await;
     let host = app.user("host").await;
     let room = live_room_named(&app, &host, "<b>Board</b> & \"Co\"").await;
-    let recording = saved_recording(&app, &host, &room, "screen_recording").await;
+    let recording = app.saved_recording(&host, &room, "screen_recording").await;
     let size = recording["size_bytes"].as_i64().unwrap();
     assert!(size > 100, "{recording}");
 
@@ -224,8 +206,8 @@ async fn guessed_and_revoked_links_are_not_found_and_transcripts_play_as_audio()
         live_room_named(&app, &host, "Standup").await,
     );
     let (screen, transcript) = tokio::join!(
-        saved_recording(&app, &host, &room_a, "screen_recording"),
-        saved_recording(&app, &host, &room_b, "transcript"),
+        app.saved_recording(&host, &room_a, "screen_recording"),
+        app.saved_recording(&host, &room_b, "transcript"),
     );
     let screen_link = create_link(&app, &id(&screen), &host, json!({})).await;
     assert_eq!(screen_link.status, 201, "{}", screen_link.body);
@@ -333,7 +315,7 @@ async fn links_expire_on_their_own_and_with_their_recording() {
     let app = spawn_app_with(&[("RECORDING_EXPIRATION_DAYS", "2")], |_| {}).await;
     let host = app.user("host").await;
     let room = live_room_named(&app, &host, "Retro").await;
-    let recording = saved_recording(&app, &host, &room, "screen_recording").await;
+    let recording = app.saved_recording(&host, &room, "screen_recording").await;
     let recording_id = id(&recording);
     let recording_expiry = parse_iso(&recording["expired_at"]);
 
