@@ -25,10 +25,13 @@ impl AppState {
     pub async fn new(config: Config) -> anyhow::Result<Self> {
         let db = Db::connect(config.database_url.expose_secret()).await?;
         db.migrate().await?;
-        Self::with_db(config, db)
+        Self::with_db(config, db).await
     }
 
-    pub fn with_db(config: Config, db: Db) -> anyhow::Result<Self> {
+    pub async fn with_db(config: Config, db: Db) -> anyhow::Result<Self> {
+        let events =
+            crate::events::RoomEvents::start(db.clone(), config.database_url.expose_secret())
+                .await?;
         let config = Arc::new(config);
         let livekit = Arc::new(LiveKit::new(&config));
         let storage = crate::storage::from_config(&config, &config.storage_dir)
@@ -49,6 +52,7 @@ impl AppState {
             brand,
             metrics: Arc::new(crate::metrics::Metrics::default()),
             jobs_wakeup: Arc::new(tokio::sync::Notify::new()),
+            events,
         });
         Ok(Self {
             db,

@@ -202,6 +202,7 @@ impl Recorder {
             .await?;
         tx.commit().await?;
         self.jobs_wakeup.notify_one();
+        self.events.publish(current.room_id).await;
         Ok(Some((current.status, to)))
     }
 
@@ -342,6 +343,7 @@ impl Recorder {
                 .await
             {
                 Ok(true) => {
+                    self.events.publish(recording.room_id).await;
                     // `updated_at` was the moment it was saved.
                     let elapsed = (crate::db::now_ms() - recording.updated_at).max(0) as u64;
                     self.metrics

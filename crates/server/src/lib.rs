@@ -14,7 +14,7 @@
 //! - [`auth`]: accounts, sessions, API tokens.
 //! - [`http`]: the HTTP interface; [`metrics`]: Prometheus metrics.
 //! - [`app`]: state, server and background loops.
-//! - [`expiry`]: deleting expired recordings.
+//! - [`expiry`]: deleting expired recordings. [`events`]: live room state for pages.
 //! - [`cli`]: the subcommands; [`dev`]: the one-command development setup.
 
 pub mod app;
@@ -25,6 +25,7 @@ pub mod completion;
 pub mod config;
 pub mod db;
 pub mod dev;
+pub mod events;
 pub mod expiry;
 pub mod http;
 pub mod jobs;

@@ -56,6 +56,8 @@ pub struct Recorder {
     /// Wakes this instance's job runner when a transaction has enqueued work, so jobs
     /// start at once instead of at the next poll.
     pub jobs_wakeup: Arc<tokio::sync::Notify>,
+    /// Tells open pages that a room's recordings changed.
+    pub events: Arc<crate::events::RoomEvents>,
 }
 
 /// A job to enqueue with a status change, in the same transaction.
@@ -207,6 +209,23 @@ impl Recorder {
             })
             .await;
         let mut conn = self.db.pool().acquire().await?;
+        let result = self
+            .finish_start(&mut conn, room, recording, mode, shown_mode, started)
+            .await;
+        self.events.publish(room.id).await;
+        result
+    }
+
+    /// Stores how the egress start went.
+    async fn finish_start(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        room: &RoomRow,
+        recording: RecordingRow,
+        mode: Mode,
+        shown_mode: Mode,
+        started: Result<proto::EgressInfo, LiveKitError>,
+    ) -> Result<RecordingRow, StartError> {
         match started {
             Ok(info) => {
                 let patch = RecordingPatch {
@@ -217,7 +236,7 @@ impl Recorder {
                 let moved = self
                     .db
                     .move_recording(
-                        &mut conn,
+                        &mut *conn,
                         recording.id,
                         Status::Initiated,
                         Status::Active,
@@ -227,12 +246,12 @@ impl Recorder {
                 if !moved {
                     // Webhooks overtook the response and already moved it; keep the id.
                     self.db
-                        .set_worker_id(&mut conn, recording.id, &info.egress_id)
+                        .set_worker_id(&mut *conn, recording.id, &info.egress_id)
                         .await?;
                 }
                 Ok(self
                     .db
-                    .recording_in(&mut conn, recording.id)
+                    .recording_in(&mut *conn, recording.id)
                     .await?
                     .unwrap_or(recording))
             }
@@ -244,7 +263,7 @@ impl Recorder {
                 };
                 self.db
                     .move_recording(
-                        &mut conn,
+                        &mut *conn,
                         recording.id,
                         Status::Initiated,
                         Status::FailedToStart,
@@ -253,7 +272,7 @@ impl Recorder {
                     .await?;
                 let row = self
                     .db
-                    .recording_in(&mut conn, recording.id)
+                    .recording_in(&mut *conn, recording.id)
                     .await?
                     .unwrap_or(recording);
                 self.show(room.id, mode, shown_mode, None).await;
@@ -370,6 +389,7 @@ impl Recorder {
         let row = self.db.recording_in(&mut tx, id).await?;
         tx.commit().await?;
         self.jobs_wakeup.notify_one();
+        self.events.publish(current.room_id).await;
         Ok(row)
     }
 
@@ -529,6 +549,9 @@ impl Recorder {
         }
         tx.commit().await?;
         self.jobs_wakeup.notify_one();
+        if moved_to.is_some() {
+            self.events.publish(recording.room_id).await;
+        }
 
         // What participants see.
         let room_id = recording.room_id;

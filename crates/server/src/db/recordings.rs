@@ -356,6 +356,22 @@ impl Db {
         rows.iter().map(RecordingRow::from_row).collect()
     }
 
+    /// A room's latest recordings, newest first.
+    pub async fn latest_recordings_of_room(
+        &self,
+        room: Uuid,
+        limit: i64,
+    ) -> Result<Vec<RecordingRow>, sqlx::Error> {
+        let rows = sqlx::query(&format!(
+            "{SELECT} WHERE rec.room_id = $1 ORDER BY rec.created_at DESC, rec.id DESC LIMIT $2"
+        ))
+        .bind(room.to_string())
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(RecordingRow::from_row).collect()
+    }
+
     /// How many recordings there are in each status.
     pub async fn recording_counts(&self) -> Result<Vec<(String, i64)>, sqlx::Error> {
         let rows = sqlx::query(

@@ -5,7 +5,8 @@
 //! # Layout
 //! - `error.rs`: `ApiError` (status, `code`, `detail`) and the `JsonBody` extractor.
 //! - `accounts.rs`: sign in/out, the current user, API tokens.
-//! - `rooms.rs`: rooms, accesses, LiveKit join tokens.
+//! - `rooms.rs`: rooms, accesses, LiveKit join tokens. `room_events.rs`: the live
+//!   recording state of a room (server-sent events).
 //! - `recordings.rs`: start/stop, list, retrieve, delete. `media.rs`: streaming the file.
 //! - `webhooks.rs`: LiveKit webhooks. `storage_hook.rs`: storage events.
 //!   `external_process.rs`: the transcription service's callback.
@@ -20,6 +21,7 @@ mod external_process;
 pub mod media;
 mod media_auth;
 mod recordings;
+mod room_events;
 mod rooms;
 pub mod share_links;
 mod storage_hook;
@@ -52,6 +54,10 @@ pub fn router(state: AppState) -> Router {
                 .delete(rooms::destroy),
         )
         .route("/rooms/{room}/token/", get(rooms::token))
+        .route(
+            "/rooms/{room}/recording-events/",
+            get(room_events::recording_events),
+        )
         .route(
             "/rooms/{room}/accesses/",
             get(rooms::list_accesses).post(rooms::add_access),

@@ -1,0 +1,74 @@
+//! Live room state: after every committed recording change, the room's id is published;
+//! each open server-sent-events stream of that room then re-reads the state and sends
+//! it. On SQLite (one instance) the hint goes through an in-process broadcast; on
+//! PostgreSQL it goes through `NOTIFY`, so every instance sharing the database hears it.
+
+use std::sync::Arc;
+
+use tokio::sync::broadcast;
+use uuid::Uuid;
+
+use crate::db::{Backend, Db};
+
+const CHANNEL: &str = "meet_recorder_rooms";
+
+pub struct RoomEvents {
+    db: Db,
+    local: broadcast::Sender<Uuid>,
+}
+
+impl RoomEvents {
+    /// Creates the hub; on PostgreSQL also starts listening for other instances' hints.
+    pub async fn start(db: Db, database_url: &str) -> anyhow::Result<Arc<Self>> {
+        let (local, _) = broadcast::channel(1024);
+        let events = Arc::new(Self { db, local });
+        if events.db.backend() == Backend::Postgres {
+            let mut listener = sqlx::postgres::PgListener::connect(database_url).await?;
+            listener.listen(CHANNEL).await?;
+            let forward = events.local.clone();
+            tokio::spawn(async move {
+                loop {
+                    match listener.recv().await {
+                        Ok(notification) => {
+                            if let Ok(room) = notification.payload().parse::<Uuid>() {
+                                let _ = forward.send(room);
+                            }
+                        }
+                        // PgListener reconnects by itself; a hint lost meanwhile only
+                        // delays a page's update until the next change.
+                        Err(error) => {
+                            tracing::warn!(%error, "room events listener");
+                            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                        }
+                    }
+                }
+            });
+        }
+        Ok(events)
+    }
+
+    /// Tells every stream of `room` (on every instance) that its recordings changed.
+    /// Call it after the change is committed.
+    pub async fn publish(&self, room: Uuid) {
+        match self.db.backend() {
+            Backend::Sqlite => {
+                let _ = self.local.send(room);
+            }
+            Backend::Postgres => {
+                let sent = sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(CHANNEL)
+                    .bind(room.to_string())
+                    .execute(self.db.pool())
+                    .await;
+                if let Err(error) = sent {
+                    tracing::warn!(%error, "cannot publish a room event; delivering locally");
+                    let _ = self.local.send(room);
+                }
+            }
+        }
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Uuid> {
+        self.local.subscribe()
+    }
+}
