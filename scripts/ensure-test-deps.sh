@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs and a fresh Debian machine lacks, skipping whatever
 # is already there: ffmpeg/ffprobe, a Python venv with LiveKit's official SDK (the
-# protocol oracle) and aiosmtpd, and the Garage S3 server.
+# protocol oracle) and aiosmtpd, the Garage S3 server, and Debian's Chromium for the
+# browser tests (the app's npm packages come with scripts/build-web.sh).
 # Prints nothing but progress on stderr; safe to run repeatedly.
 set -euo pipefail
 
@@ -24,6 +25,9 @@ apt_install() {
 
 if ! command -v ffmpeg >/dev/null || ! command -v ffprobe >/dev/null; then
     apt_install ffmpeg
+fi
+if [ ! -x /usr/bin/chromium ]; then
+    apt_install chromium
 fi
 if [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then
     apt_install fonts-dejavu-core

@@ -2,8 +2,12 @@
 # The full test suite, as CI runs it (.ci/run calls this script):
 #   1. installs what a fresh Debian machine lacks (scripts/ensure-test-deps.sh),
 #   2. checks formatting and lints (cargo fmt --check, cargo clippy -D warnings),
+#      and type-checks and builds the browser app (scripts/build-web.sh),
 #   3. starts a Garage S3 server on loopback for the tests,
-#   4. runs every test on SQLite, then again on PostgreSQL (127.0.0.1:5432).
+#   4. runs every test on SQLite, then again on PostgreSQL (127.0.0.1:5432): the Rust
+#      tests, then the browser tests (web/e2e, Playwright driving Debian's Chromium
+#      against the real `meet-recorder dev`), whose screenshots land in
+#      target/e2e-artifacts/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +16,11 @@ scripts/ensure-test-deps.sh
 export MEETREC_TEST_PYTHON="${MEETREC_CACHE_DIR:-$HOME/.cache/meet-recorder}/venv/bin/python"
 PG_ADMIN="${MEETREC_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 export MEETREC_TEST_POSTGRES_URL="$PG_ADMIN"
+
+echo "== web app: type-check and build"
+scripts/build-web.sh
+(cd web && npm run --silent typecheck)
+export MEETREC_TEST_REQUIRE_WEB=1
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
@@ -34,11 +43,23 @@ eval "$(scripts/garage.sh start "$work/garage")"
 echo "== Garage S3 at $MEETREC_TEST_S3_ENDPOINT"
 
 log="$work/cargo-test.log"
+export MEETREC_E2E_ARTIFACTS="$PWD/target/e2e-artifacts"
+status=0
 for database in sqlite postgres; do
     echo "== cargo test on $database"
-    MEETREC_TEST_DATABASE="$database" cargo test --workspace --locked 2>&1 | tee -a "$log"
+    MEETREC_TEST_DATABASE="$database" cargo test --workspace --locked 2>&1 | tee -a "$log" || status=1
+    echo "== browser tests on $database"
+    MEETREC_TEST_DATABASE="$database" MEETREC_BIN="$PWD/target/debug/meet-recorder" \
+        node --test \
+        --test-reporter=spec --test-reporter-destination=stdout \
+        --test-reporter=tap --test-reporter-destination="$work/e2e-$database.tap" \
+        web/e2e/*.test.mjs || status=1
+    cat "$work/e2e-$database.tap" >>"$log"
 done
 
-# One closing line over both runs.
+# One closing line over both runs: Rust tests ("test result:") and browser tests (TAP).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     /^# pass / { p += $3 } /^# fail / { f += $3 }
      END { printf "total: %d passed, %d failed\n", p, f }' "$log"
+echo "browser screenshots: $MEETREC_E2E_ARTIFACTS"
+exit "$status"

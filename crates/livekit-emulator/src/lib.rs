@@ -154,6 +154,14 @@ impl Emulator {
         self.shared.join_participant(room, identity, identity, "");
     }
 
+    /// A handle that adds and removes simulated participants, usable after the emulator
+    /// has been moved (dev mode gives one to the service's room pages).
+    pub fn participants(&self) -> Participants {
+        Participants {
+            shared: self.shared.clone(),
+        }
+    }
+
     /// Injects a fault; see [`Fault`].
     pub fn inject(&self, fault: Fault) {
         self.shared.add_fault(fault);
@@ -185,5 +193,26 @@ impl Emulator {
         if let Some(server) = self.server.take() {
             let _ = server.await;
         }
+    }
+}
+
+/// Adds and removes simulated participants of a running emulator; see
+/// [`Emulator::participants`].
+#[derive(Clone)]
+pub struct Participants {
+    shared: Arc<state::Shared>,
+}
+
+impl Participants {
+    /// Joins `identity` (shown as `name`) to `room`, creating the room as a join would.
+    /// Joining twice is one participant.
+    pub fn join(&self, room: &str, identity: &str, name: &str) {
+        self.shared.join_participant(room, identity, name, "");
+    }
+
+    /// `identity` leaves `room`; the last one leaving ends the room's egresses, as on a
+    /// real server. Returns false when there was no such participant.
+    pub fn leave(&self, room: &str, identity: &str) -> bool {
+        self.shared.leave_participant(room, identity)
     }
 }

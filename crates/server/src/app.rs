@@ -17,6 +17,8 @@ pub struct AppState {
     pub livekit: Arc<LiveKit>,
     pub recorder: Arc<Recorder>,
     pub share_limiter: std::sync::Arc<crate::http::share_links::AttemptLimiter>,
+    /// Set by `meet-recorder dev` only.
+    pub dev: Option<Arc<crate::dev::DevMode>>,
 }
 
 impl AppState {
@@ -60,6 +62,7 @@ impl AppState {
             livekit,
             recorder,
             share_limiter: Default::default(),
+            dev: None,
         })
     }
 }

@@ -60,29 +60,46 @@ fn session_cookie(parts: &Parts) -> Option<String> {
         .map(|(_, value)| value.to_owned())
 }
 
+/// The signed-in user if there is one; pages open to guests (public rooms) use it.
+pub struct MaybeUser(pub Option<UserRow>);
+
+/// The user a request's bearer token or session cookie belongs to.
+async fn user_of(parts: &Parts, state: &AppState) -> Result<Option<UserRow>, ApiError> {
+    let bearer = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, token) = v.split_once(' ')?;
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then(|| token.trim().to_owned())
+        });
+    Ok(if let Some(token) = bearer {
+        state.db.user_by_api_token(&token_hash(&token)).await?
+    } else if let Some(session) = session_cookie(parts) {
+        state.db.user_by_session(&token_hash(&session)).await?
+    } else {
+        None
+    })
+}
+
 impl FromRequestParts<AppState> for CurrentUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let bearer = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                let (scheme, token) = v.split_once(' ')?;
-                scheme
-                    .eq_ignore_ascii_case("bearer")
-                    .then(|| token.trim().to_owned())
-            });
-        let user = if let Some(token) = bearer {
-            state.db.user_by_api_token(&token_hash(&token)).await?
-        } else if let Some(session) = session_cookie(parts) {
-            state.db.user_by_session(&token_hash(&session)).await?
-        } else {
-            None
-        };
-        user.map(CurrentUser)
+        user_of(parts, state)
+            .await?
+            .map(CurrentUser)
             .ok_or_else(ApiError::not_authenticated)
+    }
+}
+
+impl FromRequestParts<AppState> for MaybeUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        Ok(MaybeUser(user_of(parts, state).await?))
     }
 }
 

@@ -2,7 +2,7 @@
 //! emulator runs in-process and sends its webhooks to the service; SQLite and the
 //! emulator's storage directory hold the data; a demo account is created and printed.
 
-use std::{future::Future, net::SocketAddr, path::Path, time::Duration};
+use std::{future::Future, net::SocketAddr, path::Path, sync::Arc, time::Duration};
 
 use livekit_emulator::{Emulator, EmulatorConfig};
 use secrecy::ExposeSecret;
@@ -11,10 +11,19 @@ use crate::{
     app::{AppState, Application},
     auth,
     config::{Config, Source},
+    presence::{DEPARTURE_GRACE, SimulatedPresence},
 };
 
 pub const DEMO_EMAIL: &str = "demo@example.com";
 pub const DEMO_PASSWORD: &str = "meet-recorder-demo";
+
+/// What only dev mode has: the emulator's rooms to put page visitors in, and a demo
+/// account the sign-in page may show (it is printed at start anyway).
+pub struct DevMode {
+    pub presence: Arc<SimulatedPresence>,
+    pub demo_email: &'static str,
+    pub demo_password: &'static str,
+}
 
 pub async fn run(
     file: Option<&Path>,
@@ -40,7 +49,12 @@ pub async fn run(
     emulator_config.webhook_retry_base = Duration::from_secs(1);
     let emulator = Emulator::start(emulator_config, livekit_bind).await?;
 
-    let state = AppState::new(config).await?;
+    let mut state = AppState::new(config).await?;
+    state.dev = Some(Arc::new(DevMode {
+        presence: SimulatedPresence::new(emulator.participants(), DEPARTURE_GRACE),
+        demo_email: DEMO_EMAIL,
+        demo_password: DEMO_PASSWORD,
+    }));
     if state.db.user_by_email(DEMO_EMAIL).await?.is_none() {
         let hash = auth::hash_password(DEMO_PASSWORD)?;
         state

@@ -15,7 +15,9 @@
 //! - [`http`]: the HTTP interface; [`metrics`]: Prometheus metrics.
 //! - [`app`]: state, server and background loops.
 //! - [`expiry`]: deleting expired recordings. [`events`]: live room state for pages.
-//! - [`cli`]: the subcommands; [`dev`]: the one-command development setup.
+//! - [`web`]: the browser app, embedded in release builds.
+//! - [`cli`]: the subcommands; [`dev`]: the one-command development setup;
+//!   [`presence`]: dev mode's simulated participants.
 
 pub mod app;
 pub mod auth;
@@ -33,7 +35,9 @@ pub mod lifecycle;
 pub mod livekit;
 pub mod mail;
 pub mod metrics;
+pub mod presence;
 pub mod recorder;
 pub mod sigv4;
 pub mod storage;
 pub mod storage_events;
+pub mod web;

@@ -88,6 +88,9 @@ impl RoomState {
     }
 }
 
+/// `stop_reason` of a recording that its maximum duration ended.
+pub const STOP_REASON_LIMIT: &str = "limit";
+
 fn end_of(status: EgressStatus) -> Option<EgressEnd> {
     match status {
         EgressStatus::EgressComplete => Some(EgressEnd::Complete),
@@ -108,6 +111,8 @@ fn file_patch(info: &proto::EgressInfo) -> RecordingPatch {
             now_ms()
         }),
         error: Some(info.error.clone()).filter(|e| !e.is_empty()),
+        stop_reason: (info.status() == EgressStatus::EgressLimitReached)
+            .then(|| STOP_REASON_LIMIT.to_owned()),
         ..Default::default()
     };
     if let Some(file) = info.file_results.first() {
@@ -614,6 +619,9 @@ impl Recorder {
             let Some(egress_id) = recording.worker_id.clone() else {
                 continue;
             };
+            self.db
+                .set_stop_reason(recording.id, STOP_REASON_LIMIT)
+                .await?;
             match self.livekit.stop_egress(&egress_id).await {
                 Ok(_) => {}
                 Err(error) if error.code.as_deref() == Some("failed_precondition") => {
@@ -631,6 +639,7 @@ impl Recorder {
                     Event::MaxDurationReached,
                     RecordingPatch {
                         stopped_at: Some(now_ms()),
+                        stop_reason: Some(STOP_REASON_LIMIT.to_owned()),
                         ..Default::default()
                     },
                 )

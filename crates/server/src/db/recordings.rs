@@ -26,6 +26,8 @@ pub struct RecordingRow {
     pub size_bytes: Option<i64>,
     pub file_location: Option<String>,
     pub error: Option<String>,
+    /// `Some("limit")` when the maximum duration stopped it.
+    pub stop_reason: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -51,6 +53,7 @@ impl RecordingRow {
             size_bytes: row.try_get("size_bytes")?,
             file_location: row.try_get("file_location")?,
             error: row.try_get("error")?,
+            stop_reason: row.try_get("stop_reason")?,
             created_at: row.try_get("created_at")?,
             updated_at: row.try_get("updated_at")?,
         })
@@ -67,6 +70,7 @@ pub struct RecordingPatch {
     pub size_bytes: Option<i64>,
     pub file_location: Option<String>,
     pub error: Option<String>,
+    pub stop_reason: Option<String>,
 }
 
 pub struct NewRecording {
@@ -80,7 +84,7 @@ pub struct NewRecording {
 const SELECT: &str = "SELECT rec.id, rec.room_id, r.name AS room_name, r.slug AS room_slug, \
      r.access_level AS room_access_level, rec.status, rec.mode, rec.layout, rec.options, \
      rec.worker_id, rec.started_at, rec.stopped_at, rec.duration_ms, rec.size_bytes, \
-     rec.file_location, rec.error, rec.created_at, rec.updated_at \
+     rec.file_location, rec.error, rec.stop_reason, rec.created_at, rec.updated_at \
      FROM recordings rec JOIN rooms r ON r.id = rec.room_id";
 
 impl Db {
@@ -259,8 +263,8 @@ impl Db {
              worker_id = COALESCE($3, worker_id), started_at = COALESCE($4, started_at), \
              stopped_at = COALESCE($5, stopped_at), duration_ms = COALESCE($6, duration_ms), \
              size_bytes = COALESCE($7, size_bytes), file_location = COALESCE($8, file_location), \
-             error = COALESCE($9, error) \
-             WHERE id = $10 AND status = $11",
+             error = COALESCE($9, error), stop_reason = COALESCE($10, stop_reason) \
+             WHERE id = $11 AND status = $12",
         )
         .bind(to.as_str())
         .bind(now_ms())
@@ -271,11 +275,25 @@ impl Db {
         .bind(patch.size_bytes)
         .bind(patch.file_location.clone())
         .bind(patch.error.clone())
+        .bind(patch.stop_reason.clone())
         .bind(id.to_string())
         .bind(from.as_str())
         .execute(conn)
         .await?;
         Ok(result.rows_affected() == 1)
+    }
+
+    /// Records why an open recording is about to stop, before asking LiveKit to stop it:
+    /// the egress's own `ENDING` webhook may move the status before our stop returns.
+    pub async fn set_stop_reason(&self, id: Uuid, reason: &str) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE recordings SET stop_reason = $1 WHERE id = $2 AND status IN ('initiated', 'active')",
+        )
+        .bind(reason)
+        .bind(id.to_string())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     /// Takes the recording's write lock at the start of a transaction that reads it and

@@ -13,6 +13,8 @@
 //! - `media_auth.rs`: nginx `auth_request` compatibility. `share_links.rs`: share links and
 //!   the public `/s/{token}` page.
 //! - `system.rs`: `config/`, health and readiness.
+//!
+//! Everything else is the browser app ([`crate::web`]).
 
 mod accounts;
 pub use accounts::LANGUAGES;
@@ -25,7 +27,7 @@ mod room_events;
 mod rooms;
 pub mod share_links;
 mod storage_hook;
-mod system;
+pub mod system;
 mod webhooks;
 
 use axum::{
@@ -102,6 +104,7 @@ pub fn router(state: AppState) -> Router {
         .route("/s/{token}/media", get(share_links::media))
         .route("/readyz", get(system::readyz))
         .route("/metrics", get(system::metrics))
+        .fallback(crate::web::serve)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(system::panic_response))
         .layer(TraceLayer::new_for_http())

@@ -114,6 +114,7 @@ pub fn recording_json(state: &AppState, recording: &RecordingRow, role: Option<R
         "key": state.recorder.key(recording.id, recording.mode),
         "is_expired": state.recorder.is_expired(recording),
         "expired_at": expired_at.map(iso),
+        "stop_reason": recording.stop_reason,
         "duration_ms": recording.duration_ms,
         "size_bytes": recording.size_bytes,
         "worker_id": recording.worker_id,

@@ -3,7 +3,8 @@
 //! and without depending on LiveKit. The first event is the current state; each later
 //! one follows a committed change (see [`crate::events`]). Each event is
 //! `event: recording-state` with `{"room", "recordings": {mode: {id, status, layout,
-//! started_at, is_open}}}` for the latest recording of each mode.
+//! started_at, is_open, stop_reason, error}}}` for the latest recording of each mode.
+//! Guests of a public room may listen too: everyone in the room must see the badge.
 
 use std::{convert::Infallible, time::Duration};
 
@@ -16,8 +17,12 @@ use serde_json::{Map, Value, json};
 use tokio::sync::broadcast::error::RecvError;
 use uuid::Uuid;
 
-use super::{error::ApiError, recordings::iso, rooms::load_room};
-use crate::{app::AppState, auth::CurrentUser};
+use super::{
+    error::{ApiError, QueryParams},
+    recordings::iso,
+    rooms::{GuestName, load_room_as, participant},
+};
+use crate::{app::AppState, auth::MaybeUser};
 
 async fn room_state(state: &AppState, room: Uuid) -> Result<Value, sqlx::Error> {
     let mut recordings = Map::new();
@@ -31,6 +36,8 @@ async fn room_state(state: &AppState, room: Uuid) -> Result<Value, sqlx::Error> 
                     "layout": recording.layout,
                     "started_at": recording.started_at.map(iso),
                     "is_open": recording.status.is_open(),
+                    "stop_reason": recording.stop_reason,
+                    "error": recording.error,
                 })
             });
     }
@@ -39,16 +46,25 @@ async fn room_state(state: &AppState, room: Uuid) -> Result<Value, sqlx::Error> 
 
 pub async fn recording_events(
     State(state): State<AppState>,
-    CurrentUser(user): CurrentUser,
+    MaybeUser(user): MaybeUser,
     Path(room): Path<String>,
+    QueryParams(guest): QueryParams<GuestName>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let (room, _) = load_room(&state, &room, &user).await?;
+    let (room, _) = load_room_as(&state, &room, user.as_ref()).await?;
+    // In dev mode the open page is the participant (see `crate::presence`).
+    let presence = match &state.dev {
+        Some(dev) => {
+            let (identity, name) = participant(user.as_ref(), &guest)?;
+            Some(dev.presence.enter(&room.id.to_string(), &identity, &name))
+        }
+        None => None,
+    };
     // Subscribe before reading, so a change between the two is not missed.
     let hints = state.recorder.events.subscribe();
     let initial = room_state(&state, room.id).await?;
     let stream = futures::stream::unfold(
-        (state, hints, Some(initial), Value::Null),
-        move |(state, mut hints, pending, mut last)| async move {
+        (state, hints, Some(initial), Value::Null, presence),
+        move |(state, mut hints, pending, mut last, presence)| async move {
             let mut next = pending;
             while next.is_none() {
                 match hints.recv().await {
@@ -68,7 +84,7 @@ pub async fn recording_events(
             let event = Event::default()
                 .event("recording-state")
                 .data(current.to_string());
-            Some((Ok(event), (state, hints, None, last)))
+            Some((Ok(event), (state, hints, None, last, presence)))
         },
     );
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))

@@ -18,7 +18,7 @@ use super::{
 };
 use crate::{
     app::AppState,
-    auth::CurrentUser,
+    auth::{CurrentUser, MaybeUser},
     db::{RoomRow, StoreError, UserRow},
 };
 
@@ -50,6 +50,56 @@ pub async fn load_room(
         return Err(not_found());
     }
     Ok((room, role))
+}
+
+/// A room as seen by someone who may be signed out: guests see public rooms only, and
+/// anything else asks them to sign in (without telling whether the room exists).
+pub async fn load_room_as(
+    state: &AppState,
+    id_or_slug: &str,
+    user: Option<&UserRow>,
+) -> Result<(RoomRow, Option<Role>), ApiError> {
+    match user {
+        Some(user) => load_room(state, id_or_slug, user).await,
+        None => state
+            .db
+            .room(id_or_slug)
+            .await?
+            .filter(|room| room.access_level == "public")
+            .map(|room| (room, None))
+            .ok_or_else(ApiError::not_authenticated),
+    }
+}
+
+/// `?name=`: the name a guest of a public room goes by.
+#[derive(Deserialize, Default)]
+pub struct GuestName {
+    name: Option<String>,
+}
+
+/// Who joins a room: a signed-in user as themselves, a guest under a fresh identity and
+/// the name they gave. Returns `(identity, display name)`.
+pub fn participant(
+    user: Option<&UserRow>,
+    guest: &GuestName,
+) -> Result<(String, String), ApiError> {
+    if let Some(user) = user {
+        let name = if user.full_name.is_empty() {
+            &user.email
+        } else {
+            &user.full_name
+        };
+        return Ok((user.id.to_string(), name.clone()));
+    }
+    let name = guest.name.as_deref().map(str::trim).unwrap_or_default();
+    if name.chars().count() > 64 || name.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(
+            "invalid-name",
+            "name must be at most 64 characters, without control characters.",
+        ));
+    }
+    let name = if name.is_empty() { "Guest" } else { name };
+    Ok((format!("guest-{}", Uuid::new_v4()), name.to_owned()))
 }
 
 fn require_privileged(role: Option<Role>) -> Result<(), ApiError> {
@@ -156,10 +206,10 @@ pub async fn create(
 
 pub async fn retrieve(
     State(state): State<AppState>,
-    CurrentUser(user): CurrentUser,
+    MaybeUser(user): MaybeUser,
     Path(room): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let (room, role) = load_room(&state, &room, &user).await?;
+    let (room, role) = load_room_as(&state, &room, user.as_ref()).await?;
     Ok(Json(room_json(&room, role)))
 }
 
@@ -206,21 +256,19 @@ pub async fn destroy(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `GET rooms/{id}/token/`: a LiveKit token to join the room as the signed-in user.
+/// `GET rooms/{id}/token/[?name=]`: a LiveKit token to join the room, as the signed-in
+/// user or, in a public room, as a guest.
 pub async fn token(
     State(state): State<AppState>,
-    CurrentUser(user): CurrentUser,
+    MaybeUser(user): MaybeUser,
     Path(room): Path<String>,
+    QueryParams(guest): QueryParams<GuestName>,
 ) -> Result<Json<Value>, ApiError> {
-    let (room, _) = load_room(&state, &room, &user).await?;
-    let name = if user.full_name.is_empty() {
-        &user.email
-    } else {
-        &user.full_name
-    };
+    let (room, _) = load_room_as(&state, &room, user.as_ref()).await?;
+    let (identity, name) = participant(user.as_ref(), &guest)?;
     let token = state
         .livekit
-        .join_token(&room.id.to_string(), &user.id.to_string(), name);
+        .join_token(&room.id.to_string(), &identity, &name);
     Ok(Json(json!({
         "url": state.livekit.public_url(),
         "room": room.id,

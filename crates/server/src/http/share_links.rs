@@ -564,6 +564,7 @@ mod tests {
             size_bytes: None,
             file_location: None,
             error: None,
+            stop_reason: None,
             created_at: 0,
             updated_at: 0,
         };

@@ -26,6 +26,13 @@ pub async fn config(State(state): State<AppState>) -> Json<serde_json::Value> {
             "default_layout": recording.layout_default,
         },
         "livekit": { "url": state.livekit.public_url() },
+        // The emulator has no media: pages then show a simulated presence instead of
+        // connecting to LiveKit.
+        "room_media": if state.dev.is_some() { "simulated" } else { "livekit" },
+        "demo": state.dev.as_ref().map(|dev| json!({
+            "email": dev.demo_email,
+            "password": dev.demo_password,
+        })),
     }))
 }
 

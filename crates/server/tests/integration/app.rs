@@ -77,6 +77,16 @@ pub async fn spawn_app_with(
     settings: &[(&str, &str)],
     configure_livekit: impl FnOnce(&mut EmulatorConfig),
 ) -> TestApp {
+    spawn_app_configured(settings, configure_livekit, |_, _| {}).await
+}
+
+/// As [`spawn_app_with`], with a last hook on the application state before it starts
+/// (dev mode's parts, for instance).
+pub async fn spawn_app_configured(
+    settings: &[(&str, &str)],
+    configure_livekit: impl FnOnce(&mut EmulatorConfig),
+    configure_state: impl FnOnce(&mut AppState, &Emulator),
+) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -121,7 +131,8 @@ pub async fn spawn_app_with(
         pairs.push(((*name).into(), (*value).into()));
     }
     let config = Config::from_source(&Source::from_pairs(pairs)).expect("valid test settings");
-    let state = AppState::new(config).await.expect("build the application");
+    let mut state = AppState::new(config).await.expect("build the application");
+    configure_state(&mut state, &livekit);
     let app = Application::with_listener(listener, state.clone());
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(async move {

@@ -20,4 +20,5 @@ mod share_links;
 mod smtp;
 mod storage;
 mod storage_hook;
+mod web;
 mod webhooks;

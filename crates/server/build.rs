@@ -1,0 +1,6 @@
+// Release builds embed `web/dist/` (see src/web.rs); rebuild when the UI is rebuilt, since
+// the embedding macro cannot tell cargo about files added under it.
+fn main() {
+    println!("cargo:rerun-if-changed=../../web/dist");
+    println!("cargo:rerun-if-changed=build.rs");
+}
