@@ -33,7 +33,7 @@ use axum::{
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use meet_recorder_domain::Mode;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -249,15 +249,16 @@ pub async fn page(
     Path(token): Path<String>,
     headers: HeaderMap,
 ) -> Response {
+    let lang = PageLanguage::from_headers(&headers);
     let (status, html) = match resolve(&state, &headers, &token).await {
-        Err(error) => (error.status, error_page(&error)),
+        Err(error) => (error.status, error_page(&error, lang)),
         Ok((_, recording)) if state.recorder.is_expired(&recording) => {
             let error = ApiError::new(
                 StatusCode::GONE,
                 "recording-expired",
                 "This recording has expired and its file was deleted.",
             );
-            (error.status, error_page(&error))
+            (error.status, error_page(&error, lang))
         }
         Ok((_, recording)) if !recording.status.is_saved() => {
             let error = ApiError::new(
@@ -265,11 +266,11 @@ pub async fn page(
                 "recording-not-ready",
                 "This recording is not available yet.",
             );
-            (error.status, error_page(&error))
+            (error.status, error_page(&error, lang))
         }
         Ok((link, recording)) => {
             let until = earliest(link.expires_at, state.recorder.expires_at(&recording));
-            (StatusCode::OK, player_page(&recording, &token, until))
+            (StatusCode::OK, player_page(&recording, &token, until, lang))
         }
     };
     let mut response = (status, html).into_response();
@@ -303,11 +304,90 @@ fn earliest(a: Option<i64>, b: Option<i64>) -> Option<i64> {
     }
 }
 
-fn human_date(ms: i64) -> String {
-    DateTime::<Utc>::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .format("%B %-d, %Y, %H:%M UTC")
-        .to_string()
+/// The share page's language: French when the browser prefers it, else English (the web
+/// app's two languages). Recipients have no account, so the browser is all we know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PageLanguage {
+    En,
+    Fr,
+}
+
+impl PageLanguage {
+    fn from_headers(headers: &HeaderMap) -> Self {
+        let preferred = headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(|tag| tag.trim().to_ascii_lowercase())
+            .unwrap_or_default();
+        if preferred == "fr" || preferred.starts_with("fr-") || preferred.starts_with("fr;") {
+            Self::Fr
+        } else {
+            Self::En
+        }
+    }
+
+    fn code(self) -> &'static str {
+        match self {
+            Self::En => "en",
+            Self::Fr => "fr",
+        }
+    }
+
+    fn text(self, key: PageText) -> &'static str {
+        use PageText::*;
+        match (self, key) {
+            (Self::En, Recorded) => "Recorded",
+            (Self::Fr, Recorded) => "Enregistré le",
+            (Self::En, CannotPlay) => "Your browser cannot play this recording here; use the download link.",
+            (Self::Fr, CannotPlay) => "Votre navigateur ne peut pas lire cet enregistrement ici ; utilisez le lien de téléchargement.",
+            (Self::En, Download) => "Download",
+            (Self::Fr, Download) => "Télécharger",
+            (Self::En, WorksUntil) => "This link works until",
+            (Self::Fr, WorksUntil) => "Ce lien fonctionne jusqu’au",
+            (Self::En, NotFound) => "Link not found",
+            (Self::Fr, NotFound) => "Lien introuvable",
+            (Self::En, Gone) => "No longer available",
+            (Self::Fr, Gone) => "Plus disponible",
+            (Self::En, TooMany) => "Too many attempts",
+            (Self::Fr, TooMany) => "Trop de tentatives",
+            (Self::En, NotYet) => "Not available yet",
+            (Self::Fr, NotYet) => "Pas encore disponible",
+            (Self::En, Wrong) => "Something went wrong",
+            (Self::Fr, Wrong) => "Une erreur s’est produite",
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum PageText {
+    Recorded,
+    CannotPlay,
+    Download,
+    WorksUntil,
+    NotFound,
+    Gone,
+    TooMany,
+    NotYet,
+    Wrong,
+}
+
+fn human_date(ms: i64, lang: PageLanguage) -> String {
+    const MOIS: [&str; 12] = [
+        "janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
+        "octobre", "novembre", "décembre",
+    ];
+    let at = DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default();
+    match lang {
+        PageLanguage::En => at.format("%B %-d, %Y, %H:%M UTC").to_string(),
+        PageLanguage::Fr => format!(
+            "{} {} {}, {} UTC",
+            at.day(),
+            MOIS[at.month0() as usize],
+            at.year(),
+            at.format("%H:%M")
+        ),
+    }
 }
 
 fn human_duration(ms: i64) -> String {
@@ -331,21 +411,28 @@ video{height:auto;max-height:80vh;background:#000;border-radius:6px}\
 .download{display:inline-block;margin:1rem 0;padding:.6rem 1.2rem;border:1px solid currentColor;\
 border-radius:6px;color:inherit;text-decoration:none}";
 
-fn document(title: &str, body: &str) -> String {
+fn document(title: &str, body: &str, lang: PageLanguage) -> String {
     format!(
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+        "<!DOCTYPE html>\n<html lang=\"{lang}\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <meta name=\"robots\" content=\"noindex, nofollow\">\n\
          <meta name=\"referrer\" content=\"no-referrer\">\n\
          <title>{title}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n{body}</main>\n\
          </body>\n</html>\n",
         title = escape_html(title),
+        lang = lang.code(),
     )
 }
 
 /// The page for a working link. Every interpolated value is escaped.
-fn player_page(recording: &RecordingRow, token: &str, until: Option<i64>) -> String {
-    let date = human_date(recording.created_at);
+fn player_page(
+    recording: &RecordingRow,
+    token: &str,
+    until: Option<i64>,
+    lang: PageLanguage,
+) -> String {
+    use PageText::*;
+    let date = human_date(recording.created_at, lang);
     let title = format!("{} — {date}", recording.room_name);
     let src = format!("/s/{token}/media");
     let download = format!("/s/{token}/media?download=1");
@@ -360,35 +447,41 @@ fn player_page(recording: &RecordingRow, token: &str, until: Option<i64>) -> Str
     let until = until
         .map(|at| {
             format!(
-                "<p class=\"meta\">This link works until {}.</p>\n",
-                escape_html(&human_date(at))
+                "<p class=\"meta\">{} {}.</p>\n",
+                lang.text(WorksUntil),
+                escape_html(&human_date(at, lang))
             )
         })
         .unwrap_or_default();
     let body = format!(
         "<h1>{room}</h1>\n\
-         <p class=\"meta\">Recorded <time datetime=\"{iso}\">{date}</time>{duration}</p>\n\
+         <p class=\"meta\">{recorded} <time datetime=\"{iso}\">{date}</time>{duration}</p>\n\
          <{element} controls preload=\"metadata\" playsinline src=\"{src}\">\
-         Your browser cannot play this recording here; use the download link.</{element}>\n\
-         <a class=\"download\" href=\"{download}\" download>Download</a>\n{until}",
+         {cannot_play}</{element}>\n\
+         <a class=\"download\" href=\"{download}\" download>{download_label}</a>\n{until}",
         room = escape_html(&recording.room_name),
+        recorded = lang.text(Recorded),
         iso = escape_html(&iso(recording.created_at)),
         date = escape_html(&date),
+        cannot_play = lang.text(CannotPlay),
         src = escape_html(&src),
         download = escape_html(&download),
+        download_label = lang.text(Download),
     );
-    document(&title, &body)
+    document(&title, &body, lang)
 }
 
-/// The page for a link that does not work (or not any more).
-fn error_page(error: &ApiError) -> String {
-    let heading = match error.status {
-        StatusCode::NOT_FOUND => "Link not found",
-        StatusCode::GONE => "No longer available",
-        StatusCode::TOO_MANY_REQUESTS => "Too many attempts",
-        StatusCode::CONFLICT => "Not available yet",
-        _ => "Something went wrong",
-    };
+/// The page for a link that does not work (or not any more). The detail stays the API's
+/// (English) sentence; the heading says it in the reader's language.
+fn error_page(error: &ApiError, lang: PageLanguage) -> String {
+    use PageText::*;
+    let heading = lang.text(match error.status {
+        StatusCode::NOT_FOUND => NotFound,
+        StatusCode::GONE => Gone,
+        StatusCode::TOO_MANY_REQUESTS => TooMany,
+        StatusCode::CONFLICT => NotYet,
+        _ => Wrong,
+    });
     let body = format!(
         "<h1>{heading}</h1>\n<p>{detail}</p>\n<p class=\"meta\">Error {status}: {code}</p>\n",
         heading = escape_html(heading),
@@ -396,7 +489,7 @@ fn error_page(error: &ApiError) -> String {
         status = error.status.as_u16(),
         code = escape_html(error.code),
     );
-    document(heading, &body)
+    document(heading, &body, lang)
 }
 
 /// The create body. One way to say how long a link lives: a whole number of days.
@@ -568,7 +661,7 @@ mod tests {
             created_at: 0,
             updated_at: 0,
         };
-        let html = player_page(&recording, "\"><b>", None);
+        let html = player_page(&recording, "\"><b>", None, PageLanguage::En);
         assert!(
             !html.contains("<script>") && !html.contains("<b>"),
             "{html}"

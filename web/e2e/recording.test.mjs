@@ -1,0 +1,161 @@
+// The product as its users meet it, in a real browser against `meet-recorder dev`: a host
+// records a room, a guest sees the badge, the owner plays the recording and shares it,
+// and the time limit and a failed start are made plain.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import { launchBrowser, newPage, playMedia, screenshot, signIn, startDev } from './harness.mjs';
+
+const TEN_MINUTES_MS = 600_000;
+
+describe('recording a room end to end', () => {
+  let dev;
+  let browser;
+  before(async () => {
+    dev = await startDev({ RECORDING_MAX_DURATION: String(TEN_MINUTES_MS) });
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+    await dev?.stop();
+  });
+
+  test('host records, a guest sees it, the owner plays and shares the file', async () => {
+    const host = await newPage(browser);
+
+    // Signed out, the app asks to sign in; the demo account is shown in dev mode.
+    await host.goto(dev.url);
+    await host.waitForURL(/\/signin/);
+    await host.getByText('demo@example.com').first().waitFor();
+    await screenshot(host, '01-sign-in');
+    await signIn(host, dev.url);
+
+    await host.getByLabel('Room name').fill('Weekly sync');
+    await host.getByRole('button', { name: 'Create room' }).click();
+    await host.getByRole('link', { name: 'Weekly sync' }).click();
+    await host.getByRole('heading', { name: 'Weekly sync' }).waitFor();
+    const roomUrl = host.url();
+    assert.match(roomUrl, /\/rooms\/weekly-sync/);
+
+    const panel = host.getByRole('region', { name: 'Recording' });
+    await panel.getByRole('radio', { name: 'Video recording' }).check();
+    await panel.getByLabel('Layout').selectOption('grid');
+    await panel.getByText('Maximum duration: 10 min').waitFor();
+    await screenshot(host, '02-room-before-recording');
+
+    await panel.getByRole('button', { name: 'Start recording' }).click();
+    await panel.getByRole('button', { name: 'Stop recording' }).waitFor({ timeout: 20_000 });
+    const badge = host.getByTestId('recording-badge');
+    await badge.waitFor();
+    assert.match(await badge.innerText(), /Recording in progress/);
+    assert.match(await host.getByTestId('recording-countdown').innerText(), /Time left (9:5\d|10:00|09:5\d)/);
+    await host.getByTestId('toast').filter({ hasText: 'Recording started' }).waitFor();
+    await screenshot(host, '03-room-recording');
+
+    // A guest joining late, signed out, in French, at phone width sees the badge at once.
+    const guest = await newPage(browser, { locale: 'fr-FR', viewport: { width: 375, height: 740 } });
+    await guest.goto(roomUrl);
+    await guest.getByLabel('Votre nom').fill('Grace');
+    await guest.getByRole('button', { name: 'Rejoindre' }).click();
+    const guestBadge = guest.getByTestId('recording-badge');
+    await guestBadge.waitFor();
+    assert.match(await guestBadge.innerText(), /Enregistrement en cours/);
+    assert.equal(await guest.getByRole('button', { name: /enregistrement/i }).count(), 0, 'guests cannot record');
+    await screenshot(guest, '04-guest-phone-fr-sees-badge');
+
+    // Let the egress record a little, then stop: Saving…, then ready to start again.
+    await host.waitForTimeout(2_500);
+    await panel.getByRole('button', { name: 'Stop recording' }).click();
+    await host.getByTestId('toast').filter({ hasText: 'Recording stopped' }).waitFor({ timeout: 20_000 });
+    await panel.getByRole('button', { name: 'Start recording' }).waitFor({ timeout: 30_000 });
+    await guestBadge.waitFor({ state: 'detached', timeout: 20_000 });
+    await screenshot(host, '05-room-stopped');
+
+    // The recording page plays the file once it is saved (the page updates by itself).
+    await host.getByRole('link', { name: 'Recordings' }).click();
+    await host.getByRole('link', { name: /Weekly sync/ }).first().click();
+    await host.waitForURL(/\/recording\/[0-9a-f-]{36}$/);
+    const played = await playMedia(host);
+    assert.equal(played.error, null);
+    assert.ok(played.readyState >= 2, `readyState ${played.readyState}`);
+    assert.ok(played.duration > 0, `duration ${played.duration}`);
+    const download = host.getByRole('link', { name: 'Download' });
+    assert.match(await download.getAttribute('href'), /media\/\?download=1$/);
+    await screenshot(host, '06-recording-page');
+
+    // A share link plays for someone signed out.
+    await host.getByRole('button', { name: 'Create share link' }).click();
+    const shareUrl = await host.getByLabel('Share link').inputValue();
+    assert.match(shareUrl, /\/s\/[A-Za-z0-9_-]{20,}$/);
+    const outsider = await newPage(browser);
+    await outsider.goto(shareUrl);
+    const shared = await playMedia(outsider, 'video, audio');
+    assert.ok(shared.readyState >= 2 && shared.duration > 0, JSON.stringify(shared));
+    await screenshot(outsider, '07-share-page');
+
+    // Revoked, the link stops working.
+    await host.getByRole('button', { name: 'Revoke' }).first().click();
+    await host.waitForTimeout(500);
+    const revoked = await outsider.goto(shareUrl);
+    assert.equal(revoked.status(), 404);
+  });
+
+  test('a start that fails says so in a dialog, and focus comes back', async () => {
+    const host = await newPage(browser);
+    await signIn(host, dev.url);
+    await host.getByLabel('Room name').fill('Failing room');
+    await host.getByRole('button', { name: 'Create room' }).click();
+    await host.getByRole('link', { name: 'Failing room' }).click();
+    const panel = host.getByRole('region', { name: 'Recording' });
+    await panel.getByRole('button', { name: 'Start recording' }).waitFor();
+
+    const response = await fetch(`${dev.livekitUrl}/admin/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ fault: 'start_error', code: 'unavailable' }),
+    });
+    assert.equal(response.status, 201, await response.text());
+
+    const start = panel.getByRole('button', { name: 'Start recording' });
+    await start.click();
+    const dialog = host.getByRole('dialog', { name: 'Recording could not start' });
+    await dialog.waitFor();
+    await screenshot(host, '08-start-failed-dialog');
+    await host.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+    assert.equal(await start.evaluate((button) => button === document.activeElement), true);
+    assert.equal(await host.getByTestId('recording-badge').count(), 0);
+  });
+});
+
+describe('the maximum duration', () => {
+  let dev;
+  let browser;
+  before(async () => {
+    dev = await startDev({ RECORDING_MAX_DURATION: '6000' });
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+    await dev?.stop();
+  });
+
+  test('counts down and alerts everyone when it stops the recording', async () => {
+    const host = await newPage(browser);
+    await signIn(host, dev.url);
+    await host.getByLabel('Room name').fill('Short room');
+    await host.getByRole('button', { name: 'Create room' }).click();
+    await host.getByRole('link', { name: 'Short room' }).click();
+    const panel = host.getByRole('region', { name: 'Recording' });
+    await panel.getByText('Maximum duration: 6 s').waitFor();
+    await panel.getByRole('button', { name: 'Start recording' }).click();
+    await host.getByTestId('recording-countdown').waitFor({ timeout: 20_000 });
+
+    const alert = host.getByRole('alert').filter({ hasText: 'Recording time limit reached' });
+    await alert.waitFor({ timeout: 30_000 });
+    await screenshot(host, '09-limit-reached');
+    await panel.getByRole('button', { name: 'Start recording' }).waitFor({ timeout: 30_000 });
+    assert.equal(await host.getByTestId('recording-badge').count(), 0);
+  });
+});

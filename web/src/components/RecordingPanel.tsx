@@ -1,0 +1,216 @@
+import { useEffect, useId, useRef, useState } from 'react';
+
+import { ApiError, type Config, type Mode, api } from '../api';
+import { errorText } from '../errorText';
+import { formatClock, formatLength } from '../format';
+import { useI18n } from '../hooks/useI18n';
+import { useNow } from '../hooks/useNow';
+import type { Translate } from '../i18n';
+import { MODES, type RoomRecordings, isOpen, openModes } from '../recordingState';
+import { Dialog } from './Dialog';
+
+type Choice = Mode | 'both';
+type Phase = 'idle' | 'starting' | 'active' | 'saving';
+
+interface RecordingPanelProps {
+  roomId: string;
+  recording: Config['recording'];
+  recordings: RoomRecordings;
+  /** Whether the stream has told the room's state yet: until then starting is a guess. */
+  loaded: boolean;
+}
+
+function layoutLabel(layout: string, t: Translate): string {
+  const light = layout.endsWith('-light');
+  const base = light ? layout.slice(0, -'-light'.length) : layout;
+  const known: Record<string, string> = {
+    speaker: t('layout.speaker'),
+    grid: t('layout.grid'),
+    'single-speaker': t('layout.single-speaker'),
+  };
+  const name = known[base] ?? base;
+  return light ? t('layout.light', { layout: name }) : name;
+}
+
+/** Start and stop controls for the room's owners and administrators. */
+export function RecordingPanel({ roomId, recording, recordings, loaded }: RecordingPanelProps) {
+  const { t } = useI18n();
+  const modes = MODES.filter((mode) => recording.available_modes.includes(mode));
+  const choices: Choice[] = modes.length === 2 ? [...modes, 'both'] : modes;
+  const [choice, setChoice] = useState<Choice>(choices[0] ?? 'screen_recording');
+  const [layout, setLayout] = useState(recording.default_layout ?? recording.layouts[0] ?? '');
+  const [posting, setPosting] = useState(false);
+  // Recordings this page started or stopped, until the stream shows the outcome: the
+  // button must not flicker back to "Start" between the answer and the next event.
+  const [awaitingStart, setAwaitingStart] = useState<string[]>([]);
+  const [awaitingStop, setAwaitingStop] = useState<string[]>([]);
+  const [failure, setFailure] = useState<{ title: string; detail: string } | null>(null);
+  const buttonRef = useRef<HTMLButtonElement>(null);
+  const titleId = useId();
+  const legendId = useId();
+  const layoutId = useId();
+
+  const running = openModes(recordings);
+  const inStream = (id: string) => MODES.some((mode) => recordings[mode]?.id === id);
+  const openInStream = (id: string) =>
+    MODES.some((mode) => {
+      const live = recordings[mode];
+      return live?.id === id && isOpen(live.status);
+    });
+
+  let phase: Phase = 'idle';
+  if (posting || awaitingStart.some((id) => !inStream(id))) phase = 'starting';
+  else if (awaitingStop.some(openInStream)) phase = 'saving';
+  else if (running.some((mode) => recordings[mode]?.status === 'initiated')) phase = 'starting';
+  else if (running.length > 0) phase = 'active';
+
+  const busy = phase === 'starting' || phase === 'saving' || !loaded;
+
+  // A disabled button drops focus to the page; give it back when the button is usable
+  // again, unless the person has moved on meanwhile.
+  const refocus = useRef(false);
+  useEffect(() => {
+    if (busy || !refocus.current) return;
+    refocus.current = false;
+    if (document.activeElement === document.body) buttonRef.current?.focus();
+  }, [busy]);
+
+  const start = async () => {
+    const targets: Mode[] = choice === 'both' ? [...modes] : [choice];
+    setPosting(true);
+    const started: string[] = [];
+    try {
+      for (const mode of targets) {
+        const answer = await api.startRecording(
+          roomId,
+          mode,
+          mode === 'screen_recording' && layout ? layout : null,
+        );
+        started.push(answer.recording.id);
+      }
+    } catch (error) {
+      setFailure({ title: t('panel.startFailed'), detail: errorText(error, t) });
+    } finally {
+      setAwaitingStart(started);
+      setPosting(false);
+    }
+  };
+
+  const stop = async () => {
+    const targets = running.filter((mode) => recordings[mode]?.status === 'active');
+    setAwaitingStop(targets.map((mode) => recordings[mode]?.id ?? ''));
+    for (const mode of targets) {
+      try {
+        await api.stopRecording(roomId, mode);
+      } catch (error) {
+        // Already stopped elsewhere (another admin, the time limit): nothing went wrong.
+        if (error instanceof ApiError && error.code === 'no-active-recording') continue;
+        setFailure({ title: t('panel.stopFailed'), detail: errorText(error, t) });
+        setAwaitingStop([]);
+        return;
+      }
+    }
+  };
+
+  const label = {
+    idle: t('panel.start'),
+    starting: t('panel.starting'),
+    active: t('panel.stop'),
+    saving: t('panel.saving'),
+  }[phase];
+
+  return (
+    <section className="card recording-panel" aria-labelledby={titleId}>
+      <h2 id={titleId}>{t('panel.title')}</h2>
+      <fieldset className="choice-group" role="radiogroup" aria-labelledby={legendId}>
+        <legend id={legendId}>{t('panel.what')}</legend>
+        {choices.map((value) => (
+          <label key={value} className="choice">
+            <input
+              type="radio"
+              name={`${titleId}-what`}
+              value={value}
+              checked={choice === value}
+              disabled={phase !== 'idle'}
+              onChange={() => setChoice(value)}
+            />
+            {t(`mode.${value}`)}
+          </label>
+        ))}
+      </fieldset>
+      {recording.layouts.length > 0 && (
+        <div className="field">
+          <label htmlFor={layoutId}>{t('panel.layout')}</label>
+          <select
+            id={layoutId}
+            value={layout}
+            disabled={choice === 'transcript' || phase !== 'idle'}
+            onChange={(event) => setLayout(event.target.value)}
+          >
+            {recording.layouts.map((value) => (
+              <option key={value} value={value}>
+                {layoutLabel(value, t)}
+              </option>
+            ))}
+          </select>
+        </div>
+      )}
+      {recording.max_duration !== null && (
+        <p className="muted">
+          {t('panel.maxDuration', { duration: formatLength(recording.max_duration) })}
+        </p>
+      )}
+      <button
+        ref={buttonRef}
+        type="button"
+        className={`button ${phase === 'active' ? 'button-stop' : 'button-record'}`}
+        disabled={busy}
+        onClick={() => {
+          refocus.current = true;
+          void (phase === 'active' ? stop() : start());
+        }}
+      >
+        {label}
+      </button>
+      {phase === 'active' && recording.max_duration !== null && (
+        <Countdown recordings={recordings} maxDuration={recording.max_duration} />
+      )}
+      {failure && (
+        <Dialog
+          title={failure.title}
+          onClose={() => setFailure(null)}
+          returnFocus={buttonRef}
+          actions={
+            <button
+              type="button"
+              className="button button-primary"
+              data-autofocus
+              onClick={() => setFailure(null)}
+            >
+              {t('common.ok')}
+            </button>
+          }
+        >
+          <p>{failure.detail}</p>
+        </Dialog>
+      )}
+    </section>
+  );
+}
+
+/** Time until the earliest running recording hits the service's maximum duration. */
+function Countdown({ recordings, maxDuration }: { recordings: RoomRecordings; maxDuration: number }) {
+  const { t } = useI18n();
+  const now = useNow(true);
+  const starts = MODES.map((mode) => recordings[mode])
+    .filter((live) => live?.status === 'active' && live.started_at)
+    .map((live) => Date.parse(live?.started_at ?? ''));
+  if (starts.length === 0) return null;
+  const left = Math.min(...starts) + maxDuration - now;
+  return (
+    // A timer is not announced on every tick; people read it when they want to.
+    <p className="countdown" role="timer" data-testid="recording-countdown">
+      {t('panel.timeLeft', { time: formatClock(left) })}
+    </p>
+  );
+}

@@ -1,0 +1,210 @@
+import { useEffect, useRef, useState } from 'react';
+import { Link, useNavigate, useParams } from 'react-router';
+
+import { type Recording, api, urls } from '../api';
+import { Dialog } from '../components/Dialog';
+import { ShareLinks } from '../components/ShareLinks';
+import { StatusLabel } from '../components/StatusLabel';
+import { errorText } from '../errorText';
+import { formatClock, formatDateTime, formatSize } from '../format';
+import { useDocumentTitle } from '../hooks/useDocumentTitle';
+import { useI18n } from '../hooks/useI18n';
+import { useLoad } from '../hooks/useLoad';
+import { useToasts } from '../hooks/useToasts';
+import { SAVED_STATUSES, UNAVAILABLE_STATUSES } from '../recordingState';
+
+const POLL_MS = 2_000;
+
+type Availability = 'ready' | 'processing' | 'unavailable' | 'expired';
+
+function availability(recording: Recording): Availability {
+  if (recording.is_expired || recording.status === 'expired') return 'expired';
+  if (SAVED_STATUSES.has(recording.status)) return 'ready';
+  if (UNAVAILABLE_STATUSES.has(recording.status)) return 'unavailable';
+  return 'processing';
+}
+
+export function RecordingPage() {
+  const { t, language } = useI18n();
+  const { id = '' } = useParams();
+  const recording = useLoad(() => api.recording(id), [id]);
+  const data = recording.data;
+  const state = data ? availability(data) : null;
+  const title = data ? `${data.room.name} — ${formatDateTime(language, data.created_at)}` : null;
+  useDocumentTitle(title);
+
+  // No stream tells a recording's file is ready, so ask until it is.
+  const { reload } = recording;
+  useEffect(() => {
+    if (state !== 'processing') return;
+    const timer = window.setInterval(reload, POLL_MS);
+    return () => window.clearInterval(timer);
+  }, [state, reload]);
+
+  if (!data) {
+    const error = recording.error;
+    if (!error) return <p>{t('common.loading')}</p>;
+    return (
+      <>
+        <h1>
+          {error.status === 404 ? t('recording.notFound') : errorText(error, t)}
+        </h1>
+        {error.status === 403 && <p>{t('recording.forbidden')}</p>}
+        <Link to="/recordings">{t('recording.back')}</Link>
+      </>
+    );
+  }
+
+  return (
+    <>
+      <p className="back-link">
+        <Link to="/recordings">{t('recording.back')}</Link>
+      </p>
+      <h1>{title}</h1>
+      <dl className="recording-facts">
+        <div>
+          <dt>{t('recordings.status')}</dt>
+          <dd data-testid="recording-status">
+            <StatusLabel status={data.status} />
+          </dd>
+        </div>
+        <div>
+          <dt>{t('recordings.mode')}</dt>
+          <dd>{t(`mode.${data.mode}`)}</dd>
+        </div>
+        {data.duration_ms !== null && (
+          <div>
+            <dt>{t('recordings.duration')}</dt>
+            <dd>{formatClock(data.duration_ms)}</dd>
+          </div>
+        )}
+        {data.size_bytes !== null && (
+          <div>
+            <dt>{t('recording.size')}</dt>
+            <dd>{formatSize(language, data.size_bytes)}</dd>
+          </div>
+        )}
+      </dl>
+      {data.expired_at && state !== 'expired' && (
+        <p>{t('recording.availableUntil', { date: formatDateTime(language, data.expired_at) })}</p>
+      )}
+
+      {state === 'expired' && (
+        <div className="notice notice-bad">
+          <p className="notice-title">{t('recording.expired')}</p>
+          {data.expired_at && (
+            <p>{t('recording.expiredOn', { date: formatDateTime(language, data.expired_at) })}</p>
+          )}
+        </div>
+      )}
+      {state === 'unavailable' && (
+        <div className="notice notice-bad">
+          <p className="notice-title">{t('recording.unavailable')}</p>
+        </div>
+      )}
+      {state === 'processing' && (
+        <div className="notice" role="status">
+          <p className="notice-title">{t('recording.processing')}</p>
+          <p>{t('recording.processingHint')}</p>
+        </div>
+      )}
+      {state === 'ready' && <Player recording={data} />}
+      {state === 'ready' && <ShareLinks recordingId={data.id} />}
+      {data.abilities.destroy && <DeleteRecording recordingId={data.id} />}
+    </>
+  );
+}
+
+function Player({ recording }: { recording: Recording }) {
+  const { t } = useI18n();
+  const fallback = t('recording.playerFallback');
+  return (
+    <div className="player">
+      {recording.mode === 'screen_recording' ? (
+        <video controls preload="metadata" playsInline data-testid="player" src={urls.media(recording.id)}>
+          {fallback}
+        </video>
+      ) : (
+        <audio controls preload="metadata" data-testid="player" src={urls.media(recording.id)}>
+          {fallback}
+        </audio>
+      )}
+      <a className="button button-primary" href={urls.media(recording.id, true)} download>
+        {t('recording.download')}
+      </a>
+    </div>
+  );
+}
+
+function DeleteRecording({ recordingId }: { recordingId: string }) {
+  const { t } = useI18n();
+  const navigate = useNavigate();
+  const push = useToasts();
+  const [confirming, setConfirming] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState('');
+  const buttonRef = useRef<HTMLButtonElement>(null);
+
+  const remove = async () => {
+    setBusy(true);
+    try {
+      await api.deleteRecording(recordingId);
+      push({ tone: 'success', message: t('recording.deleted') });
+      navigate('/recordings');
+    } catch (caught) {
+      setConfirming(false);
+      setBusy(false);
+      setError(`${t('recording.deleteFailed')}: ${errorText(caught, t)}`);
+    }
+  };
+
+  return (
+    <div className="danger-zone">
+      <button
+        ref={buttonRef}
+        type="button"
+        className="button button-danger"
+        onClick={() => {
+          setError('');
+          setConfirming(true);
+        }}
+      >
+        {t('recording.delete')}
+      </button>
+      {error && (
+        <p className="form-error" role="alert">
+          {error}
+        </p>
+      )}
+      {confirming && (
+        <Dialog
+          title={t('recording.deleteTitle')}
+          onClose={() => setConfirming(false)}
+          returnFocus={buttonRef}
+          actions={
+            <>
+              <button
+                type="button"
+                className="button"
+                data-autofocus
+                onClick={() => setConfirming(false)}
+              >
+                {t('common.cancel')}
+              </button>
+              <button
+                type="button"
+                className="button button-danger"
+                disabled={busy}
+                onClick={() => void remove()}
+              >
+                {t('recording.deleteConfirm')}
+              </button>
+            </>
+          }
+        >
+          <p>{t('recording.deleteText')}</p>
+        </Dialog>
+      )}
+    </div>
+  );
+}

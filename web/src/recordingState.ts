@@ -1,0 +1,89 @@
+// The vocabulary of recording statuses and the rules that turn two successive room states
+// (as the recording-events stream sends them) into the events people are told about.
+
+import type { Mode, RecordingStatus } from './api';
+
+export const MODES: readonly Mode[] = ['screen_recording', 'transcript'];
+
+/** The latest recording of one mode, as the recording-events stream describes it. */
+export interface LiveRecording {
+  id: string;
+  status: RecordingStatus;
+  layout: string | null;
+  started_at: string | null;
+  is_open: boolean;
+  // Added to the stream later than the rest: older servers omit them.
+  stop_reason?: 'limit' | null;
+  error?: string | null;
+}
+
+export type RoomRecordings = Partial<Record<Mode, LiveRecording>>;
+
+export interface RecordingStateEvent {
+  room: string;
+  recordings: RoomRecordings;
+}
+
+export const SAVED_STATUSES: ReadonlySet<RecordingStatus> = new Set<RecordingStatus>([
+  'saved',
+  'notification_succeeded',
+  'external_process_successful',
+  'external_process_failed',
+]);
+
+/** Statuses after which the recording will never have a file. */
+export const UNAVAILABLE_STATUSES: ReadonlySet<RecordingStatus> = new Set<RecordingStatus>([
+  'failed_to_start',
+  'aborted',
+  'failed',
+]);
+
+// failed_to_start is left out: whoever pressed start is told by the start dialog.
+const FAILURE_STATUSES: ReadonlySet<RecordingStatus> = new Set<RecordingStatus>([
+  'failed',
+  'aborted',
+  'failed_to_stop',
+]);
+
+export function isOpen(status: RecordingStatus): boolean {
+  return status === 'initiated' || status === 'active';
+}
+
+export function openModes(recordings: RoomRecordings): Mode[] {
+  return MODES.filter((mode) => {
+    const recording = recordings[mode];
+    return recording !== undefined && isOpen(recording.status);
+  });
+}
+
+export type TransitionKind = 'started' | 'stopped' | 'limit' | 'failed';
+
+export interface Transition {
+  kind: TransitionKind;
+  mode: Mode;
+  recording: LiveRecording;
+}
+
+/** What changed between two states of a room, one entry per mode at most. */
+export function transitionsBetween(before: RoomRecordings, after: RoomRecordings): Transition[] {
+  const found: Transition[] = [];
+  for (const mode of MODES) {
+    const next = after[mode];
+    if (!next) continue;
+    const previous = before[mode];
+    const same = previous !== undefined && previous.id === next.id;
+    let kind: TransitionKind | null = null;
+    if (FAILURE_STATUSES.has(next.status)) {
+      if (!(same && FAILURE_STATUSES.has(previous.status))) kind = 'failed';
+    } else if (next.status === 'active') {
+      if (!(same && previous.status === 'active')) kind = 'started';
+    } else if (!isOpen(next.status) && next.status !== 'failed_to_start') {
+      // A recording never seen open (it began and ended between two events) still
+      // ended live, but only if it ever ran.
+      const ended = same ? isOpen(previous.status) : next.started_at !== null;
+      if (ended) kind = next.stop_reason === 'limit' ? 'limit' : 'stopped';
+    }
+    if (kind) found.push({ kind, mode, recording: next });
+  }
+  return found;
+}
