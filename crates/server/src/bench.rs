@@ -33,6 +33,8 @@ pub struct BenchOptions {
     pub completions: usize,
     /// Size of the file for the download benchmark, in MiB (0 skips it).
     pub download_mib: u64,
+    /// Open room pages (event streams) for the live-state fan-out benchmark (0 skips it).
+    pub pages: usize,
     /// S3 settings (`AWS_S3_*`) for the download benchmark; local storage when empty.
     pub s3: Vec<(String, String)>,
 }
@@ -318,6 +320,9 @@ async fn bench_one(database: &str, options: &BenchOptions) -> anyhow::Result<()>
 
     rig.shut_down(&options.postgres_admin_url).await?;
     bench_completion(database, options).await?;
+    if options.pages > 0 {
+        bench_live_pages(database, options).await?;
+    }
     if options.download_mib > 0 && database == options.databases[0] {
         bench_downloads(database, options).await?;
     }
@@ -507,6 +512,86 @@ async fn bench_completion(database: &str, options: &BenchOptions) -> anyhow::Res
         "{}",
         Stats::new(latencies).line("egress_ended -> SMTP email")
     );
+    rig.shut_down(&options.postgres_admin_url).await
+}
+
+/// Many room pages follow one room: how long after the start request each page's stream
+/// shows the recording `active`, and what each open page costs in memory.
+async fn bench_live_pages(database: &str, options: &BenchOptions) -> anyhow::Result<()> {
+    const ROUNDS: usize = 10;
+    // Egresses stay STARTING; the recording is `active` as soon as the start returns.
+    let rig = Rig::start(database, options, Duration::from_secs(3600), &[]).await?;
+    let before = rss_mib();
+    let (seen, mut arrivals) = tokio::sync::mpsc::unbounded_channel::<(String, Instant)>();
+    let url = format!("{}/rooms/{}/recording-events/", rig.api, rig.room_id);
+    let mut readers = Vec::new();
+    for _ in 0..options.pages {
+        let response = rig.http.get(&url).bearer_auth(&rig.token).send().await?;
+        anyhow::ensure!(
+            response.status() == 200,
+            "stream answered {}",
+            response.status()
+        );
+        let seen = seen.clone();
+        readers.push(tokio::spawn(async move {
+            let mut body = response.bytes_stream();
+            let mut buffer = String::new();
+            while let Some(Ok(chunk)) = body.next().await {
+                let at = Instant::now();
+                buffer.push_str(&String::from_utf8_lossy(&chunk));
+                while let Some(end) = buffer.find("\n\n") {
+                    let block: String = buffer.drain(..end + 2).collect();
+                    if let Some(data) = block.lines().find_map(|l| l.strip_prefix("data:")) {
+                        let _ = seen.send((data.trim().to_owned(), at));
+                    }
+                }
+            }
+        }));
+    }
+    // Every page has its first event before the clock starts.
+    for _ in 0..options.pages {
+        arrivals.recv().await.context("first event")?;
+    }
+    let per_page_kib = (rss_mib() - before).max(0.0) * 1024.0 / options.pages as f64;
+
+    let mut latencies = Vec::new();
+    for _ in 0..ROUNDS {
+        let sent = Instant::now();
+        rig.start_recording("screen_recording").await?;
+        let mut active = 0;
+        while active < options.pages {
+            let (data, at) = tokio::time::timeout(Duration::from_secs(30), arrivals.recv())
+                .await
+                .context("every page hears the start within 30 s")?
+                .context("streams open")?;
+            let state: Value = serde_json::from_str(&data)?;
+            if state["recordings"]["screen_recording"]["status"] == "active" {
+                active += 1;
+                latencies.push(at - sent);
+            }
+        }
+        rig.stop_recording().await?;
+        // Let the stop's events through before the next round.
+        let mut closed = 0;
+        while closed < options.pages {
+            let (data, _) = tokio::time::timeout(Duration::from_secs(30), arrivals.recv())
+                .await
+                .context("every page hears the stop within 30 s")?
+                .context("streams open")?;
+            let state: Value = serde_json::from_str(&data)?;
+            if state["recordings"]["screen_recording"]["is_open"] == false {
+                closed += 1;
+            }
+        }
+    }
+    println!(
+        "{}",
+        Stats::new(latencies).line(&format!("start -> {} pages see it", options.pages))
+    );
+    println!("  memory per open page         {per_page_kib:.1} KiB (service and reader together)");
+    for reader in readers {
+        reader.abort();
+    }
     rig.shut_down(&options.postgres_admin_url).await
 }
 

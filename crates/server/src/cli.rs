@@ -96,6 +96,9 @@ struct BenchArgs {
     /// settings from the environment when set, else a local directory.
     #[arg(long, default_value_t = 200)]
     download_mib: u64,
+    /// Room pages following one room's live state while it is recorded (0 skips it).
+    #[arg(long, default_value_t = 500)]
+    pages: usize,
 }
 
 #[derive(Subcommand)]
@@ -409,6 +412,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 recordings: args.recordings,
                 completions: args.completions,
                 download_mib: args.download_mib,
+                pages: args.pages,
                 s3: std::env::vars()
                     .filter(|(k, _)| k.starts_with("AWS_S3_") || k == "AWS_STORAGE_BUCKET_NAME")
                     .collect(),

@@ -339,8 +339,12 @@ impl PageLanguage {
         match (self, key) {
             (Self::En, Recorded) => "Recorded",
             (Self::Fr, Recorded) => "Enregistré le",
-            (Self::En, CannotPlay) => "Your browser cannot play this recording here; use the download link.",
-            (Self::Fr, CannotPlay) => "Votre navigateur ne peut pas lire cet enregistrement ici ; utilisez le lien de téléchargement.",
+            (Self::En, CannotPlay) => {
+                "Your browser cannot play this recording here; use the download link."
+            }
+            (Self::Fr, CannotPlay) => {
+                "Votre navigateur ne peut pas lire cet enregistrement ici ; utilisez le lien de téléchargement."
+            }
             (Self::En, Download) => "Download",
             (Self::Fr, Download) => "Télécharger",
             (Self::En, WorksUntil) => "This link works until",
@@ -374,8 +378,18 @@ enum PageText {
 
 fn human_date(ms: i64, lang: PageLanguage) -> String {
     const MOIS: [&str; 12] = [
-        "janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
-        "octobre", "novembre", "décembre",
+        "janvier",
+        "février",
+        "mars",
+        "avril",
+        "mai",
+        "juin",
+        "juillet",
+        "août",
+        "septembre",
+        "octobre",
+        "novembre",
+        "décembre",
     ];
     let at = DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default();
     match lang {

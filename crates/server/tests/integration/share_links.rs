@@ -123,6 +123,19 @@ async fn a_signed_out_visitor_watches_streams_and_downloads_through_a_link() {
         "the room name is escaped: {page}"
     );
     assert!(page.contains("<title>&lt;b&gt;Board"), "{page}");
+    // A French browser gets the page in French (the web app's other language).
+    let (_, _, french) = html(
+        visit(
+            &app,
+            &format!("/s/{token}"),
+            &[("accept-language", "fr-FR,fr;q=0.9,en;q=0.8")],
+        )
+        .await,
+    )
+    .await;
+    assert!(french.contains("<html lang=\"fr\">"), "{french}");
+    assert!(french.contains(">Télécharger</a>"), "{french}");
+    assert!(french.contains("Enregistré le"), "{french}");
     assert!(
         page.contains(&format!(
             "<video controls preload=\"metadata\" playsinline src=\"/s/{token}/media\""
