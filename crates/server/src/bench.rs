@@ -558,31 +558,17 @@ async fn bench_live_pages(database: &str, options: &BenchOptions) -> anyhow::Res
     for _ in 0..ROUNDS {
         let sent = Instant::now();
         rig.start_recording("screen_recording").await?;
-        let mut active = 0;
-        while active < options.pages {
-            let (data, at) = tokio::time::timeout(Duration::from_secs(30), arrivals.recv())
-                .await
-                .context("every page hears the start within 30 s")?
-                .context("streams open")?;
-            let state: Value = serde_json::from_str(&data)?;
-            if state["recordings"]["screen_recording"]["status"] == "active" {
-                active += 1;
-                latencies.push(at - sent);
-            }
-        }
+        let heard = until_every_page(&mut arrivals, options.pages, "the start", |state| {
+            state["recordings"]["screen_recording"]["status"] == "active"
+        })
+        .await?;
+        latencies.extend(heard.into_iter().map(|at| at - sent));
         rig.stop_recording().await?;
         // Let the stop's events through before the next round.
-        let mut closed = 0;
-        while closed < options.pages {
-            let (data, _) = tokio::time::timeout(Duration::from_secs(30), arrivals.recv())
-                .await
-                .context("every page hears the stop within 30 s")?
-                .context("streams open")?;
-            let state: Value = serde_json::from_str(&data)?;
-            if state["recordings"]["screen_recording"]["is_open"] == false {
-                closed += 1;
-            }
-        }
+        until_every_page(&mut arrivals, options.pages, "the stop", |state| {
+            state["recordings"]["screen_recording"]["is_open"] == false
+        })
+        .await?;
     }
     println!(
         "{}",
@@ -593,6 +579,26 @@ async fn bench_live_pages(database: &str, options: &BenchOptions) -> anyhow::Res
         reader.abort();
     }
     rig.shut_down(&options.postgres_admin_url).await
+}
+
+/// Waits until `pages` events match `wanted` (one per page) and returns when each arrived.
+async fn until_every_page(
+    arrivals: &mut tokio::sync::mpsc::UnboundedReceiver<(String, Instant)>,
+    pages: usize,
+    what: &str,
+    wanted: impl Fn(&Value) -> bool,
+) -> anyhow::Result<Vec<Instant>> {
+    let mut heard = Vec::with_capacity(pages);
+    while heard.len() < pages {
+        let (data, at) = tokio::time::timeout(Duration::from_secs(30), arrivals.recv())
+            .await
+            .with_context(|| format!("every page hears {what} within 30 s"))?
+            .context("streams open")?;
+        if wanted(&serde_json::from_str(&data)?) {
+            heard.push(at);
+        }
+    }
+    Ok(heard)
 }
 
 /// A minimal SMTP server: accepts every message and notes when each DATA ended.
