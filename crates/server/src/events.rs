@@ -25,13 +25,17 @@ impl RoomEvents {
         if events.db.backend() == Backend::Postgres {
             let mut listener = sqlx::postgres::PgListener::connect(database_url).await?;
             listener.listen(CHANNEL).await?;
-            let forward = events.local.clone();
+            // Weak: the listener ends with the hub instead of keeping it (and a connection
+            // to a database that may be gone) alive forever.
+            let hub = Arc::downgrade(&events);
             tokio::spawn(async move {
                 loop {
-                    match listener.recv().await {
+                    let received = listener.recv().await;
+                    let Some(hub) = hub.upgrade() else { return };
+                    match received {
                         Ok(notification) => {
                             if let Ok(room) = notification.payload().parse::<Uuid>() {
-                                let _ = forward.send(room);
+                                let _ = hub.local.send(room);
                             }
                         }
                         // PgListener reconnects by itself; a hint lost meanwhile only
