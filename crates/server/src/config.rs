@@ -331,6 +331,14 @@ impl Source {
             .or_insert_with(|| value.to_owned());
     }
 
+    /// The value of a plain (non-secret) setting as given, if any.
+    pub fn value(&self, name: &str) -> Option<&str> {
+        self.values
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
     /// A value, with `NAME_FILE` honoured for secrets. Empty means unset.
     fn get(&self, name: &str) -> Result<Option<String>, ConfigError> {
         if SECRETS.contains(&name)

@@ -32,6 +32,11 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let mut source = Source::load(file)?;
     source.set_default("RECORDING_ENABLE", "true");
+    // Links (emails, share links) point where this instance listens when only the
+    // address was changed.
+    if let Some(listen) = source.value("MEET_RECORDER_LISTEN").map(str::to_owned) {
+        source.set_default("MEET_RECORDER_PUBLIC_URL", &format!("http://{listen}"));
+    }
     source.set_default("LIVEKIT_API_URL", &format!("http://{livekit_bind}"));
     source.set_default("LIVEKIT_API_KEY", "devkey");
     source.set_default("LIVEKIT_API_SECRET", "secret");
