@@ -52,6 +52,13 @@ for _ in $(seq 1 100); do
     sleep 0.2
 done
 [ -n "$node_id" ] || { echo "garage did not start; see $dir/garage.log" >&2; exit 1; }
+# `node id` reads a local file; the commands below talk to the server over RPC, which a
+# busy machine may not have opened yet.
+for _ in $(seq 1 150); do
+    g status >/dev/null 2>&1 && break
+    sleep 0.2
+done
+g status >/dev/null || { echo "garage RPC did not answer; see $dir/garage.log" >&2; exit 1; }
 g layout assign -z dc1 -c 1G "$node_id" >/dev/null
 g layout apply --version 1 >/dev/null
 g bucket create "$BUCKET" >/dev/null

@@ -39,7 +39,8 @@ psql "$PG_ADMIN" -qtAc "select datname from pg_database where datname like 'meet
 work="$(mktemp -d)"
 cleanup() { scripts/garage.sh stop "$work/garage"; rm -rf "$work"; }
 trap cleanup EXIT
-eval "$(scripts/garage.sh start "$work/garage")"
+garage_env="$(scripts/garage.sh start "$work/garage")" || { echo "Garage did not start" >&2; exit 1; }
+eval "$garage_env"
 echo "== Garage S3 at $MEETREC_TEST_S3_ENDPOINT"
 
 log="$work/cargo-test.log"
