@@ -230,6 +230,16 @@ impl TestApp {
         }
     }
 
+    /// A signed-out visitor's GET of a page outside the API (`/s/...`, the web app):
+    /// no token, no cookie, redirects not followed.
+    pub async fn visit(&self, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+        let mut request = self.http.get(format!("http://{}{path}", self.addr));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.expect("request reaches the app")
+    }
+
     pub async fn get(&self, path: &str, user: &TestUser) -> Reply {
         self.request(Method::GET, path, Some(user), None).await
     }

@@ -29,19 +29,6 @@ async fn create_link(app: &TestApp, recording: &str, user: &TestUser, body: Valu
         .await
 }
 
-/// A signed-out visitor's GET: a fresh client, no token, no cookie.
-async fn visit(app: &TestApp, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let mut request = client.get(format!("http://{}{path}", app.addr));
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    request.send().await.expect("request reaches the app")
-}
-
 fn header(response: &reqwest::Response, name: &str) -> String {
     response
         .headers()
@@ -109,7 +96,7 @@ async fn a_signed_out_visitor_watches_streams_and_downloads_through_a_link() {
     let link_id = id(&reply.body);
 
     // The page: the escaped room name, a player on the media path, a download link.
-    let (status, content_type, page) = html(visit(&app, &format!("/s/{token}"), &[]).await).await;
+    let (status, content_type, page) = html(app.visit(&format!("/s/{token}"), &[]).await).await;
     assert_eq!(status, 200, "{page}");
     assert!(content_type.starts_with("text/html"), "{content_type}");
     assert!(page.contains("<html lang=\"en\">"), "{page}");
@@ -125,8 +112,7 @@ async fn a_signed_out_visitor_watches_streams_and_downloads_through_a_link() {
     assert!(page.contains("<title>&lt;b&gt;Board"), "{page}");
     // A French browser gets the page in French (the web app's other language).
     let (_, _, french) = html(
-        visit(
-            &app,
+        app.visit(
             &format!("/s/{token}"),
             &[("accept-language", "fr-FR,fr;q=0.9,en;q=0.8")],
         )
@@ -153,12 +139,9 @@ async fn a_signed_out_visitor_watches_streams_and_downloads_through_a_link() {
     );
 
     // A range, as a video element asks for it.
-    let response = visit(
-        &app,
-        &format!("/s/{token}/media"),
-        &[("range", "bytes=0-99")],
-    )
-    .await;
+    let response = app
+        .visit(&format!("/s/{token}/media"), &[("range", "bytes=0-99")])
+        .await;
     assert_eq!(response.status(), 206);
     assert_eq!(
         header(&response, "content-range"),
@@ -170,7 +153,7 @@ async fn a_signed_out_visitor_watches_streams_and_downloads_through_a_link() {
     assert_eq!(head.len(), 100);
 
     // The whole file.
-    let response = visit(&app, &format!("/s/{token}/media"), &[]).await;
+    let response = app.visit(&format!("/s/{token}/media"), &[]).await;
     assert_eq!(response.status(), 200);
     assert_eq!(header(&response, "content-length"), size.to_string());
     let whole = response.bytes().await.unwrap();
@@ -178,7 +161,9 @@ async fn a_signed_out_visitor_watches_streams_and_downloads_through_a_link() {
     assert_eq!(&whole[..100], &head[..]);
 
     // The download.
-    let response = visit(&app, &format!("/s/{token}/media?download=1"), &[]).await;
+    let response = app
+        .visit(&format!("/s/{token}/media?download=1"), &[])
+        .await;
     assert_eq!(response.status(), 200);
     assert!(
         header(&response, "content-disposition").starts_with("attachment; filename="),
@@ -236,7 +221,7 @@ async fn guessed_and_revoked_links_are_not_found_and_transcripts_play_as_audio()
     let transcript_token = transcript_link.body["token"].as_str().unwrap();
 
     // A transcript is audio.
-    let (status, _, page) = html(visit(&app, &format!("/s/{transcript_token}"), &[]).await).await;
+    let (status, _, page) = html(app.visit(&format!("/s/{transcript_token}"), &[]).await).await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("Standup"), "{page}");
     assert!(
@@ -246,7 +231,9 @@ async fn guessed_and_revoked_links_are_not_found_and_transcripts_play_as_audio()
         "{page}"
     );
     assert!(!page.contains("<video"), "{page}");
-    let response = visit(&app, &format!("/s/{transcript_token}/media"), &[]).await;
+    let response = app
+        .visit(&format!("/s/{transcript_token}/media"), &[])
+        .await;
     assert_eq!(response.status(), 200);
     assert!(header(&response, "content-type").starts_with("audio/"));
 
@@ -265,17 +252,16 @@ async fn guessed_and_revoked_links_are_not_found_and_transcripts_play_as_audio()
         .await;
     assert_eq!(reply.status, 404, "{}", reply.body);
     assert_eq!(reply.body["code"], "share-link-not-found");
-    let (status, _, _) = html(visit(&app, &format!("/s/{transcript_token}"), &[]).await).await;
+    let (status, _, _) = html(app.visit(&format!("/s/{transcript_token}"), &[]).await).await;
     assert_eq!(status, 200, "the other recording's link still works");
 
     // Guessed and malformed tokens.
     for guess in [auth::new_token(), "nope".to_owned()] {
-        let (status, content_type, page) =
-            html(visit(&app, &format!("/s/{guess}"), &[]).await).await;
+        let (status, content_type, page) = html(app.visit(&format!("/s/{guess}"), &[]).await).await;
         assert_eq!(status, 404, "{page}");
         assert!(content_type.starts_with("text/html"), "{content_type}");
         assert!(page.contains("Link not found"), "{page}");
-        let (status, code) = json_error(visit(&app, &format!("/s/{guess}/media"), &[]).await).await;
+        let (status, code) = json_error(app.visit(&format!("/s/{guess}/media"), &[]).await).await;
         assert_eq!(
             (status.as_u16(), code.as_str()),
             (404, "share-link-not-found")
@@ -284,7 +270,7 @@ async fn guessed_and_revoked_links_are_not_found_and_transcripts_play_as_audio()
 
     // Revoked while a player streams: its next range request fails.
     let media = format!("/s/{screen_token}/media");
-    let response = visit(&app, &media, &[("range", "bytes=0-99")]).await;
+    let response = app.visit(&media, &[("range", "bytes=0-99")]).await;
     assert_eq!(response.status(), 206);
     let revoke_path = format!(
         "recordings/{}/share-links/{}/",
@@ -295,17 +281,17 @@ async fn guessed_and_revoked_links_are_not_found_and_transcripts_play_as_audio()
         .request(reqwest::Method::DELETE, &revoke_path, Some(&host), None)
         .await;
     assert_eq!(reply.status, 204, "{}", reply.body);
-    let (status, code) = json_error(visit(&app, &media, &[("range", "bytes=100-199")]).await).await;
+    let (status, code) = json_error(app.visit(&media, &[("range", "bytes=100-199")]).await).await;
     assert_eq!(
         (status.as_u16(), code.as_str()),
         (404, "share-link-not-found")
     );
-    let (status, code) = json_error(visit(&app, &media, &[]).await).await;
+    let (status, code) = json_error(app.visit(&media, &[]).await).await;
     assert_eq!(
         (status.as_u16(), code.as_str()),
         (404, "share-link-not-found")
     );
-    let (status, _, page) = html(visit(&app, &format!("/s/{screen_token}"), &[]).await).await;
+    let (status, _, page) = html(app.visit(&format!("/s/{screen_token}"), &[]).await).await;
     assert_eq!(status, 404, "{page}");
     assert!(!page.contains("Weekly"), "{page}");
 
@@ -369,22 +355,18 @@ async fn links_expire_on_their_own_and_with_their_recording() {
         &id(&short.body),
     )
     .await;
-    let (status, _, page) = html(visit(&app, &format!("/s/{short_token}"), &[]).await).await;
+    let (status, _, page) = html(app.visit(&format!("/s/{short_token}"), &[]).await).await;
     assert_eq!(status, 410, "{page}");
     assert!(page.contains("share-link-expired"), "{page}");
-    let (status, code) =
-        json_error(visit(&app, &format!("/s/{short_token}/media"), &[]).await).await;
+    let (status, code) = json_error(app.visit(&format!("/s/{short_token}/media"), &[]).await).await;
     assert_eq!(
         (status.as_u16(), code.as_str()),
         (410, "share-link-expired")
     );
     let long_token = long.body["token"].as_str().unwrap();
-    let response = visit(
-        &app,
-        &format!("/s/{long_token}/media"),
-        &[("range", "bytes=0-9")],
-    )
-    .await;
+    let response = app
+        .visit(&format!("/s/{long_token}/media"), &[("range", "bytes=0-9")])
+        .await;
     assert_eq!(response.status(), 206, "the other link still works");
 
     // The recording's retention is over: every link to it is gone.
@@ -395,11 +377,10 @@ async fn links_expire_on_their_own_and_with_their_recording() {
         &recording_id,
     )
     .await;
-    let (status, _, page) = html(visit(&app, &format!("/s/{long_token}"), &[]).await).await;
+    let (status, _, page) = html(app.visit(&format!("/s/{long_token}"), &[]).await).await;
     assert_eq!(status, 410, "{page}");
     assert!(page.contains("recording-expired"), "{page}");
-    let (status, code) =
-        json_error(visit(&app, &format!("/s/{long_token}/media"), &[]).await).await;
+    let (status, code) = json_error(app.visit(&format!("/s/{long_token}/media"), &[]).await).await;
     assert_eq!((status.as_u16(), code.as_str()), (410, "recording-expired"));
     let reply = create_link(&app, &recording_id, &host, json!({})).await;
     assert_eq!(reply.status, 410, "{}", reply.body);
@@ -472,13 +453,15 @@ async fn a_client_guessing_tokens_is_rate_limited() {
         } else {
             format!("/s/{}/media", auth::new_token())
         };
-        assert_eq!(visit(&app, &path, &[]).await.status(), 404, "attempt {n}");
+        assert_eq!(app.visit(&path, &[]).await.status(), 404, "attempt {n}");
     }
-    let response = visit(&app, &format!("/s/{}/media", auth::new_token()), &[]).await;
+    let response = app
+        .visit(&format!("/s/{}/media", auth::new_token()), &[])
+        .await;
     assert_eq!(header(&response, "retry-after"), "60");
     let (status, code) = json_error(response).await;
     assert_eq!((status.as_u16(), code.as_str()), (429, "too-many-attempts"));
-    let response = visit(&app, &format!("/s/{}", auth::new_token()), &[]).await;
+    let response = app.visit(&format!("/s/{}", auth::new_token()), &[]).await;
     assert_eq!(header(&response, "retry-after"), "60");
     let (status, content_type, page) = html(response).await;
     assert_eq!(status, 429, "{page}");
@@ -490,13 +473,13 @@ async fn a_client_guessing_tokens_is_rate_limited() {
     for n in 0..20 {
         let path = format!("/s/{}", auth::new_token());
         assert_eq!(
-            visit(&app, &path, &forwarded).await.status(),
+            app.visit(&path, &forwarded).await.status(),
             404,
             "attempt {n}"
         );
     }
     let path = format!("/s/{}/media", auth::new_token());
-    assert_eq!(visit(&app, &path, &forwarded).await.status(), 429);
+    assert_eq!(app.visit(&path, &forwarded).await.status(), 429);
     let other = [("x-forwarded-for", "198.51.100.1")];
-    assert_eq!(visit(&app, &path, &other).await.status(), 404);
+    assert_eq!(app.visit(&path, &other).await.status(), 404);
 }

@@ -10,14 +10,6 @@ fn app_must_be_built() -> bool {
     std::env::var_os("MEETREC_TEST_REQUIRE_WEB").is_some()
 }
 
-async fn get(app: &TestApp, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {
-    let mut request = app.http.get(format!("http://{}{path}", app.addr));
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    request.send().await.unwrap()
-}
-
 #[tokio::test]
 async fn the_apps_routes_get_its_page_and_its_files_are_cached_by_hash() {
     let app = spawn_app().await;
@@ -30,7 +22,7 @@ async fn the_apps_routes_get_its_page_and_its_files_are_cached_by_hash() {
         "/recording/5b0f8d1e-1111-4222-8333-944445555666",
         "/recordings",
     ] {
-        let response = get(&app, path, &[]).await;
+        let response = app.visit(path, &[]).await;
         assert_eq!(response.status(), 200, "{path}");
         assert!(
             response.headers()["content-type"]
@@ -49,7 +41,7 @@ async fn the_apps_routes_get_its_page_and_its_files_are_cached_by_hash() {
     if !built {
         return;
     }
-    let index = get(&app, "/", &[]).await;
+    let index = app.visit("/", &[]).await;
     assert_eq!(index.headers()["cache-control"], "no-cache");
     let html = index.text().await.unwrap();
     let script = html
@@ -58,7 +50,7 @@ async fn the_apps_routes_get_its_page_and_its_files_are_cached_by_hash() {
         .and_then(|rest| rest.split('"').next())
         .expect("index.html loads a script");
     assert!(script.starts_with("/assets/"), "{script}");
-    let asset = get(&app, script, &[]).await;
+    let asset = app.visit(script, &[]).await;
     assert_eq!(asset.status(), 200);
     assert!(
         asset.headers()["content-type"]
@@ -73,7 +65,7 @@ async fn the_apps_routes_get_its_page_and_its_files_are_cached_by_hash() {
             .contains("immutable")
     );
     let etag = asset.headers()["etag"].to_str().unwrap().to_owned();
-    let again = get(&app, script, &[("if-none-match", &etag)]).await;
+    let again = app.visit(script, &[("if-none-match", &etag)]).await;
     assert_eq!(again.status(), 304);
 }
 
@@ -81,7 +73,7 @@ async fn the_apps_routes_get_its_page_and_its_files_are_cached_by_hash() {
 async fn missing_files_and_api_paths_are_not_the_apps_page() {
     let app = spawn_app().await;
     for path in ["/assets/missing-1234.js", "/favicon-missing.png"] {
-        let response = get(&app, path, &[]).await;
+        let response = app.visit(path, &[]).await;
         assert_eq!(response.status(), 404, "{path}");
     }
     let api = app
@@ -89,7 +81,7 @@ async fn missing_files_and_api_paths_are_not_the_apps_page() {
         .await;
     assert_eq!(api.status, 404);
     assert_eq!(api.body["code"], "not-found");
-    let outside = get(&app, "/api/v2/rooms/", &[]).await;
+    let outside = app.visit("/api/v2/rooms/", &[]).await;
     assert_eq!(outside.status(), 404);
     let post = app
         .http
@@ -99,6 +91,6 @@ async fn missing_files_and_api_paths_are_not_the_apps_page() {
         .unwrap();
     assert_eq!(post.status(), 405);
     // Share pages stay the server's own (they work without JavaScript).
-    let share = get(&app, "/s/not-a-token", &[]).await;
+    let share = app.visit("/s/not-a-token", &[]).await;
     assert_eq!(share.status(), 404);
 }
