@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs and a fresh Debian machine lacks, skipping whatever
-# is already there: ffmpeg/ffprobe, a Python venv with LiveKit's official SDK (the
-# protocol oracle) and aiosmtpd, the Garage S3 server, and Debian's Chromium for the
-# browser tests (the app's npm packages come with scripts/build-web.sh).
+# is already there, and starts the services the tests use when they are not running:
+# PostgreSQL on 127.0.0.1:5432 (role `postgres`, no password from loopback) and Redis on
+# 127.0.0.1:6379, both from Debian's packages; ffmpeg/ffprobe, a Python venv with
+# LiveKit's official SDK (the protocol oracle) and aiosmtpd, the Garage S3 server, and
+# Debian's Chromium for the browser tests (the app's npm packages come with
+# scripts/build-web.sh).
 # Prints nothing but progress on stderr; safe to run repeatedly.
 set -euo pipefail
 
@@ -43,4 +46,54 @@ fi
 if ! command -v garage >/dev/null && [ ! -x "$HOME/.cargo/bin/garage" ]; then
     log "cargo install garage $GARAGE_VERSION (about 10-15 minutes on 2 cores)"
     cargo install garage --version "$GARAGE_VERSION" --locked --quiet >&2
+fi
+
+# PostgreSQL: the tests connect as `postgres` over TCP on loopback without a password.
+PG_URL="${MEETREC_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+pg_answers() { psql "$PG_URL" -qtAc "select 1" >/dev/null 2>&1; }
+if ! pg_answers; then
+    if ! command -v pg_lsclusters >/dev/null || [ -z "$(ls /usr/lib/postgresql 2>/dev/null)" ]; then
+        apt_install postgresql
+    fi
+    pg_version="$(ls /usr/lib/postgresql | sort -V | tail -n1)"
+    if [ ! -d "/etc/postgresql/$pg_version/main" ]; then
+        log "creating PostgreSQL $pg_version cluster main"
+        pg_createcluster "$pg_version" main >&2
+    fi
+    hba="/etc/postgresql/$pg_version/main/pg_hba.conf"
+    # Password-less access from loopback for the test role only; first match wins, so
+    # these lines go on top.
+    if ! grep -q 'meet-recorder tests' "$hba"; then
+        log "allowing the postgres role from loopback without a password ($hba)"
+        {
+            echo "host all postgres 127.0.0.1/32 trust # meet-recorder tests"
+            echo "host all postgres ::1/128 trust # meet-recorder tests"
+            cat "$hba"
+        } >"$hba.new"
+        chown --reference="$hba" "$hba.new"
+        chmod --reference="$hba" "$hba.new"
+        mv "$hba.new" "$hba"
+    fi
+    if pg_lsclusters -h | awk -v v="$pg_version" '$1 == v && $2 == "main" { print $4 }' | grep -q online; then
+        log "reloading PostgreSQL $pg_version"
+        pg_ctlcluster "$pg_version" main reload >&2
+    else
+        log "starting PostgreSQL $pg_version"
+        pg_ctlcluster "$pg_version" main start >&2
+    fi
+    for _ in $(seq 1 100); do pg_answers && break; sleep 0.2; done
+    pg_answers || { log "PostgreSQL does not answer at $PG_URL"; exit 1; }
+fi
+
+# Redis: LiveKit's server keeps its egress bookkeeping there.
+redis_answers() { [ "$(redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null)" = PONG ]; }
+if ! redis_answers; then
+    if ! command -v redis-server >/dev/null; then
+        apt_install redis-server
+    fi
+    log "starting Redis on 127.0.0.1:6379"
+    redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
+        --logfile "$CACHE_DIR/redis.log" >&2
+    for _ in $(seq 1 50); do redis_answers && break; sleep 0.1; done
+    redis_answers || { log "Redis does not answer on 127.0.0.1:6379"; exit 1; }
 fi
