@@ -12,6 +12,10 @@ set -euo pipefail
 CACHE_DIR="${MEETREC_CACHE_DIR:-$HOME/.cache/meet-recorder}"
 VENV="$CACHE_DIR/venv"
 GARAGE_VERSION="2.5.0"
+# The real LiveKit server, built from source with the Go toolchain. Before moving the pin,
+# check that the tag's go.mod has no `replace` directives (`go install` refuses those).
+LIVEKIT_SERVER_VERSION="v1.13.5"
+LIVEKIT_SERVER_DIR="$CACHE_DIR/livekit-server-$LIVEKIT_SERVER_VERSION"
 
 log() { echo "[deps] $*" >&2; }
 
@@ -36,21 +40,42 @@ if [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then
     apt_install fonts-dejavu-core
 fi
 
-if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import livekit.api, aiosmtpd' 2>/dev/null; then
+# LiveKit's Python SDKs: the server API (the protocol oracle) and the real-time SDK (bots
+# that join rooms as real participants; its wheel ships the native WebRTC library).
+if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import livekit.api, livekit.rtc, numpy, aiosmtpd' 2>/dev/null; then
     log "creating Python venv in $VENV"
     mkdir -p "$CACHE_DIR"
-    python3 -m venv "$VENV" >&2 || { apt_install python3-venv; python3 -m venv "$VENV" >&2; }
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check 'livekit-api>=1.0,<2' 'aiosmtpd>=1.4,<2' >&2
+    [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV" >&2 || { apt_install python3-venv; python3 -m venv "$VENV" >&2; }
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check \
+        'livekit-api==1.2.2' 'livekit==1.2.0' 'numpy>=2,<3' 'aiosmtpd>=1.4,<2' >&2
 fi
+
+if [ ! -x "$LIVEKIT_SERVER_DIR/server" ]; then
+    command -v go >/dev/null || { log "the Go toolchain (1.26) is needed to build the LiveKit server"; exit 1; }
+    log "go install livekit-server $LIVEKIT_SERVER_VERSION (a few minutes on 2 cores)"
+    mkdir -p "$LIVEKIT_SERVER_DIR"
+    GOBIN="$LIVEKIT_SERVER_DIR" GOFLAGS=-mod=mod \
+        go install "github.com/livekit/livekit-server/cmd/server@$LIVEKIT_SERVER_VERSION" >&2
+fi
+# One stable name for the pinned binary (scripts/livekit-server.sh uses it).
+mkdir -p "$CACHE_DIR/bin"
+ln -sfn "$LIVEKIT_SERVER_DIR/server" "$CACHE_DIR/bin/livekit-server"
+command -v unshare >/dev/null || apt_install util-linux
+command -v ip >/dev/null || apt_install iproute2
 
 if ! command -v garage >/dev/null && [ ! -x "$HOME/.cargo/bin/garage" ]; then
     log "cargo install garage $GARAGE_VERSION (about 10-15 minutes on 2 cores)"
     cargo install garage --version "$GARAGE_VERSION" --locked --quiet >&2
 fi
 
-# PostgreSQL: the tests connect as `postgres` over TCP on loopback without a password.
+# PostgreSQL: the tests connect as `postgres` without a password, over TCP on loopback
+# and, from inside the network namespace of the real-LiveKit tests (scripts/netns.sh),
+# through the Unix socket.
 PG_URL="${MEETREC_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
-pg_answers() { psql "$PG_URL" -qtAc "select 1" >/dev/null 2>&1; }
+pg_answers() {
+    psql "$PG_URL" -qtAc "select 1" >/dev/null 2>&1 &&
+        psql "postgres://postgres@localhost/postgres?host=/var/run/postgresql" -qtAc "select 1" >/dev/null 2>&1
+}
 if ! pg_answers; then
     if ! command -v pg_lsclusters >/dev/null || [ -z "$(ls /usr/lib/postgresql 2>/dev/null)" ]; then
         apt_install postgresql
@@ -61,15 +86,15 @@ if ! pg_answers; then
         pg_createcluster "$pg_version" main >&2
     fi
     hba="/etc/postgresql/$pg_version/main/pg_hba.conf"
-    # Password-less access from loopback for the test role only; first match wins, so
-    # these lines go on top.
-    if ! grep -q 'meet-recorder tests' "$hba"; then
-        log "allowing the postgres role from loopback without a password ($hba)"
-        {
-            echo "host all postgres 127.0.0.1/32 trust # meet-recorder tests"
-            echo "host all postgres ::1/128 trust # meet-recorder tests"
-            cat "$hba"
-        } >"$hba.new"
+    # Password-less access for the test role only; first match wins, so these lines go on
+    # top. A line written by an earlier version of this script is replaced.
+    marker="# meet-recorder tests"
+    wanted="local all postgres trust $marker
+host all postgres 127.0.0.1/32 trust $marker
+host all postgres ::1/128 trust $marker"
+    if [ "$(grep -F "$marker" "$hba" || true)" != "$wanted" ]; then
+        log "allowing the postgres role from loopback and the socket without a password ($hba)"
+        { echo "$wanted"; grep -vF "$marker" "$hba"; } >"$hba.new"
         chown --reference="$hba" "$hba.new"
         chmod --reference="$hba" "$hba.new"
         mv "$hba.new" "$hba"
@@ -82,7 +107,7 @@ if ! pg_answers; then
         pg_ctlcluster "$pg_version" main start >&2
     fi
     for _ in $(seq 1 100); do pg_answers && break; sleep 0.2; done
-    pg_answers || { log "PostgreSQL does not answer at $PG_URL"; exit 1; }
+    pg_answers || { log "PostgreSQL does not answer at $PG_URL and on its socket"; exit 1; }
 fi
 
 # Redis: LiveKit's server keeps its egress bookkeeping there.

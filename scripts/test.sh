@@ -7,7 +7,9 @@
 #   4. runs every test on SQLite, then again on PostgreSQL (127.0.0.1:5432): the Rust
 #      tests, then the browser tests (web/e2e, Playwright driving Debian's Chromium
 #      against the real `meet-recorder dev`), whose screenshots land in
-#      target/e2e-artifacts/.
+#      target/e2e-artifacts/; then the tests against the real LiveKit server (the Rust
+#      `real_livekit` tests), inside a private network namespace (scripts/netns.sh)
+#      because WebRTC needs a non-loopback interface.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,7 +50,10 @@ export MEETREC_E2E_ARTIFACTS="$PWD/target/e2e-artifacts"
 status=0
 for database in sqlite postgres; do
     echo "== cargo test on $database"
-    MEETREC_TEST_DATABASE="$database" cargo test --workspace --locked 2>&1 | tee -a "$log" || status=1
+    MEETREC_TEST_DATABASE="$database" cargo test --workspace --locked -- --skip real_livekit:: 2>&1 | tee -a "$log" || status=1
+    echo "== tests against the real LiveKit server on $database (network namespace)"
+    scripts/netns.sh env MEETREC_TEST_DATABASE="$database" \
+        cargo test -p meet-recorder --test integration --locked real_livekit:: 2>&1 | tee -a "$log" || status=1
     echo "== browser tests on $database"
     MEETREC_TEST_DATABASE="$database" MEETREC_BIN="$PWD/target/debug/meet-recorder" \
         node --test \

@@ -22,7 +22,14 @@ use serde_json::{Map, Value};
 use crate::config::{Config, LiveKitSettings, WorkerKind};
 
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Starting an egress waits for LiveKit's own answer: with no egress worker free, the
+/// server retries for about 23 s (psrpc's three attempts at 3, 6 and 12 s) before it
+/// answers `unavailable`. Giving up earlier would leave a start we know nothing of.
+const EGRESS_START_TIMEOUT: Duration = Duration::from_secs(40);
 const JOIN_TOKEN_TTL: Duration = Duration::from_secs(6 * 3600);
+/// What a participant may publish: LiveKit's names for the sources a meeting uses.
+const PUBLISHABLE_SOURCES: [&str; 4] =
+    ["camera", "microphone", "screen_share", "screen_share_audio"];
 
 /// A LiveKit call that failed: unreachable, or a Twirp error with its code.
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +65,7 @@ pub struct EgressRequest<'a> {
 
 pub struct LiveKit {
     egress: EgressClient,
+    egress_start: EgressClient,
     rooms: RoomClient,
     settings: LiveKitSettings,
     s3: Option<proto::S3Upload>,
@@ -70,6 +78,8 @@ impl LiveKit {
         let secret = settings.api_secret.expose_secret();
         let egress = EgressClient::with_api_key(&settings.api_url, &settings.api_key, secret)
             .with_request_timeout(REQUEST_TIMEOUT);
+        let egress_start = EgressClient::with_api_key(&settings.api_url, &settings.api_key, secret)
+            .with_request_timeout(EGRESS_START_TIMEOUT);
         let rooms = RoomClient::with_api_key(&settings.api_url, &settings.api_key, secret)
             .with_request_timeout(REQUEST_TIMEOUT);
         let s3 = config.s3.as_ref().map(|s3| proto::S3Upload {
@@ -99,6 +109,7 @@ impl LiveKit {
             });
         Self {
             egress,
+            egress_start,
             rooms,
             settings,
             s3,
@@ -139,7 +150,7 @@ impl LiveKit {
             ..Default::default()
         };
         let info = self
-            .egress
+            .egress_start
             .start_room_composite_egress(
                 request.room_name,
                 vec![EgressOutput::File(output)],
@@ -160,18 +171,24 @@ impl LiveKit {
     }
 
     /// One egress by id, if LiveKit still knows it (it forgets ended ones after 24 h).
+    /// LiveKit answers `not_found` for an egress it does not know.
     pub async fn egress_info(
         &self,
         egress_id: &str,
     ) -> Result<Option<proto::EgressInfo>, LiveKitError> {
-        let items = self
+        let answer = self
             .egress
             .list_egress(EgressListOptions {
                 filter: EgressListFilter::Egress(egress_id.to_owned()),
                 ..Default::default()
             })
-            .await?;
-        Ok(items.into_iter().find(|info| info.egress_id == egress_id))
+            .await
+            .map_err(LiveKitError::from);
+        match answer {
+            Ok(items) => Ok(items.into_iter().find(|info| info.egress_id == egress_id)),
+            Err(error) if error.code.as_deref() == Some("not_found") => Ok(None),
+            Err(error) => Err(error),
+        }
     }
 
     /// Egresses LiveKit reports as running (not yet ended).
@@ -226,7 +243,10 @@ impl LiveKit {
         Ok(())
     }
 
-    /// A token that lets `identity` join `room` (the room id).
+    /// A token that lets `identity` join `room` (the room id): subscribe, send data, and
+    /// publish a camera, a microphone and a screen share, nothing else. It grants no
+    /// admin, recorder or hidden rights, and no changing one's own name or metadata (the
+    /// name shown is the one the service issued).
     pub fn join_token(&self, room: &str, identity: &str, name: &str) -> String {
         AccessToken::with_api_key(
             &self.settings.api_key,
@@ -241,6 +261,11 @@ impl LiveKit {
             can_publish: Some(true),
             can_subscribe: Some(true),
             can_publish_data: Some(true),
+            can_publish_sources: PUBLISHABLE_SOURCES
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+            can_update_own_metadata: Some(false),
             ..Default::default()
         })
         .to_jwt()

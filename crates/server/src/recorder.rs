@@ -91,6 +91,14 @@ impl RoomState {
 /// `stop_reason` of a recording that its maximum duration ended.
 pub const STOP_REASON_LIMIT: &str = "limit";
 
+/// What reconciling one recording did.
+enum Reconciled {
+    Changed,
+    Unchanged,
+    /// LiveKit did not answer: the run stops and the next one tries again.
+    LiveKitUnreachable,
+}
+
 fn end_of(status: EgressStatus) -> Option<EgressEnd> {
     match status {
         EgressStatus::EgressComplete => Some(EgressEnd::Complete),
@@ -593,14 +601,16 @@ impl Recorder {
         Ok("processed")
     }
 
-    /// The LiveKit room closed: any egress of ours still open there has ended with it.
+    /// The LiveKit room closed: any egress of ours still open there has ended with it, or
+    /// will end on its own, so each is settled now as reconciliation would, without its
+    /// grace period.
     async fn room_finished(&self, room_name: &str) -> Result<(), sqlx::Error> {
         let Ok(room_id) = room_name.parse::<Uuid>() else {
             return Ok(());
         };
         for recording in self.db.recordings_awaiting_egress().await? {
             if recording.room_id == room_id {
-                self.settle_from_livekit(&recording).await?;
+                self.reconcile_recording(&recording).await?;
             }
         }
         Ok(())
@@ -670,67 +680,84 @@ impl Recorder {
             if recording.updated_at > cutoff {
                 continue;
             }
-            let Some(egress_id) = recording.worker_id.clone() else {
-                // The start never returned an egress id (a crash mid-start): it did not start.
-                if recording.status == Status::Initiated
-                    && self
-                        .apply(
-                            recording.id,
-                            Event::StartFailed,
-                            RecordingPatch {
-                                error: Some("the egress start was interrupted".into()),
-                                ..Default::default()
-                            },
-                        )
-                        .await?
-                        .is_some_and(|r| r.status != recording.status)
-                {
-                    changed += 1;
-                }
-                continue;
-            };
-            let info = match self.livekit.egress_info(&egress_id).await {
-                Ok(info) => info,
-                Err(error) => {
-                    tracing::warn!(%error, "LiveKit unreachable; reconciliation will retry");
-                    return Ok(changed);
-                }
-            };
-            let before = recording.status;
-            let after = match info {
-                Some(info) => match end_of(info.status()) {
-                    Some(end) => self
-                        .apply(recording.id, Event::EgressEnded(end), file_patch(&info))
-                        .await?
-                        .map(|r| r.status),
-                    None => continue,
-                },
-                None => {
-                    // LiveKit forgot the egress (restart, or 24 h later): look for the file.
-                    let mut tx = self.db.pool().begin().await?;
-                    self.db
-                        .enqueue_job(
-                            &mut tx,
-                            crate::jobs::CONFIRM_RECORDING,
-                            &crate::jobs::confirm_payload(recording.id),
-                            Some(&format!("confirm:{}", recording.id)),
-                            self.config.jobs.confirm_attempts,
-                        )
-                        .await?;
-                    tx.commit().await?;
-                    self.jobs_wakeup.notify_one();
-                    Some(before)
-                }
-            };
-            if let Some(after) = after {
-                self.show_for(&recording, None).await;
-                if after != before {
-                    changed += 1;
-                    tracing::info!(recording = %recording.id, from = %before, to = %after, "reconciled");
-                }
+            match self.reconcile_recording(&recording).await? {
+                Reconciled::Changed => changed += 1,
+                Reconciled::Unchanged => {}
+                Reconciled::LiveKitUnreachable => return Ok(changed),
             }
         }
         Ok(changed)
+    }
+
+    /// Compares one open recording with what LiveKit says of its egress and closes it as
+    /// the egress's end implies; an egress LiveKit no longer knows gets its file looked
+    /// for (the confirmation job fails the recording when there is none).
+    async fn reconcile_recording(
+        &self,
+        recording: &RecordingRow,
+    ) -> Result<Reconciled, sqlx::Error> {
+        let Some(egress_id) = recording.worker_id.clone() else {
+            // The start never returned an egress id (a crash mid-start): it did not start.
+            let failed = recording.status == Status::Initiated
+                && self
+                    .apply(
+                        recording.id,
+                        Event::StartFailed,
+                        RecordingPatch {
+                            error: Some("the egress start was interrupted".into()),
+                            ..Default::default()
+                        },
+                    )
+                    .await?
+                    .is_some_and(|r| r.status != recording.status);
+            return Ok(if failed {
+                Reconciled::Changed
+            } else {
+                Reconciled::Unchanged
+            });
+        };
+        let info = match self.livekit.egress_info(&egress_id).await {
+            Ok(info) => info,
+            Err(error) => {
+                tracing::warn!(%error, "LiveKit unreachable; reconciliation will retry");
+                return Ok(Reconciled::LiveKitUnreachable);
+            }
+        };
+        let before = recording.status;
+        let after = match info {
+            Some(info) => match end_of(info.status()) {
+                Some(end) => self
+                    .apply(recording.id, Event::EgressEnded(end), file_patch(&info))
+                    .await?
+                    .map(|r| r.status),
+                None => return Ok(Reconciled::Unchanged),
+            },
+            None => {
+                // LiveKit forgot the egress (restart, or 24 h later): look for the file.
+                let mut tx = self.db.pool().begin().await?;
+                self.db
+                    .enqueue_job(
+                        &mut tx,
+                        crate::jobs::CONFIRM_RECORDING,
+                        &crate::jobs::confirm_payload(recording.id),
+                        Some(&format!("confirm:{}", recording.id)),
+                        self.config.jobs.confirm_attempts,
+                    )
+                    .await?;
+                tx.commit().await?;
+                self.jobs_wakeup.notify_one();
+                Some(before)
+            }
+        };
+        let Some(after) = after else {
+            return Ok(Reconciled::Unchanged);
+        };
+        self.show_for(recording, None).await;
+        if after == before {
+            return Ok(Reconciled::Unchanged);
+        }
+        tracing::info!(recording = %recording.id, from = %before, to = %after, "reconciled");
+        Ok(Reconciled::Changed)
     }
 
     async fn show_for(&self, recording: &RecordingRow, state: Option<RoomState>) {

@@ -40,8 +40,13 @@ async fn fresh_database_url(dir: &std::path::Path) -> String {
                 .await
                 .unwrap();
             pool.close().await;
-            let base = admin.rsplit_once('/').unwrap().0;
-            format!("{base}/{name}")
+            // The database is the URL's path; a query (`?host=/socket/dir`) stays.
+            let (url, query) = admin.split_once('?').unwrap_or((&admin, ""));
+            let base = url.rsplit_once('/').unwrap().0;
+            match query {
+                "" => format!("{base}/{name}"),
+                query => format!("{base}/{name}?{query}"),
+            }
         }
         "sqlite" => format!("sqlite://{}/meet-recorder.db", dir.display()),
         other => panic!("MEETREC_TEST_DATABASE={other}: use sqlite or postgres"),
@@ -87,8 +92,19 @@ pub async fn spawn_app_configured(
     configure_livekit: impl FnOnce(&mut EmulatorConfig),
     configure_state: impl FnOnce(&mut AppState, &Emulator),
 ) -> TestApp {
-    let dir = tempfile::tempdir().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    spawn_app_on(listener, settings, configure_livekit, configure_state).await
+}
+
+/// As [`spawn_app_configured`], on a listener the caller bound already (so a LiveKit
+/// server started first can be given the app's webhook URL).
+pub async fn spawn_app_on(
+    listener: tokio::net::TcpListener,
+    settings: &[(&str, &str)],
+    configure_livekit: impl FnOnce(&mut EmulatorConfig),
+    configure_state: impl FnOnce(&mut AppState, &Emulator),
+) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
     let addr = listener.local_addr().unwrap();
 
     let mut emulator_config = EmulatorConfig::new(API_KEY, API_SECRET);

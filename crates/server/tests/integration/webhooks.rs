@@ -69,7 +69,7 @@ impl Running {
     }
 }
 
-fn now_seconds() -> i64 {
+pub(crate) fn now_seconds() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -97,7 +97,7 @@ fn egress_ended(
     }
 }
 
-fn body_of(event: &proto::WebhookEvent) -> String {
+pub(crate) fn body_of(event: &proto::WebhookEvent) -> String {
     serde_json::to_string(event).unwrap()
 }
 
@@ -136,7 +136,7 @@ async fn post_webhook(app: &TestApp, body: Vec<u8>, authorization: Option<&str>)
 }
 
 /// Sends a correctly signed body and returns the reply.
-async fn send_signed(app: &TestApp, body: &str) -> Reply {
+pub(crate) async fn send_signed(app: &TestApp, body: &str) -> Reply {
     let authorization = signature(body.as_bytes(), API_SECRET);
     post_webhook(app, body.as_bytes().to_vec(), Some(&authorization)).await
 }
