@@ -18,6 +18,7 @@ LIVEKIT_SERVER_VERSION="v1.13.5"
 LIVEKIT_SERVER_DIR="$CACHE_DIR/livekit-server-$LIVEKIT_SERVER_VERSION"
 
 log() { echo "[deps] $*" >&2; }
+export PATH="/usr/local/go/bin:$PATH"
 
 apt_updated=0
 apt_install() {

@@ -6,6 +6,13 @@
 # (WebRTC) needs the non-loopback address of a network namespace (scripts/netns.sh exports
 # MEETREC_NETNS_IP); outside one the server advertises 127.0.0.1 and only signalling, the
 # Twirp API and webhooks work. STUN servers are empty, so the server never looks outside.
+#
+# With MEETREC_EGRESS_WORKER set to the binary of tools/egress-worker, it also starts that
+# stand-in egress worker on the same Redis, so the server has an egress worker to give
+# StartRoomCompositeEgress to; files without an S3 upload land in
+# ${MEETREC_EGRESS_LOCAL_DIR:-DIR/egress}, and MEETREC_EGRESS_MAX_DURATION (default 30s)
+# is its session limit. It then also prints MEETREC_EGRESS_WORKER_ADMIN (the worker's
+# fault and kill API) and MEETREC_EGRESS_LOCAL_DIR.
 set -euo pipefail
 
 command="${1:?usage: livekit-server.sh start|stop DIR [WEBHOOK_URL...]}"
@@ -21,6 +28,7 @@ stop_pid() { [ -f "$1" ] && { kill "$(cat "$1")" 2>/dev/null || true; rm -f "$1"
 
 case "$command" in
 stop)
+    stop_pid "$dir/egress-worker.pid"
     stop_pid "$dir/livekit.pid"
     stop_pid "$dir/redis.pid"
     exit 0
@@ -32,24 +40,30 @@ esac
 [ -x "$SERVER" ] || { echo "no LiveKit server at $SERVER: run scripts/ensure-test-deps.sh" >&2; exit 1; }
 mkdir -p "$dir"
 
-# Free ports: TCP for HTTP, ICE/TCP and Redis; UDP for the one ICE port.
-read -r http_port tcp_port redis_port udp_port < <(python3 - <<'PY'
+# Free ports: TCP for HTTP, ICE/TCP and Redis; UDP for the one ICE port. A port picked
+# here can be taken before the server binds it, so a start that fails is tried again on
+# other ports.
+pick_ports() {
+    python3 - <<'PY'
 import socket
 tcp = [socket.socket() for _ in range(3)]
 for s in tcp: s.bind(("127.0.0.1", 0))
 udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); udp.bind(("0.0.0.0", 0))
 print(*[s.getsockname()[1] for s in tcp], udp.getsockname()[1])
 PY
-)
+}
 
-redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no \
-    --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --dir "$dir" >/dev/null
-for _ in $(seq 1 50); do
-    [ "$(redis-cli -p "$redis_port" ping 2>/dev/null)" = PONG ] && break
-    sleep 0.1
-done
+start_redis() {
+    redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no \
+        --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --dir "$dir" >/dev/null
+    for _ in $(seq 1 50); do
+        [ "$(redis-cli -p "$redis_port" ping 2>/dev/null)" = PONG ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
 
-{
+write_config() {
     echo "port: $http_port"
     echo "bind_addresses: [\"127.0.0.1\"$([ "$NODE_IP" != 127.0.0.1 ] && echo ", \"$NODE_IP\"")]"
     echo "keys:"
@@ -74,16 +88,53 @@ done
         echo "  urls:"
         for url in "$@"; do echo "    - $url"; done
     fi
-} >"$dir/livekit.yaml"
+}
 
-nohup "$SERVER" --config "$dir/livekit.yaml" >"$dir/livekit.log" 2>&1 &
-echo $! >"$dir/livekit.pid"
-for _ in $(seq 1 150); do
-    curl -fsS "http://127.0.0.1:$http_port/" >/dev/null 2>&1 && break
-    kill -0 "$(cat "$dir/livekit.pid")" 2>/dev/null || { echo "LiveKit exited; see $dir/livekit.log" >&2; tail -20 "$dir/livekit.log" >&2; exit 1; }
-    sleep 0.1
+# Starts Redis and the server on fresh ports; fails when either does not come up.
+try_start() {
+    read -r http_port tcp_port redis_port udp_port < <(pick_ports)
+    start_redis || return 1
+    write_config "$@" >"$dir/livekit.yaml"
+    nohup "$SERVER" --config "$dir/livekit.yaml" >"$dir/livekit.log" 2>&1 &
+    echo $! >"$dir/livekit.pid"
+    for _ in $(seq 1 150); do
+        curl -fsS "http://127.0.0.1:$http_port/" >/dev/null 2>&1 && return 0
+        kill -0 "$(cat "$dir/livekit.pid")" 2>/dev/null || break
+        sleep 0.1
+    done
+    return 1
+}
+
+started=0
+for attempt in 1 2 3; do
+    if try_start "$@"; then started=1; break; fi
+    echo "LiveKit did not start (attempt $attempt); see $dir/livekit.log" >&2
+    tail -5 "$dir/livekit.log" >&2 || true
+    stop_pid "$dir/livekit.pid"
+    stop_pid "$dir/redis.pid"
 done
-curl -fsS "http://127.0.0.1:$http_port/" >/dev/null || { echo "LiveKit did not answer; see $dir/livekit.log" >&2; exit 1; }
+[ "$started" = 1 ] || exit 1
+
+if [ -n "${MEETREC_EGRESS_WORKER:-}" ]; then
+    egress_dir="${MEETREC_EGRESS_LOCAL_DIR:-$dir/egress}"
+    mkdir -p "$egress_dir"
+    nohup "$MEETREC_EGRESS_WORKER" --redis "127.0.0.1:$redis_port" --local-dir "$egress_dir" \
+        --admin 127.0.0.1:0 --max-duration "${MEETREC_EGRESS_MAX_DURATION:-30s}" \
+        >"$dir/egress-worker.out" 2>"$dir/egress-worker.log" &
+    echo $! >"$dir/egress-worker.pid"
+    for _ in $(seq 1 150); do
+        grep -qx ready "$dir/egress-worker.out" 2>/dev/null && break
+        kill -0 "$(cat "$dir/egress-worker.pid")" 2>/dev/null || break
+        sleep 0.1
+    done
+    grep -qx ready "$dir/egress-worker.out" 2>/dev/null || {
+        echo "the egress worker did not register; see $dir/egress-worker.log" >&2
+        tail -20 "$dir/egress-worker.log" >&2
+        exit 1
+    }
+    echo "export MEETREC_EGRESS_WORKER_ADMIN=\"$(sed -n 's/^admin=//p' "$dir/egress-worker.out")\""
+    echo "export MEETREC_EGRESS_LOCAL_DIR=\"$egress_dir\""
+fi
 
 cat <<ENV
 export MEETREC_LIVEKIT_API_URL="http://127.0.0.1:$http_port"

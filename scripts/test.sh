@@ -13,7 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-export PATH="$HOME/.cargo/bin:$PATH"
+export PATH="$HOME/.cargo/bin:/usr/local/go/bin:$PATH"
 scripts/ensure-test-deps.sh
 export MEETREC_TEST_PYTHON="${MEETREC_CACHE_DIR:-$HOME/.cache/meet-recorder}/venv/bin/python"
 PG_ADMIN="${MEETREC_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
@@ -26,6 +26,15 @@ export MEETREC_TEST_REQUIRE_WEB=1
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
+echo "== egress worker (Go): gofmt, go vet, build"
+(
+    cd tools/egress-worker
+    unformatted="$(gofmt -l .)"
+    [ -z "$unformatted" ] || { echo "gofmt: $unformatted" >&2; exit 1; }
+    go vet ./...
+    go build -o ../../target/egress-worker .
+)
+export MEETREC_TEST_EGRESS_WORKER="$PWD/target/egress-worker"
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
@@ -46,8 +55,10 @@ eval "$garage_env"
 echo "== Garage S3 at $MEETREC_TEST_S3_ENDPOINT"
 
 log="$work/cargo-test.log"
+echo "== the egress worker against the real LiveKit server (and Garage)"
+"$MEETREC_TEST_PYTHON" tools/egress-worker/check.py --worker "$MEETREC_TEST_EGRESS_WORKER" || status_worker=1
 export MEETREC_E2E_ARTIFACTS="$PWD/target/e2e-artifacts"
-status=0
+status=${status_worker:-0}
 for database in sqlite postgres; do
     echo "== cargo test on $database"
     MEETREC_TEST_DATABASE="$database" cargo test --workspace --locked -- --skip real_livekit:: 2>&1 | tee -a "$log" || status=1

@@ -55,6 +55,17 @@ impl From<ServiceError> for LiveKitError {
     }
 }
 
+impl LiveKitError {
+    /// Nobody answered: the server found no worker for the request (`unavailable`) or
+    /// waited for one in vain (`deadline_exceeded`).
+    pub fn is_unanswered(&self) -> bool {
+        matches!(
+            self.code.as_deref(),
+            Some("deadline_exceeded" | "unavailable")
+        )
+    }
+}
+
 /// What to record and where.
 pub struct EgressRequest<'a> {
     pub room_name: &'a str,

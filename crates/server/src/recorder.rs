@@ -91,6 +91,27 @@ impl RoomState {
 /// `stop_reason` of a recording that its maximum duration ended.
 pub const STOP_REASON_LIMIT: &str = "limit";
 
+/// Why an egress LiveKit still lists as running may have ended all the same.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum EgressDoubt {
+    None,
+    /// A stop failed (`failed_to_stop`).
+    StopFailed,
+    /// Its room closed, and a room composite egress ends with its room.
+    RoomClosed,
+}
+
+/// What the egress's answer to StopEgress means for the recording.
+fn stop_answer(status: EgressStatus) -> StopAnswer {
+    match status {
+        EgressStatus::EgressEnding
+        | EgressStatus::EgressComplete
+        | EgressStatus::EgressLimitReached => StopAnswer::Ending,
+        EgressStatus::EgressAborted => StopAnswer::Aborted,
+        _ => StopAnswer::Failed,
+    }
+}
+
 /// What reconciling one recording did.
 enum Reconciled {
     Changed,
@@ -306,14 +327,7 @@ impl Recorder {
             .ok_or(StopError::NotFound)?;
         let egress_id = recording.worker_id.clone().unwrap_or_default();
         let answer = match self.livekit.stop_egress(&egress_id).await {
-            Ok(info) => match info.status() {
-                EgressStatus::EgressEnding => StopAnswer::Ending,
-                EgressStatus::EgressAborted => StopAnswer::Aborted,
-                EgressStatus::EgressComplete | EgressStatus::EgressLimitReached => {
-                    StopAnswer::Ending
-                }
-                _ => StopAnswer::Failed,
-            },
+            Ok(info) => stop_answer(info.status()),
             Err(error) if error.code.as_deref() == Some("failed_precondition") => {
                 // The egress has already ended and we missed its webhook: settle it now.
                 if let Some(row) = self.settle_from_livekit(&recording).await? {
@@ -610,7 +624,8 @@ impl Recorder {
         };
         for recording in self.db.recordings_awaiting_egress().await? {
             if recording.room_id == room_id {
-                self.reconcile_recording(&recording).await?;
+                self.reconcile_recording(&recording, EgressDoubt::RoomClosed)
+                    .await?;
             }
         }
         Ok(())
@@ -639,7 +654,15 @@ impl Recorder {
                     continue;
                 }
                 Err(error) => {
+                    // Like a host's stop that failed: the egress may still be recording,
+                    // and reconciliation takes it from here.
                     tracing::warn!(recording = %recording.id, %error, "cannot stop an egress past its maximum duration");
+                    self.apply(
+                        recording.id,
+                        Event::Stopped(StopAnswer::Failed),
+                        RecordingPatch::default(),
+                    )
+                    .await?;
                     continue;
                 }
             }
@@ -680,7 +703,12 @@ impl Recorder {
             if recording.updated_at > cutoff {
                 continue;
             }
-            match self.reconcile_recording(&recording).await? {
+            let doubt = if recording.status == Status::FailedToStop {
+                EgressDoubt::StopFailed
+            } else {
+                EgressDoubt::None
+            };
+            match self.reconcile_recording(&recording, doubt).await? {
                 Reconciled::Changed => changed += 1,
                 Reconciled::Unchanged => {}
                 Reconciled::LiveKitUnreachable => return Ok(changed),
@@ -692,9 +720,14 @@ impl Recorder {
     /// Compares one open recording with what LiveKit says of its egress and closes it as
     /// the egress's end implies; an egress LiveKit no longer knows gets its file looked
     /// for (the confirmation job fails the recording when there is none).
+    ///
+    /// LiveKit keeps listing an egress as running when its worker died (nothing tells the
+    /// server), so an egress in `doubt` is asked to stop again: a stop nobody answers
+    /// (`deadline_exceeded`, `unavailable`) means no worker holds it any more.
     async fn reconcile_recording(
         &self,
         recording: &RecordingRow,
+        doubt: EgressDoubt,
     ) -> Result<Reconciled, sqlx::Error> {
         let Some(egress_id) = recording.worker_id.clone() else {
             // The start never returned an egress id (a crash mid-start): it did not start.
@@ -730,22 +763,33 @@ impl Recorder {
                     .apply(recording.id, Event::EgressEnded(end), file_patch(&info))
                     .await?
                     .map(|r| r.status),
-                None => return Ok(Reconciled::Unchanged),
+                None if doubt == EgressDoubt::None => return Ok(Reconciled::Unchanged),
+                None => match self.livekit.stop_egress(&egress_id).await {
+                    Ok(info) => self
+                        .apply(
+                            recording.id,
+                            Event::Stopped(stop_answer(info.status())),
+                            RecordingPatch {
+                                stopped_at: Some(now_ms()),
+                                ..Default::default()
+                            },
+                        )
+                        .await?
+                        .map(|r| r.status),
+                    Err(error) if error.is_unanswered() => {
+                        tracing::warn!(recording = %recording.id, %egress_id, %error, "no egress worker answers for this egress; looking for its file");
+                        self.confirm_later(recording.id).await?;
+                        Some(before)
+                    }
+                    Err(error) => {
+                        tracing::warn!(recording = %recording.id, %egress_id, %error, "the egress in doubt did not stop; reconciliation will retry");
+                        return Ok(Reconciled::Unchanged);
+                    }
+                },
             },
             None => {
                 // LiveKit forgot the egress (restart, or 24 h later): look for the file.
-                let mut tx = self.db.pool().begin().await?;
-                self.db
-                    .enqueue_job(
-                        &mut tx,
-                        crate::jobs::CONFIRM_RECORDING,
-                        &crate::jobs::confirm_payload(recording.id),
-                        Some(&format!("confirm:{}", recording.id)),
-                        self.config.jobs.confirm_attempts,
-                    )
-                    .await?;
-                tx.commit().await?;
-                self.jobs_wakeup.notify_one();
+                self.confirm_later(recording.id).await?;
                 Some(before)
             }
         };
@@ -758,6 +802,24 @@ impl Recorder {
         }
         tracing::info!(recording = %recording.id, from = %before, to = %after, "reconciled");
         Ok(Reconciled::Changed)
+    }
+
+    /// Enqueues the file check that settles a recording whose egress is gone: `saved` when
+    /// the file is there, `failed` when it never appears.
+    async fn confirm_later(&self, id: Uuid) -> Result<(), sqlx::Error> {
+        let mut tx = self.db.pool().begin().await?;
+        self.db
+            .enqueue_job(
+                &mut tx,
+                crate::jobs::CONFIRM_RECORDING,
+                &crate::jobs::confirm_payload(id),
+                Some(&format!("confirm:{id}")),
+                self.config.jobs.confirm_attempts,
+            )
+            .await?;
+        tx.commit().await?;
+        self.jobs_wakeup.notify_one();
+        Ok(())
     }
 
     async fn show_for(&self, recording: &RecordingRow, state: Option<RoomState>) {

@@ -53,30 +53,47 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The real LiveKit server with its own Redis, stopped on drop.
+/// The real LiveKit server with its own Redis and, when asked, the stand-in egress worker
+/// (`tools/egress-worker`) behind it; stopped on drop.
 pub struct RealLiveKit {
     dir: tempfile::TempDir,
     pub api_url: String,
     pub ws_url: String,
+    /// The egress worker's admin API (faults, kill), when one runs.
+    pub worker_admin: Option<String>,
+    /// Where the worker writes files that have no S3 upload.
+    pub egress_dir: Option<PathBuf>,
+}
+
+/// The stand-in egress worker behind the server, with its session limit (`30s`, `3s`).
+pub struct Worker {
+    pub max_duration: &'static str,
 }
 
 impl RealLiveKit {
     /// Starts it with the test key pair, sending its webhooks to `webhook_urls`.
-    pub fn start(webhook_urls: &[String]) -> Self {
+    pub fn start(webhook_urls: &[String], worker: Option<Worker>) -> Self {
         assert!(
             std::env::var_os("MEETREC_NETNS_IP").is_some(),
             "the real-LiveKit tests need WebRTC: run them inside scripts/netns.sh \
              (scripts/test.sh does)"
         );
         let dir = tempfile::tempdir().unwrap();
-        let output = std::process::Command::new(repo().join("scripts/livekit-server.sh"))
+        let mut command = std::process::Command::new(repo().join("scripts/livekit-server.sh"));
+        command
             .arg("start")
             .arg(dir.path())
             .args(webhook_urls)
             .env("MEETREC_LIVEKIT_API_KEY", API_KEY)
-            .env("MEETREC_LIVEKIT_API_SECRET", API_SECRET)
-            .output()
-            .expect("run scripts/livekit-server.sh");
+            .env("MEETREC_LIVEKIT_API_SECRET", API_SECRET);
+        if let Some(worker) = worker {
+            let binary = std::env::var("MEETREC_TEST_EGRESS_WORKER")
+                .unwrap_or_else(|_| repo().join("target/egress-worker").display().to_string());
+            command
+                .env("MEETREC_EGRESS_WORKER", binary)
+                .env("MEETREC_EGRESS_MAX_DURATION", worker.max_duration);
+        }
+        let output = command.output().expect("run scripts/livekit-server.sh");
         assert!(
             output.status.success(),
             "the LiveKit server did not start: {}",
@@ -92,8 +109,25 @@ impl RealLiveKit {
         Self {
             api_url: exports["MEETREC_LIVEKIT_API_URL"].clone(),
             ws_url: exports["MEETREC_LIVEKIT_WS_URL"].clone(),
+            worker_admin: exports.get("MEETREC_EGRESS_WORKER_ADMIN").cloned(),
+            egress_dir: exports.get("MEETREC_EGRESS_LOCAL_DIR").map(PathBuf::from),
             dir,
         }
+    }
+
+    /// Calls the egress worker's admin API.
+    pub async fn worker(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> reqwest::StatusCode {
+        let admin = self.worker_admin.as_ref().expect("an egress worker runs");
+        let mut request = reqwest::Client::new().request(method, format!("{admin}{path}"));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.expect("the worker answers").status()
     }
 }
 
@@ -216,6 +250,16 @@ struct Real {
 }
 
 async fn on_real_livekit(settings: &[(&str, &str)]) -> Real {
+    on_real_livekit_with(settings, None).await
+}
+
+/// The app on the real LiveKit server with the stand-in egress worker behind it; the
+/// worker writes files into the app's local storage.
+async fn with_egress_worker(settings: &[(&str, &str)], max_duration: &'static str) -> Real {
+    on_real_livekit_with(settings, Some(Worker { max_duration })).await
+}
+
+async fn on_real_livekit_with(settings: &[(&str, &str)], worker: Option<Worker>) -> Real {
     let guard = ONE_SERVER_AT_A_TIME.lock().await;
     let sink = WebhookSink::start().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -223,11 +267,18 @@ async fn on_real_livekit(settings: &[(&str, &str)]) -> Real {
         "http://{}/api/v1.0/rooms/webhooks-livekit/",
         listener.local_addr().unwrap()
     );
-    let livekit = RealLiveKit::start(&[app_webhooks, sink.url.clone()]);
+    let livekit = RealLiveKit::start(&[app_webhooks, sink.url.clone()], worker);
+    let egress_dir = livekit
+        .egress_dir
+        .as_ref()
+        .map(|dir| dir.display().to_string());
     let mut all = vec![
         ("LIVEKIT_API_URL", livekit.api_url.as_str()),
         ("LIVEKIT_URL", livekit.ws_url.as_str()),
     ];
+    if let Some(dir) = &egress_dir {
+        all.push(("MEET_RECORDER_STORAGE_DIR", dir.as_str()));
+    }
     all.extend_from_slice(settings);
     let app = spawn_app_on(listener, &all, |_| {}, |_, _| {}).await;
     Real {
@@ -738,4 +789,377 @@ async fn reconciliation_asks_the_real_server_and_settles_an_egress_it_does_not_k
     real.app.state.recorder.reconcile(0).await.unwrap();
     let settled = real.app.wait_status(&recording, &host, "failed").await;
     assert_eq!(settled["worker_id"], "EG_unknown_to_livekit", "{settled}");
+}
+
+// ---------------------------------------------------------------------------------------
+// The whole lifecycle with the stand-in egress worker behind the real server: the server
+// assigns the egress ids, keeps the egress list and sends every egress webhook itself.
+
+impl Real {
+    /// The verified egress webhooks the server sent about `egress_id`, as
+    /// `(event, status)`.
+    fn egress_webhooks(&self, egress_id: &str) -> Vec<(String, proto::EgressStatus)> {
+        self.sink
+            .egress_events(egress_id)
+            .into_iter()
+            .map(|e| {
+                let status = e.egress_info.as_ref().unwrap().status();
+                (e.event, status)
+            })
+            .collect()
+    }
+
+    /// A ranged download of the recording's file, as the player asks for it.
+    async fn download_range(&self, id: &str, user: &TestUser) -> reqwest::Response {
+        self.app
+            .http
+            .get(format!("{}/recordings/{id}/media/", self.app.api))
+            .bearer_auth(&user.token)
+            .header("range", "bytes=0-99")
+            .send()
+            .await
+            .unwrap()
+    }
+
+    fn file_of(&self, id: &str, extension: &str) -> PathBuf {
+        self.livekit
+            .egress_dir
+            .as_ref()
+            .unwrap()
+            .join(format!("recordings/{id}.{extension}"))
+    }
+}
+
+fn recording_id(reply: &crate::app::Reply) -> String {
+    reply.body["recording"]["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_recording_goes_its_whole_life_through_the_real_server_and_an_egress_worker() {
+    let real = with_egress_worker(&[], "30s").await;
+    let host = real.app.user("host").await;
+    let room = real.public_room(&host).await;
+    let participant = real.join(&room, None, "Participant").await;
+
+    let reply = real
+        .app
+        .start(
+            &room,
+            &host,
+            json!({"mode": "screen_recording", "layout": "grid"}),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let id = recording_id(&reply);
+    let egress_id = reply.body["recording"]["worker_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        egress_id.starts_with("EG_"),
+        "the server's egress id: {egress_id}"
+    );
+    assert_eq!(reply.body["recording"]["status"], "active");
+
+    eventually(
+        "the participant to see started",
+        Duration::from_secs(20),
+        || async {
+            participant
+                .metadata_seen()
+                .last()
+                .is_some_and(|m| m["recording_status"] == "started")
+                .then_some(())
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let stopped = real.app.stop(&room, &host, json!({})).await;
+    assert_eq!(stopped.status, 200, "{}", stopped.body);
+    let done = real
+        .app
+        .wait_status(&id, &host, "notification_succeeded")
+        .await;
+    assert!(done["duration_ms"].as_i64().unwrap() >= 1500, "{done}");
+    assert!(done["size_bytes"].as_i64().unwrap() > 0, "{done}");
+
+    // Every egress webhook came from the server, in order.
+    let webhooks = real.egress_webhooks(&egress_id);
+    let names: Vec<&str> = webhooks.iter().map(|(event, _)| event.as_str()).collect();
+    assert_eq!(names.first(), Some(&"egress_started"), "{webhooks:?}");
+    assert_eq!(names.last(), Some(&"egress_ended"), "{webhooks:?}");
+    assert!(webhooks.contains(&("egress_updated".into(), proto::EgressStatus::EgressActive)));
+    assert_eq!(
+        webhooks.last().unwrap().1,
+        proto::EgressStatus::EgressComplete
+    );
+
+    // What the participant saw: starting, started, saving, then nothing.
+    let states: Vec<Value> = participant
+        .metadata_seen()
+        .iter()
+        .map(|m| m.get("recording_status").cloned().unwrap_or(Value::Null))
+        .collect();
+    let position = |state: &str| states.iter().position(|s| s == state);
+    assert!(position("starting") < position("started"), "{states:?}");
+    assert!(position("started") < position("saving"), "{states:?}");
+    assert_eq!(states.last(), Some(&Value::Null), "{states:?}");
+
+    // The owner's email links to it, and the player gets it in ranges.
+    let emails = real.app.sent_emails();
+    assert_eq!(emails.len(), 1, "{emails:?}");
+    assert!(
+        emails[0].contains(&format!("/recording/{id}")),
+        "{}",
+        emails[0]
+    );
+    let range = real.download_range(&id, &host).await;
+    assert_eq!(range.status(), 206);
+    assert_eq!(range.bytes().await.unwrap().len(), 100);
+    let seconds = crate::helpers::ffprobe_duration(&real.file_of(&id, "mp4"));
+    assert!(
+        seconds >= 1.5,
+        "the file is as long as the egress was active: {seconds}"
+    );
+    participant.leave().await;
+}
+
+#[tokio::test]
+async fn the_maximum_duration_stops_the_real_egress_and_tells_the_room() {
+    let real = with_egress_worker(&[("RECORDING_MAX_DURATION", "2500")], "30s").await;
+    let host = real.app.user("host").await;
+    let room = real.public_room(&host).await;
+    let participant = real.join(&room, None, "Participant").await;
+
+    let reply = real
+        .app
+        .start(&room, &host, json!({"mode": "screen_recording"}))
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let id = recording_id(&reply);
+    participant
+        .wait_for("the limit message", |e| {
+            e["event"] == "data"
+                && e["payload"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("screenRecordingLimitReached")
+        })
+        .await;
+    let saved = real
+        .app
+        .wait_status(&id, &host, "notification_succeeded")
+        .await;
+    assert_eq!(saved["stop_reason"], "limit");
+    let seconds = crate::helpers::ffprobe_duration(&real.file_of(&id, "mp4"));
+    assert!(
+        (1.5..6.0).contains(&seconds),
+        "stopped near the limit: {seconds}"
+    );
+    participant.leave().await;
+}
+
+#[tokio::test]
+async fn the_egress_session_limit_ends_it_limit_reached_with_its_file() {
+    let real = with_egress_worker(&[], "3s").await;
+    let host = real.app.user("host").await;
+    let room = real.public_room(&host).await;
+    let participant = real.join(&room, None, "Participant").await;
+
+    let reply = real
+        .app
+        .start(&room, &host, json!({"mode": "transcript"}))
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let id = recording_id(&reply);
+    let egress_id = reply.body["recording"]["worker_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    participant
+        .wait_for("the transcript's limit message", |e| {
+            e["event"] == "data"
+                && e["payload"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("transcriptionLimitReached")
+        })
+        .await;
+    real.app
+        .wait_status(&id, &host, "notification_succeeded")
+        .await;
+    assert_eq!(
+        real.egress_webhooks(&egress_id).last().unwrap().1,
+        proto::EgressStatus::EgressLimitReached
+    );
+    let streams = crate::helpers::ffprobe_streams(&real.file_of(&id, "ogg"));
+    assert_eq!(streams, ["opus"], "a transcript records audio only");
+    participant.leave().await;
+}
+
+#[tokio::test]
+async fn an_egress_that_fails_midway_fails_the_recording_and_tells_everyone() {
+    let real = with_egress_worker(&[], "30s").await;
+    let host = real.app.user("host").await;
+    let room = real.public_room(&host).await;
+    let participant = real.join(&room, None, "Participant").await;
+    let queued = real
+        .livekit
+        .worker(
+            Method::POST,
+            "/faults",
+            Some(json!({"kind": "fail_midway", "delay_ms": 800})),
+        )
+        .await;
+    assert!(queued.is_success());
+
+    let reply = real
+        .app
+        .start(&room, &host, json!({"mode": "screen_recording"}))
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let id = recording_id(&reply);
+    real.app.wait_status(&id, &host, "failed").await;
+    participant
+        .wait_for("the failure message", |e| {
+            e["event"] == "data"
+                && e["payload"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("recordingFailed")
+        })
+        .await;
+    eventually("the failure email", Duration::from_secs(20), || async {
+        (real.app.sent_emails().len() == 1).then_some(())
+    })
+    .await;
+    // The room is free again.
+    assert!(
+        real.app
+            .db
+            .recordings_awaiting_egress()
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    participant.leave().await;
+}
+
+#[tokio::test]
+async fn a_worker_killed_mid_recording_is_settled_by_reconciliation() {
+    let real = with_egress_worker(&[], "30s").await;
+    let host = real.app.user("host").await;
+    let room = real.public_room(&host).await;
+    let participant = real.join(&room, None, "Participant").await;
+
+    let reply = real
+        .app
+        .start(&room, &host, json!({"mode": "screen_recording"}))
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let id = recording_id(&reply);
+    let egress_id = reply.body["recording"]["worker_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    eventually(
+        "the egress to be active",
+        Duration::from_secs(20),
+        || async {
+            real.egress_webhooks(&egress_id)
+                .iter()
+                .any(|(_, status)| *status == proto::EgressStatus::EgressActive)
+                .then_some(())
+        },
+    )
+    .await;
+    let _ = real.livekit.worker(Method::POST, "/kill", None).await;
+
+    // The server still lists the egress as running and no worker answers its stop: the
+    // host's stop fails, and the recording shows it may still be recording.
+    let stop = real.app.stop(&room, &host, json!({})).await;
+    assert_eq!(stop.status, 500, "{}", stop.body);
+    let info = real
+        .app
+        .state
+        .livekit
+        .egress_info(&egress_id)
+        .await
+        .unwrap()
+        .expect("the server still knows the egress");
+    assert_eq!(info.status(), proto::EgressStatus::EgressActive);
+    assert_eq!(
+        real.app.recording(&id, &host).await["status"],
+        "failed_to_stop"
+    );
+
+    // Reconciliation asks again; nobody answers, no file exists: failed, owners told.
+    real.app.state.recorder.reconcile(0).await.unwrap();
+    real.app.wait_status(&id, &host, "failed").await;
+    eventually("the failure email", Duration::from_secs(20), || async {
+        (real.app.sent_emails().len() == 1).then_some(())
+    })
+    .await;
+    assert!(
+        real.app
+            .db
+            .recordings_awaiting_egress()
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    participant.leave().await;
+}
+
+#[tokio::test]
+async fn a_video_recording_and_a_transcript_run_at_once_on_the_real_server() {
+    let real = with_egress_worker(&[], "30s").await;
+    let host = real.app.user("host").await;
+    let room = real.public_room(&host).await;
+    let participant = real.join(&room, None, "Participant").await;
+
+    let video = real
+        .app
+        .start(&room, &host, json!({"mode": "screen_recording"}))
+        .await;
+    assert_eq!(video.status, 201, "{}", video.body);
+    let transcript = real
+        .app
+        .start(&room, &host, json!({"mode": "transcript"}))
+        .await;
+    assert_eq!(transcript.status, 201, "{}", transcript.body);
+    assert_ne!(
+        video.body["recording"]["worker_id"],
+        transcript.body["recording"]["worker_id"]
+    );
+    let listed = real.app.state.livekit.active_egresses().await.unwrap();
+    assert_eq!(
+        listed.len(),
+        2,
+        "the server lists both egresses: {listed:?}"
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    for mode in ["transcript", "screen_recording"] {
+        let reply = real.app.stop(&room, &host, json!({"mode": mode})).await;
+        assert_eq!(reply.status, 200, "{mode}: {}", reply.body);
+    }
+    let video_id = recording_id(&video);
+    let transcript_id = recording_id(&transcript);
+    real.app
+        .wait_status(&video_id, &host, "notification_succeeded")
+        .await;
+    real.app
+        .wait_status(&transcript_id, &host, "notification_succeeded")
+        .await;
+    assert_eq!(
+        crate::helpers::ffprobe_streams(&real.file_of(&video_id, "mp4")),
+        ["h264", "aac"]
+    );
+    assert_eq!(
+        crate::helpers::ffprobe_streams(&real.file_of(&transcript_id, "ogg")),
+        ["opus"]
+    );
+    participant.leave().await;
 }
