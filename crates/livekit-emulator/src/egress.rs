@@ -24,7 +24,7 @@ use crate::{
     media::MediaKind,
     state::{EgressState, Shared, new_id, now_nanos},
     storage::{S3Target, UploadTarget},
-    twirp::{Call, TwirpError, room_not_found},
+    twirp::{Call, TwirpError, egress_not_found, room_not_found},
     webhooks::WebhookTarget,
 };
 
@@ -69,7 +69,7 @@ impl Shared {
             let room_id = room.info.sid.clone();
             match inner.faults.take_start_error(&request.room_name) {
                 Some(StartErrorCode::Unavailable) => {
-                    return Err(TwirpError::unavailable("no response from servers"));
+                    return Err(TwirpError::no_response());
                 }
                 Some(StartErrorCode::Internal) => {
                     return Err(TwirpError::internal(
@@ -131,7 +131,7 @@ impl Shared {
             .egresses
             .get(&request.egress_id)
             .map(|egress| egress.info.room_name.clone())
-            .ok_or_else(|| TwirpError::not_found("egress not found"))?;
+            .ok_or_else(egress_not_found)?;
         if inner.faults.take_stop_error(&room_name) {
             return Err(TwirpError::internal(
                 "egress did not respond (injected fault)",
@@ -206,7 +206,7 @@ impl Shared {
         let egress = inner
             .egresses
             .get_mut(&request.egress_id)
-            .ok_or_else(|| TwirpError::not_found("egress not found"))?;
+            .ok_or_else(egress_not_found)?;
         if egress.info.status() != EgressStatus::EgressActive {
             return Err(TwirpError::failed_precondition("egress is not active"));
         }

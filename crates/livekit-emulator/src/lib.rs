@@ -97,6 +97,7 @@ pub struct Emulator {
     shared: Arc<state::Shared>,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
+    idle_rooms: JoinHandle<()>,
 }
 
 impl Emulator {
@@ -130,12 +131,27 @@ impl Emulator {
                 tracing::error!(%error, "emulator server stopped");
             }
         });
+        // The real server checks once a second for rooms to close (empty or departed).
+        let idle_rooms = tokio::spawn({
+            let shared = Arc::downgrade(&shared);
+            async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(1));
+                loop {
+                    tick.tick().await;
+                    let Some(shared) = shared.upgrade() else {
+                        break;
+                    };
+                    shared.close_idle_rooms();
+                }
+            }
+        });
         tracing::info!(%addr, "LiveKit emulator listening");
         Ok(Self {
             addr,
             shared,
             stop: Some(stop),
             server: Some(server),
+            idle_rooms,
         })
     }
 
@@ -187,6 +203,7 @@ impl Emulator {
 
     /// Stops accepting requests and waits for the server task to end.
     pub async fn shutdown(mut self) {
+        self.idle_rooms.abort();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -210,8 +227,9 @@ impl Participants {
         self.shared.join_participant(room, identity, name, "");
     }
 
-    /// `identity` leaves `room`; the last one leaving ends the room's egresses, as on a
-    /// real server. Returns false when there was no such participant.
+    /// `identity` leaves `room`; the last one leaving ends the room's egresses, and the
+    /// room closes `departure_timeout` seconds later (`room_finished`), as on a real
+    /// server. Returns false when there was no such participant.
     pub fn leave(&self, room: &str, identity: &str) -> bool {
         self.shared.leave_participant(room, identity)
     }

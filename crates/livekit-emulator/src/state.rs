@@ -128,12 +128,16 @@ fn new_event() -> proto::WebhookEvent {
 
 /// LiveKit-style identifiers: a prefix and 12 random alphanumerics (`EG_`, `RM_`, `PA_`, …).
 pub(crate) fn new_id(prefix: &str) -> String {
-    let suffix: String = rand::rng()
+    format!("{prefix}{}", random_alphanumeric(12))
+}
+
+/// `len` random ASCII letters and digits (also the shape of LiveKit's random secrets).
+pub(crate) fn random_alphanumeric(len: usize) -> String {
+    rand::rng()
         .sample_iter(&Alphanumeric)
-        .take(12)
+        .take(len)
         .map(char::from)
-        .collect();
-    format!("{prefix}{suffix}")
+        .collect()
 }
 
 pub(crate) fn now_nanos() -> i64 {

@@ -1,7 +1,15 @@
 //! The Twirp transport: `POST /twirp/livekit.{Service}/{Method}` with protobuf or JSON
-//! bodies, Twirp JSON errors with the real codes, and the dispatch to the RPCs.
+//! bodies, Twirp JSON errors with the real codes and messages, and the dispatch to the RPCs.
+//!
+//! The checks run in the real server's order: the auth middleware (plain-text 401s), then
+//! the Twirp handler: method, service and method name, Content-Type, body, and the RPC.
+//! One deliberate difference: for a service the real server does not have at all
+//! (`/twirp/livekit.Nope/...`) Go's mux answers a plain-text 404 "404 page not found";
+//! the emulator answers Twirp `bad_route` there too.
+//! Errors that reach the real server's Twirp layer from its internal RPC system (psrpc)
+//! carry the prefix "twirp error unknown: " in their message; the emulator keeps it.
 
-use std::sync::Arc;
+use std::{collections::BTreeMap, sync::Arc};
 
 use axum::{
     Router,
@@ -29,11 +37,17 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
-/// A Twirp error: `{"code": ..., "msg": ...}` with the code's fixed HTTP status.
+/// How the real server words an error that came back from psrpc through Twirp.
+const PSRPC_PREFIX: &str = "twirp error unknown: ";
+
+/// A Twirp error: `{"code": ..., "msg": ..., "meta": {...}}` with the code's fixed HTTP
+/// status; `meta` only when the real server sends one (bad routes).
 #[derive(Debug, Serialize)]
 pub(crate) struct TwirpError {
     code: &'static str,
     msg: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    meta: Option<BTreeMap<&'static str, String>>,
 }
 
 impl TwirpError {
@@ -41,10 +55,18 @@ impl TwirpError {
         Self {
             code,
             msg: msg.into(),
+            meta: None,
         }
     }
-    pub fn bad_route(msg: impl Into<String>) -> Self {
-        Self::new("bad_route", msg)
+    /// Twirp's `badRouteError`: the route is echoed in `meta.twirp_invalid_route`.
+    pub fn bad_route(msg: impl Into<String>, method: &Method, path: &str) -> Self {
+        Self {
+            meta: Some(BTreeMap::from([(
+                "twirp_invalid_route",
+                format!("{} {path}", method.as_str()),
+            )])),
+            ..Self::new("bad_route", msg)
+        }
     }
     pub fn malformed(msg: impl Into<String>) -> Self {
         Self::new("malformed", msg)
@@ -55,17 +77,20 @@ impl TwirpError {
     pub fn unauthenticated(msg: impl Into<String>) -> Self {
         Self::new("unauthenticated", msg)
     }
-    pub fn not_found(msg: impl Into<String>) -> Self {
-        Self::new("not_found", msg)
-    }
     pub fn failed_precondition(msg: impl Into<String>) -> Self {
         Self::new("failed_precondition", msg)
     }
     pub fn internal(msg: impl Into<String>) -> Self {
         Self::new("internal", msg)
     }
-    pub fn unavailable(msg: impl Into<String>) -> Self {
-        Self::new("unavailable", msg)
+    /// An error the real server gets from psrpc, with the prefix Twirp gives it there.
+    pub fn from_psrpc(code: &'static str, msg: &str) -> Self {
+        Self::new(code, format!("{PSRPC_PREFIX}{msg}"))
+    }
+    /// psrpc's `ErrNoResponse`: the real server's answer when no node handles a request
+    /// (after its psrpc timeout; the emulator answers at once).
+    pub fn no_response() -> Self {
+        Self::from_psrpc("unavailable", "no response from servers")
     }
 
     fn status(&self) -> StatusCode {
@@ -140,30 +165,54 @@ impl Call {
 
 async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     // The auth middleware runs first on the real server, for every path.
-    let caller = match auth::authenticate(request.headers(), &shared.config.keys) {
+    let caller = match auth::authenticate(
+        request.headers(),
+        request.uri().query(),
+        &shared.config.keys,
+    ) {
         Ok(caller) => caller,
         Err(unauthorized) => return unauthorized.into_response(),
     };
     let path = request.uri().path().to_owned();
-    if request.method() != Method::POST {
-        return TwirpError::bad_route(format!(
-            "unsupported method {:?} (only POST is allowed)",
-            request.method().as_str()
-        ))
+    let route = path.trim_start_matches("/twirp/");
+    let method = request.method().clone();
+    if method != Method::POST {
+        return TwirpError::bad_route(
+            format!(
+                "unsupported method {:?} (only POST is allowed)",
+                method.as_str()
+            ),
+            &method,
+            &path,
+        )
         .into_response();
     }
+    let Some(rpc) = Rpc::from_route(route) else {
+        return TwirpError::bad_route(format!("no handler for path {path:?}"), &method, &path)
+            .into_response();
+    };
     let content_type = request
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    let encoding = match content_type.split(';').next().unwrap_or_default().trim() {
+    let media_type = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    let encoding = match media_type.as_str() {
         "application/protobuf" => Encoding::Protobuf,
         "application/json" => Encoding::Json,
         _ => {
-            return TwirpError::bad_route(format!("unexpected Content-Type: {content_type:?}"))
-                .into_response();
+            return TwirpError::bad_route(
+                format!("unexpected Content-Type: {content_type:?}"),
+                &method,
+                &path,
+            )
+            .into_response();
         }
     };
     let body = match axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES).await {
@@ -180,34 +229,66 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         caller,
         body,
     };
-    let result = match path.trim_start_matches("/twirp/") {
-        "livekit.Egress/StartRoomCompositeEgress" => shared.start_room_composite(&call).await,
-        "livekit.Egress/StopEgress" => shared.stop_egress(&call),
-        "livekit.Egress/ListEgress" => shared.list_egress(&call),
-        "livekit.Egress/UpdateLayout" => shared.update_layout(&call),
-        "livekit.RoomService/CreateRoom" => create_room(&shared, &call),
-        "livekit.RoomService/ListRooms" => list_rooms(&shared, &call),
-        "livekit.RoomService/DeleteRoom" => delete_room(&shared, &call),
-        "livekit.RoomService/UpdateRoomMetadata" => update_room_metadata(&shared, &call),
-        "livekit.RoomService/SendData" => send_data(&shared, &call),
-        "livekit.RoomService/ListParticipants" => list_participants(&shared, &call),
-        _ => Err(TwirpError::bad_route(format!(
-            "no handler for path {path:?}"
-        ))),
+    let result = match rpc {
+        Rpc::StartRoomCompositeEgress => shared.start_room_composite(&call).await,
+        Rpc::StopEgress => shared.stop_egress(&call),
+        Rpc::ListEgress => shared.list_egress(&call),
+        Rpc::UpdateLayout => shared.update_layout(&call),
+        Rpc::CreateRoom => create_room(&shared, &call),
+        Rpc::ListRooms => list_rooms(&shared, &call),
+        Rpc::DeleteRoom => delete_room(&shared, &call),
+        Rpc::UpdateRoomMetadata => update_room_metadata(&shared, &call),
+        Rpc::SendData => send_data(&shared, &call),
+        Rpc::ListParticipants => list_participants(&shared, &call),
     };
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
+/// The RPCs the emulator serves; every other method of a real service is `bad_route`.
+#[derive(Clone, Copy)]
+enum Rpc {
+    StartRoomCompositeEgress,
+    StopEgress,
+    ListEgress,
+    UpdateLayout,
+    CreateRoom,
+    ListRooms,
+    DeleteRoom,
+    UpdateRoomMetadata,
+    SendData,
+    ListParticipants,
+}
+
+impl Rpc {
+    fn from_route(route: &str) -> Option<Self> {
+        Some(match route {
+            "livekit.Egress/StartRoomCompositeEgress" => Self::StartRoomCompositeEgress,
+            "livekit.Egress/StopEgress" => Self::StopEgress,
+            "livekit.Egress/ListEgress" => Self::ListEgress,
+            "livekit.Egress/UpdateLayout" => Self::UpdateLayout,
+            "livekit.RoomService/CreateRoom" => Self::CreateRoom,
+            "livekit.RoomService/ListRooms" => Self::ListRooms,
+            "livekit.RoomService/DeleteRoom" => Self::DeleteRoom,
+            "livekit.RoomService/UpdateRoomMetadata" => Self::UpdateRoomMetadata,
+            "livekit.RoomService/SendData" => Self::SendData,
+            "livekit.RoomService/ListParticipants" => Self::ListParticipants,
+            _ => return None,
+        })
+    }
+}
+
 pub(crate) fn room_not_found() -> TwirpError {
-    TwirpError::not_found("requested room does not exist")
+    TwirpError::from_psrpc("not_found", "requested room does not exist")
+}
+
+pub(crate) fn egress_not_found() -> TwirpError {
+    TwirpError::from_psrpc("not_found", "egress does not exist")
 }
 
 fn create_room(shared: &Shared, call: &Call) -> Result<Response, TwirpError> {
     call.require(Grant::Create)?;
+    // The real server accepts an empty name too (and creates a room called "").
     let request: proto::CreateRoomRequest = call.decode()?;
-    if request.name.is_empty() {
-        return Err(TwirpError::invalid_argument("room name is required"));
-    }
     let room = shared.create_room(&request);
     Ok(call.respond(&room, "livekit.Room"))
 }
@@ -256,15 +337,18 @@ fn send_data(shared: &Shared, call: &Call) -> Result<Response, TwirpError> {
         room: &request.room,
     })?;
     if !request.nonce.is_empty() && request.nonce.len() != 16 {
-        return Err(TwirpError::invalid_argument(
-            "nonce should be 16-bytes or not present",
-        ));
+        return Err(TwirpError::invalid_argument(format!(
+            "nonce should be 16-bytes or not present, got: {} bytes",
+            request.nonce.len()
+        )));
     }
     let mut inner = shared.inner.lock().unwrap();
+    // The real server sends the message to the room's node over psrpc; for a room no
+    // node has, nobody answers.
     let room = inner
         .rooms
         .get_mut(&request.room)
-        .ok_or_else(room_not_found)?;
+        .ok_or_else(TwirpError::no_response)?;
     room.data_messages
         .push(crate::rooms::DataMessage::from_request(&request));
     Ok(call.respond(&proto::SendDataResponse {}, "livekit.SendDataResponse"))
@@ -276,9 +360,14 @@ fn list_participants(shared: &Shared, call: &Call) -> Result<Response, TwirpErro
         room: &request.room,
     })?;
     let inner = shared.inner.lock().unwrap();
-    let room = inner.rooms.get(&request.room).ok_or_else(room_not_found)?;
+    // The real server reads the participant list from its store, where a room that does
+    // not exist simply has nobody.
     let response = proto::ListParticipantsResponse {
-        participants: room.participants.clone(),
+        participants: inner
+            .rooms
+            .get(&request.room)
+            .map(|room| room.participants.clone())
+            .unwrap_or_default(),
     };
     Ok(call.respond(&response, "livekit.ListParticipantsResponse"))
 }

@@ -1,7 +1,8 @@
 //! Webhook delivery as the LiveKit server does it: protojson bodies (camelCase, zero values
-//! omitted), `Authorization` = a raw JWT whose `sha256` claim is the base64 SHA-256 of the
-//! exact body, one ordered queue per resource (the egress id for egress events), and
-//! retries on connection errors, 429 and 5xx (not 501) with exponential backoff.
+//! omitted), `Authorization` = a raw HS256 JWT with the claims `iss`, `exp`, `nbf`, `iat`
+//! and `sha256` (the base64 SHA-256 of the exact body), one ordered queue per resource (the
+//! egress id for egress events), and retries on connection errors, 429 and 5xx (not 501)
+//! with exponential backoff.
 
 use std::{
     collections::HashMap,
@@ -13,7 +14,6 @@ use std::{
 };
 
 use base64::Engine;
-use livekit_api::access_token::AccessToken;
 use livekit_protocol as proto;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -284,13 +284,7 @@ impl SenderInner {
         body: &str,
         target: &WebhookTarget,
     ) -> Result<reqwest::Response, reqwest::Error> {
-        let digest = Sha256::digest(body.as_bytes());
-        let sha256 = base64::engine::general_purpose::STANDARD.encode(digest);
-        let token = AccessToken::with_api_key(&target.api_key, &target.api_secret)
-            .with_sha256(&sha256)
-            .with_ttl(TOKEN_TTL)
-            .to_jwt()
-            .expect("sign webhook token");
+        let token = webhook_token(body, target, chrono::Utc::now().timestamp());
         self.client
             .post(&target.url)
             .header(reqwest::header::CONTENT_TYPE, "application/webhook+json")
@@ -323,5 +317,112 @@ impl SenderInner {
             outcome,
             first_sent_at_ms: 0,
         });
+    }
+}
+
+/// The webhook's `Authorization`: the claims the real server's `auth.AccessToken` signs
+/// for a webhook (`iss`, `exp`, `nbf`, `iat`, `sha256`, in that order), HS256. Built by
+/// hand because the `livekit-api` token builder has no `iat`.
+fn webhook_token(body: &str, target: &WebhookTarget, now: i64) -> String {
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let sha256 = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(body.as_bytes()));
+    let header = r#"{"alg":"HS256","typ":"JWT"}"#;
+    #[derive(Serialize)]
+    struct WebhookClaims<'a> {
+        iss: &'a str,
+        exp: i64,
+        nbf: i64,
+        iat: i64,
+        sha256: String,
+    }
+    let claims = WebhookClaims {
+        iss: &target.api_key,
+        exp: now + TOKEN_TTL.as_secs() as i64,
+        nbf: now,
+        iat: now,
+        sha256,
+    };
+    let claims = serde_json::to_vec(&claims).expect("serialize webhook claims");
+    let signing_input = format!("{}.{}", b64.encode(header), b64.encode(claims));
+    let signature = hmac_sha256(target.api_secret.as_bytes(), signing_input.as_bytes());
+    format!("{signing_input}.{}", b64.encode(signature))
+}
+
+/// HMAC-SHA256 (RFC 2104) over `sha2`, the one primitive a webhook signature needs.
+fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    const BLOCK: usize = 64;
+    let mut block = [0u8; BLOCK];
+    if key.len() > BLOCK {
+        block[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let pad = |byte: u8| block.map(|k| k ^ byte);
+    let inner = Sha256::new()
+        .chain_update(pad(0x36))
+        .chain_update(message)
+        .finalize();
+    Sha256::new()
+        .chain_update(pad(0x5c))
+        .chain_update(inner)
+        .finalize()
+        .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use livekit_api::{access_token::TokenVerifier, webhooks::WebhookReceiver};
+
+    #[test]
+    fn hmac_matches_rfc_4231() {
+        // Test case 2 of RFC 4231.
+        let mac = hmac_sha256(b"Jefe", b"what do ya want for nothing?");
+        let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            hex,
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    #[test]
+    fn webhook_token_verifies_with_the_sdk_and_has_the_servers_claims() {
+        let target = WebhookTarget {
+            url: "http://127.0.0.1:1/".into(),
+            api_key: "key".into(),
+            api_secret: "a-secret-long-enough-for-hs256-use".into(),
+        };
+        let body = r#"{"event":"room_started"}"#;
+        let now = chrono::Utc::now().timestamp();
+        let token = webhook_token(body, &target, now);
+        let receiver = WebhookReceiver::new(TokenVerifier::with_api_key(
+            &target.api_key,
+            &target.api_secret,
+        ));
+        assert_eq!(
+            receiver.receive(body, &token).unwrap().event,
+            "room_started"
+        );
+        let payload = token.split('.').nth(1).unwrap();
+        let claims: serde_json::Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload)
+                .unwrap(),
+        )
+        .unwrap();
+        let mut keys: Vec<&str> = claims
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["exp", "iat", "iss", "nbf", "sha256"]);
+        assert_eq!(claims["exp"].as_i64().unwrap() - now, 300);
+        assert!(
+            receiver
+                .receive(&body.replace("room", "ROOM"), &token)
+                .is_err()
+        );
     }
 }
