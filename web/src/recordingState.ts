@@ -15,6 +15,10 @@ export interface LiveRecording {
   // Added to the stream later than the rest: older servers omit them.
   stop_reason?: 'limit' | null;
   error?: string | null;
+  /** The room may be being recorded (a failed stop may still be): the badge shows. */
+  may_be_recording?: boolean;
+  /** A host may stop it. */
+  stoppable?: boolean;
 }
 
 export type RoomRecordings = Partial<Record<Mode, LiveRecording>>;
@@ -49,10 +53,20 @@ export function isOpen(status: RecordingStatus): boolean {
   return status === 'initiated' || status === 'active';
 }
 
+/** What the server says; older servers send only the status. */
+export function mayBeRecording(recording: LiveRecording): boolean {
+  return recording.may_be_recording ?? isOpen(recording.status);
+}
+
+export function isStoppable(recording: LiveRecording): boolean {
+  return recording.stoppable ?? recording.status === 'active';
+}
+
+/** The modes the room may be being recorded in: the badge, and the panel's Stop. */
 export function openModes(recordings: RoomRecordings): Mode[] {
   return MODES.filter((mode) => {
     const recording = recordings[mode];
-    return recording !== undefined && isOpen(recording.status);
+    return recording !== undefined && mayBeRecording(recording);
   });
 }
 
@@ -77,10 +91,10 @@ export function transitionsBetween(before: RoomRecordings, after: RoomRecordings
       if (!(same && FAILURE_STATUSES.has(previous.status))) kind = 'failed';
     } else if (next.status === 'active') {
       if (!(same && previous.status === 'active')) kind = 'started';
-    } else if (!isOpen(next.status) && next.status !== 'failed_to_start') {
+    } else if (!mayBeRecording(next) && next.status !== 'failed_to_start') {
       // A recording never seen open (it began and ended between two events) still
       // ended live, but only if it ever ran.
-      const ended = same ? isOpen(previous.status) : next.started_at !== null;
+      const ended = same ? mayBeRecording(previous) : next.started_at !== null;
       if (ended) kind = next.stop_reason === 'limit' ? 'limit' : 'stopped';
     }
     if (kind) found.push({ kind, mode, recording: next });

@@ -4,11 +4,18 @@
 //! # Layout
 //! - [`Status`], [`Mode`], [`Layout`]: the vocabulary, with the reference system's names.
 //! - [`RecordingOptions`]: the `options` object of a start request, validated.
-//! - [`transition`]: `(status, event) -> new status`, the whole lifecycle in one table.
+//! - [`decide`]: `(status, event) -> Decision`, the whole lifecycle in one table: the new
+//!   status, the jobs that follow, what the room sees and is told ([`transition`] is its
+//!   status alone).
 //! - [`Role`], [`RecordingAbilities`]: permissions.
 
+mod decision;
 mod options;
 
+pub use decision::{
+    Circumstances, Decision, FollowUp, Notification, ON_CREATE, RoomEffect, RoomMessage, RoomState,
+    decide,
+};
 pub use options::{OptionsError, RecordingOptions};
 
 use std::{fmt, str::FromStr};
@@ -81,34 +88,49 @@ named_enum! {
 impl Status {
     /// At most one open recording per room and mode (a partial unique index).
     pub const OPEN: &'static [Status] = &[Status::Initiated, Status::Active];
+    /// A host may stop it: its egress runs, or a stop failed and it may still run.
+    pub const STOPPABLE: &'static [Status] = &[Status::Active, Status::FailedToStop];
+    /// An egress may still be running or writing the file.
+    pub const AWAITING_EGRESS: &'static [Status] = &[
+        Status::Initiated,
+        Status::Active,
+        Status::Stopped,
+        Status::FailedToStop,
+    ];
+    /// The file exists and has been confirmed.
+    pub const SAVED: &'static [Status] = &[
+        Status::Saved,
+        Status::NotificationSucceeded,
+        Status::ExternalProcessSuccessful,
+        Status::ExternalProcessFailed,
+    ];
 
     pub fn is_open(self) -> bool {
         Self::OPEN.contains(&self)
     }
 
+    /// The room may be being recorded: participants see the badge.
+    pub fn may_be_recording(self) -> bool {
+        self.is_open() || self == Status::FailedToStop
+    }
+
+    pub fn is_stoppable(self) -> bool {
+        Self::STOPPABLE.contains(&self)
+    }
+
     /// Nothing more is expected from LiveKit; the owner may delete it. Unlike the reference,
-    /// `notification_succeeded` is final too, so a notified recording can be deleted.
+    /// `notification_succeeded` is final too, so a notified recording can be deleted; a
+    /// failed stop is not, since its egress may still be recording.
     pub fn is_final(self) -> bool {
-        !matches!(self, Status::Initiated | Status::Active)
+        !self.may_be_recording()
     }
 
-    /// The file exists and has been confirmed.
     pub fn is_saved(self) -> bool {
-        matches!(
-            self,
-            Status::Saved
-                | Status::NotificationSucceeded
-                | Status::ExternalProcessSuccessful
-                | Status::ExternalProcessFailed
-        )
+        Self::SAVED.contains(&self)
     }
 
-    /// An egress may still be running or writing the file.
     pub fn awaits_egress(self) -> bool {
-        matches!(
-            self,
-            Status::Initiated | Status::Active | Status::Stopped | Status::FailedToStop
-        )
+        Self::AWAITING_EGRESS.contains(&self)
     }
 }
 
@@ -189,8 +211,10 @@ pub enum EgressEnd {
 /// Everything that moves a recording.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event {
-    /// The start request returned an egress id, or a webhook showed the egress running.
+    /// The egress exists: the start request returned its id, or `egress_started` came.
     EgressStarted,
+    /// The egress records (`EGRESS_ACTIVE`).
+    EgressRecording,
     /// The start request failed or LiveKit was unreachable.
     StartFailed,
     /// A host stopped it and the egress answered.
@@ -213,48 +237,10 @@ pub enum Event {
     Expire,
 }
 
-/// The lifecycle: the status `event` moves `from` to, or `None` when the event does not
-/// apply (duplicated, late or out-of-order events are normal and change nothing).
-///
-/// An egress that ends well leaves the recording `stopped`, with its file information;
-/// completion (confirming the object in storage) moves it on to `saved`, and the owners'
-/// notification to `notification_succeeded`.
+/// The status `event` moves `from` to, or `None` when the event does not apply: the
+/// status part of [`decide`].
 pub fn transition(from: Status, event: Event) -> Option<Status> {
-    use Status::*;
-    let to = match (from, event) {
-        (Initiated, Event::EgressStarted) => Active,
-        (Initiated, Event::StartFailed) => FailedToStart,
-        (Active | FailedToStop, Event::Stopped(StopAnswer::Ending)) => Stopped,
-        (Active | FailedToStop, Event::Stopped(StopAnswer::Aborted)) => Aborted,
-        (Active, Event::Stopped(StopAnswer::Failed)) => FailedToStop,
-        (Initiated | Active, Event::EgressEnding) => Stopped,
-        (Active, Event::MaxDurationReached) => Stopped,
-        (
-            Initiated | Active | Stopped | FailedToStop,
-            Event::EgressEnded(EgressEnd::Complete | EgressEnd::LimitReached),
-        ) => Stopped,
-        (Initiated | Active | Stopped | FailedToStop, Event::EgressEnded(EgressEnd::Failed)) => {
-            Failed
-        }
-        (Initiated | Active | Stopped | FailedToStop, Event::EgressEnded(EgressEnd::Aborted)) => {
-            Aborted
-        }
-        (Initiated | Active | Stopped | FailedToStop, Event::FileConfirmed) => Saved,
-        (Initiated | Active | Stopped | FailedToStop, Event::FileMissing) => Failed,
-        (Saved, Event::NotificationsSent) => NotificationSucceeded,
-        (Saved | NotificationSucceeded, Event::ExternalProcessFinished { success: true }) => {
-            ExternalProcessSuccessful
-        }
-        (Saved | NotificationSucceeded, Event::ExternalProcessFinished { success: false }) => {
-            ExternalProcessFailed
-        }
-        (
-            Saved | NotificationSucceeded | ExternalProcessSuccessful | ExternalProcessFailed,
-            Event::Expire,
-        ) => Expired,
-        _ => return None,
-    };
-    Some(to)
+    decide(from, event, Circumstances::default()).map(|decision| decision.to)
 }
 
 /// What a user may do with a recording (the reference's `get_abilities`).
@@ -273,7 +259,7 @@ impl RecordingAbilities {
         Self {
             retrieve: privileged,
             destroy: privileged && status.is_final(),
-            stop: privileged && !status.is_final(),
+            stop: privileged && status.may_be_recording(),
             update: false,
             partial_update: false,
         }
@@ -293,6 +279,7 @@ mod tests {
             Event::ExternalProcessFinished { success: false },
             Event::Expire,
             Event::EgressStarted,
+            Event::EgressRecording,
             Event::StartFailed,
             Event::EgressEnding,
             Event::MaxDurationReached,
@@ -356,11 +343,6 @@ mod tests {
                 Status::Stopped,
                 Event::EgressEnded(EgressEnd::Failed),
                 Status::Failed,
-            ),
-            (
-                Status::Active,
-                Event::Stopped(StopAnswer::Failed),
-                Status::FailedToStop,
             ),
             (
                 Status::Active,
@@ -485,6 +467,11 @@ mod tests {
         assert!(owner.retrieve && owner.stop && !owner.destroy);
         let owner_done = RecordingAbilities::of(Some(Role::Owner), Status::NotificationSucceeded);
         assert!(owner_done.destroy && !owner_done.stop);
+        let stop_failed = RecordingAbilities::of(Some(Role::Owner), Status::FailedToStop);
+        assert!(
+            stop_failed.stop && !stop_failed.destroy,
+            "it may still be recording"
+        );
         let member = RecordingAbilities::of(Some(Role::Member), Status::Saved);
         assert!(!member.retrieve && !member.destroy);
         assert!(!RecordingAbilities::of(None, Status::Saved).retrieve);

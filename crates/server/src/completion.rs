@@ -7,13 +7,13 @@
 //! Saving enqueues `notify_owners`, which emails each owner once and then marks the
 //! recording `notification_succeeded`. A failed recording emails its owners too.
 
-use meet_recorder_domain::{Event, Mode, RecordingOptions, Status, transition};
+use meet_recorder_domain::{Event, Mode, RecordingOptions, Status};
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::{
     db::{RecordingPatch, RecordingRow},
-    jobs::{self, NOTIFY_OWNERS, Outcome},
+    jobs::Outcome,
     mail::{EmailKind, Outgoing, RecordingEmail},
     recorder::Recorder,
     storage::StorageError,
@@ -32,7 +32,7 @@ pub enum StorageEventResult {
 impl Recorder {
     /// A transcript recording, or one asked to be transcribed, goes to the transcription
     /// service when one is configured.
-    fn wants_transcript(&self, recording: &RecordingRow) -> bool {
+    pub(crate) fn wants_transcript(&self, recording: &RecordingRow) -> bool {
         self.config.transcription.is_some()
             && (recording.mode == Mode::Transcript
                 || RecordingOptions::parse(Some(&recording.options))
@@ -143,67 +143,27 @@ impl Recorder {
         format!("{base}/{id}")
     }
 
-    /// Moves a recording that awaits its file to `saved` (or `failed`) and enqueues the
-    /// owners' notification in the same transaction. Returns the status it was in and
-    /// the one it is in now.
+    /// Moves a recording that awaits its file to `saved` (or `failed`); the decision
+    /// enqueues the owners' notification with it. Returns the status it was in and the
+    /// one it is in now.
     async fn settle_file(
         &self,
         id: Uuid,
         event: Event,
         patch: RecordingPatch,
     ) -> Result<Option<(Status, Status)>, sqlx::Error> {
-        let mut tx = self.db.pool().begin().await?;
-        self.db.lock_recording(&mut tx, id).await?;
-        let Some(current) = self.db.recording_in(&mut tx, id).await? else {
+        let Some(applied) = self.apply(id, event, patch).await? else {
             return Ok(None);
         };
-        let Some(to) = transition(current.status, event) else {
-            return Ok(Some((current.status, current.status)));
-        };
-        if !self
-            .db
-            .move_recording(&mut tx, id, current.status, to, &patch)
-            .await?
-        {
-            // Someone else moved it first; their transaction enqueued what follows.
-            return Ok(Some((current.status, current.status)));
-        }
-        if to == Status::Saved
-            && let Some(stopped_at) = current.stopped_at
+        if applied.moved
+            && applied.row.status == Status::Saved
+            && let Some(stopped_at) = applied.row.stopped_at
         {
             let elapsed = (crate::db::now_ms() - stopped_at).max(0) as u64;
             self.metrics
                 .stop_to_saved(std::time::Duration::from_millis(elapsed));
         }
-        if to == Status::Saved && self.wants_transcript(&current) {
-            self.db
-                .enqueue_job(
-                    &mut tx,
-                    jobs::TRANSCRIBE,
-                    &jobs::confirm_payload(id),
-                    Some(&format!("transcribe:{id}")),
-                    self.config.jobs.max_attempts,
-                )
-                .await?;
-        }
-        let kind = if to == Status::Saved {
-            "ready"
-        } else {
-            "failed"
-        };
-        self.db
-            .enqueue_job(
-                &mut tx,
-                NOTIFY_OWNERS,
-                &jobs::notify_payload(id, kind),
-                Some(&format!("notify:{kind}:{id}")),
-                self.config.jobs.max_attempts,
-            )
-            .await?;
-        tx.commit().await?;
-        self.jobs_wakeup.notify_one();
-        self.events.publish(current.room_id).await;
-        Ok(Some((current.status, to)))
+        Ok(Some((applied.before, applied.row.status)))
     }
 
     /// The `confirm_recording` job: is the file in storage?
@@ -327,29 +287,17 @@ impl Recorder {
             tracing::info!(recording = %id, owner = %owner.id, kind, "owner notified");
         }
         if email_kind == EmailKind::Ready {
-            let mut conn = match self.db.pool().acquire().await {
-                Ok(conn) => conn,
-                Err(error) => return Outcome::Retry(error.to_string()),
-            };
             match self
-                .db
-                .move_recording(
-                    &mut conn,
-                    id,
-                    Status::Saved,
-                    Status::NotificationSucceeded,
-                    &RecordingPatch::default(),
-                )
+                .apply(id, Event::NotificationsSent, RecordingPatch::default())
                 .await
             {
-                Ok(true) => {
-                    self.events.publish(recording.room_id).await;
+                Ok(Some(applied)) if applied.moved => {
                     // `updated_at` was the moment it was saved.
                     let elapsed = (crate::db::now_ms() - recording.updated_at).max(0) as u64;
                     self.metrics
                         .saved_to_notified(std::time::Duration::from_millis(elapsed));
                 }
-                Ok(false) => {}
+                Ok(_) => {}
                 Err(error) => return Outcome::Retry(error.to_string()),
             }
         }

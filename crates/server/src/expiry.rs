@@ -41,9 +41,9 @@ impl Recorder {
                 match self.storage.delete(&key).await {
                     Ok(()) => {
                         let row = self
-                            .apply_event(recording.id, Event::Expire, RecordingPatch::default())
+                            .apply(recording.id, Event::Expire, RecordingPatch::default())
                             .await?;
-                        if row.is_some_and(|r| r.status == meet_recorder_domain::Status::Expired) {
+                        if row.is_some_and(|applied| applied.moved) {
                             report.expired += 1;
                             tracing::info!(recording = %recording.id, %key, "recording expired; file deleted");
                         }

@@ -2,16 +2,20 @@
 //! LiveKit webhooks, enforcing the maximum duration, and keeping what participants see
 //! (room metadata, data messages) in step.
 //!
-//! Every status change goes through [`meet_recorder_domain::transition`] and a guarded
-//! update, so duplicated, late and out-of-order events change nothing twice. LiveKit side
-//! effects happen after the database commit and are best effort: a missed metadata update
-//! only affects what participants see until the next change.
+//! Every status change goes through [`Recorder::apply`]: one transaction that locks the
+//! recording, asks [`meet_recorder_domain::decide`] what the event means, makes the
+//! guarded update and enqueues the follow-up jobs the decision names; after the commit it
+//! wakes the job runner, tells open pages, and performs the decision's room effects — only
+//! when the move was applied, so duplicated, late and out-of-order events change nothing
+//! anyone sees. LiveKit side effects are best effort: a missed metadata update only
+//! affects what participants see until the next change.
 
 use std::sync::Arc;
 
 use livekit_protocol as proto;
 use meet_recorder_domain::{
-    EgressEnd, Event, Layout, Mode, RecordingOptions, Status, StopAnswer, transition,
+    Circumstances, Decision, EgressEnd, Event, FollowUp, Layout, Mode, ON_CREATE, RecordingOptions,
+    RoomEffect, Status, StopAnswer, decide,
 };
 use proto::EgressStatus;
 use serde_json::{Value, json};
@@ -60,34 +64,6 @@ pub struct Recorder {
     pub events: Arc<crate::events::RoomEvents>,
 }
 
-/// A job to enqueue with a status change, in the same transaction.
-struct FollowUp {
-    kind: &'static str,
-    payload: Value,
-    dedupe_key: String,
-    max_attempts: i64,
-}
-
-/// What participants see in the room metadata for one mode.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum RoomState {
-    Starting,
-    Started,
-    Saving,
-    Aborted,
-}
-
-impl RoomState {
-    fn as_str(self) -> &'static str {
-        match self {
-            RoomState::Starting => "starting",
-            RoomState::Started => "started",
-            RoomState::Saving => "saving",
-            RoomState::Aborted => "aborted",
-        }
-    }
-}
-
 /// `stop_reason` of a recording that its maximum duration ended.
 pub const STOP_REASON_LIMIT: &str = "limit";
 
@@ -112,6 +88,15 @@ fn stop_answer(status: EgressStatus) -> StopAnswer {
     }
 }
 
+/// An event applied to a recording: its status before, the row after, and whether the
+/// decision's move was made (a self-move, such as `stopped` taking the file information
+/// of `egress_ended`, counts).
+pub struct Applied {
+    pub before: Status,
+    pub row: RecordingRow,
+    pub moved: bool,
+}
+
 /// What reconciling one recording did.
 enum Reconciled {
     Changed,
@@ -127,6 +112,38 @@ fn end_of(status: EgressStatus) -> Option<EgressEnd> {
         EgressStatus::EgressFailed => Some(EgressEnd::Failed),
         EgressStatus::EgressAborted => Some(EgressEnd::Aborted),
         _ => None,
+    }
+}
+
+/// The domain event an egress webhook stands for, with what it tells about the
+/// recording; `None` for a status that moves nothing.
+fn egress_event(name: &str, info: &proto::EgressInfo) -> Option<(Event, RecordingPatch)> {
+    let egress_id = Some(info.egress_id.clone()).filter(|id| !id.is_empty());
+    let ended = |status| end_of(status).map(|end| (Event::EgressEnded(end), file_patch(info)));
+    match (name, info.status()) {
+        ("egress_ended", status) => ended(status),
+        (_, status @ (EgressStatus::EgressStarting | EgressStatus::EgressActive)) => {
+            let event = if status == EgressStatus::EgressActive {
+                Event::EgressRecording
+            } else {
+                Event::EgressStarted
+            };
+            let patch = RecordingPatch {
+                worker_id: egress_id,
+                started_at: Some(now_ms()),
+                ..Default::default()
+            };
+            Some((event, patch))
+        }
+        (_, EgressStatus::EgressEnding) => {
+            let patch = RecordingPatch {
+                worker_id: egress_id,
+                stopped_at: Some(now_ms()),
+                ..Default::default()
+            };
+            Some((Event::EgressEnding, patch))
+        }
+        (_, status) => ended(status),
     }
 }
 
@@ -230,9 +247,7 @@ impl Recorder {
             Err(StoreError::Other(error)) => return Err(error.into()),
         };
         // Participants see "starting" before any webhook about the egress can arrive.
-        let shown_mode = options.original_mode.unwrap_or(mode);
-        self.show(room.id, mode, shown_mode, Some(RoomState::Starting))
-            .await;
+        self.show(&recording, ON_CREATE).await;
         let started = self
             .livekit
             .start_egress(EgressRequest {
@@ -242,24 +257,6 @@ impl Recorder {
                 filepath: self.key(recording.id, mode),
             })
             .await;
-        let mut conn = self.db.pool().acquire().await?;
-        let result = self
-            .finish_start(&mut conn, room, recording, mode, shown_mode, started)
-            .await;
-        self.events.publish(room.id).await;
-        result
-    }
-
-    /// Stores how the egress start went.
-    async fn finish_start(
-        &self,
-        conn: &mut sqlx::AnyConnection,
-        room: &RoomRow,
-        recording: RecordingRow,
-        mode: Mode,
-        shown_mode: Mode,
-        started: Result<proto::EgressInfo, LiveKitError>,
-    ) -> Result<RecordingRow, StartError> {
         match started {
             Ok(info) => {
                 let patch = RecordingPatch {
@@ -267,27 +264,12 @@ impl Recorder {
                     started_at: Some(now_ms()),
                     ..Default::default()
                 };
-                let moved = self
-                    .db
-                    .move_recording(
-                        &mut *conn,
-                        recording.id,
-                        Status::Initiated,
-                        Status::Active,
-                        &patch,
-                    )
+                // Webhooks may have overtaken this answer and moved it already; their
+                // egress info carried the same id.
+                let applied = self
+                    .apply(recording.id, Event::EgressStarted, patch)
                     .await?;
-                if !moved {
-                    // Webhooks overtook the response and already moved it; keep the id.
-                    self.db
-                        .set_worker_id(&mut *conn, recording.id, &info.egress_id)
-                        .await?;
-                }
-                Ok(self
-                    .db
-                    .recording_in(&mut *conn, recording.id)
-                    .await?
-                    .unwrap_or(recording))
+                Ok(applied.map_or(recording, |a| a.row))
             }
             Err(error) => {
                 tracing::warn!(recording = %recording.id, %error, "egress failed to start");
@@ -295,21 +277,8 @@ impl Recorder {
                     error: Some(error.message.clone()),
                     ..Default::default()
                 };
-                self.db
-                    .move_recording(
-                        &mut *conn,
-                        recording.id,
-                        Status::Initiated,
-                        Status::FailedToStart,
-                        &patch,
-                    )
-                    .await?;
-                let row = self
-                    .db
-                    .recording_in(&mut *conn, recording.id)
-                    .await?
-                    .unwrap_or(recording);
-                self.show(room.id, mode, shown_mode, None).await;
+                let applied = self.apply(recording.id, Event::StartFailed, patch).await?;
+                let row = applied.map_or(recording, |a| a.row);
                 Err(StartError::FailedToStart(Box::new(row), error))
             }
         }
@@ -350,84 +319,128 @@ impl Recorder {
                 },
             )
             .await?
-            .unwrap_or(recording);
-        match row.status {
-            Status::Stopped => self.show_for(&row, Some(RoomState::Saving)).await,
-            Status::Aborted => self.show_for(&row, None).await,
-            Status::FailedToStop => return Err(StopError::FailedToStop(Box::new(row))),
-            _ => {}
+            .map_or(recording, |a| a.row);
+        if row.status == Status::FailedToStop {
+            return Err(StopError::FailedToStop(Box::new(row)));
         }
         Ok(row)
     }
 
-    /// What must follow a status change: confirming the file of an egress that ended
-    /// well (unless storage events do that), or telling the owners of a failure.
-    fn follow_up(&self, id: Uuid, event: Event, to: Status) -> Option<FollowUp> {
-        match (event, to) {
-            (
-                Event::EgressEnded(EgressEnd::Complete | EgressEnd::LimitReached),
-                Status::Stopped,
-            ) if !self.config.recording.storage_event_enable => Some(FollowUp {
-                kind: crate::jobs::CONFIRM_RECORDING,
-                payload: crate::jobs::confirm_payload(id),
-                dedupe_key: format!("confirm:{id}"),
-                max_attempts: self.config.jobs.confirm_attempts,
-            }),
-            (Event::EgressEnded(EgressEnd::Failed), Status::Failed) => Some(FollowUp {
-                kind: crate::jobs::NOTIFY_OWNERS,
-                payload: crate::jobs::notify_payload(id, "failed"),
-                dedupe_key: format!("notify:failed:{id}"),
-                max_attempts: self.config.jobs.max_attempts,
-            }),
-            _ => None,
-        }
-    }
-
-    /// Applies one event to a recording, with its follow-up job in the same transaction,
-    /// and returns the recording as stored afterwards.
-    async fn apply(
+    /// Applies one event to a recording (see the module documentation) and returns the
+    /// recording as stored afterwards, or `None` when there is no such recording.
+    pub async fn apply(
         &self,
         id: Uuid,
         event: Event,
         patch: RecordingPatch,
-    ) -> Result<Option<RecordingRow>, sqlx::Error> {
-        let mut tx = self.db.pool().begin().await?;
+    ) -> Result<Option<Applied>, sqlx::Error> {
+        let tx = self.db.pool().begin().await?;
+        self.apply_in(tx, id, event, patch).await
+    }
+
+    /// As [`Recorder::apply`], finishing a transaction the caller began (and may have
+    /// written in: a webhook's event id is recorded in the same commit).
+    async fn apply_in(
+        &self,
+        mut tx: sqlx::Transaction<'static, sqlx::Any>,
+        id: Uuid,
+        event: Event,
+        patch: RecordingPatch,
+    ) -> Result<Option<Applied>, sqlx::Error> {
         self.db.lock_recording(&mut tx, id).await?;
-        let Some(current) = self.db.recording_in(&mut tx, id).await? else {
+        let Some(before) = self.db.recording_in(&mut tx, id).await? else {
+            tx.commit().await?;
             return Ok(None);
         };
-        if let Some(to) = transition(current.status, event)
-            && self
-                .db
-                .move_recording(&mut tx, id, current.status, to, &patch)
-                .await?
-            && let Some(job) = self.follow_up(id, event, to)
-        {
-            self.db
-                .enqueue_job(
-                    &mut tx,
-                    job.kind,
-                    &job.payload,
-                    Some(&job.dedupe_key),
-                    job.max_attempts,
-                )
-                .await?;
-        }
-        let row = self.db.recording_in(&mut tx, id).await?;
+        let decision = match decide(before.status, event, self.circumstances(&before)) {
+            Some(decision)
+                if self
+                    .db
+                    .move_recording(&mut tx, id, before.status, decision.to, &patch)
+                    .await? =>
+            {
+                for follow_up in &decision.follow_ups {
+                    self.enqueue(&mut tx, id, *follow_up).await?;
+                }
+                Some(decision)
+            }
+            _ => None,
+        };
+        let row = self
+            .db
+            .recording_in(&mut tx, id)
+            .await?
+            .unwrap_or_else(|| before.clone());
         tx.commit().await?;
-        self.jobs_wakeup.notify_one();
-        self.events.publish(current.room_id).await;
-        Ok(row)
+        if let Some(decision) = &decision {
+            if !decision.follow_ups.is_empty() {
+                self.jobs_wakeup.notify_one();
+            }
+            self.events.publish(before.room_id).await;
+            self.perform(&before, decision).await;
+        }
+        Ok(Some(Applied {
+            before: before.status,
+            row,
+            moved: decision.is_some(),
+        }))
     }
 
-    /// Applies one event (for callers outside the lifecycle, such as expiry).
-    pub async fn apply_event(
+    /// The facts besides status and event that the decision depends on.
+    fn circumstances(&self, recording: &RecordingRow) -> Circumstances {
+        Circumstances {
+            storage_events_complete: self.config.recording.storage_event_enable,
+            wants_transcript: self.wants_transcript(recording),
+            stopping_for_limit: recording.stop_reason.as_deref() == Some(STOP_REASON_LIMIT),
+        }
+    }
+
+    /// Enqueues the job a decision names, in the transaction of the move.
+    async fn enqueue(
         &self,
+        tx: &mut sqlx::AnyConnection,
         id: Uuid,
-        event: Event,
-        patch: RecordingPatch,
-    ) -> Result<Option<RecordingRow>, sqlx::Error> {
-        self.apply(id, event, patch).await
+        follow_up: FollowUp,
+    ) -> Result<(), sqlx::Error> {
+        use crate::jobs;
+        let (kind, payload, dedupe_key, attempts) = match follow_up {
+            FollowUp::ConfirmFile => (
+                jobs::CONFIRM_RECORDING,
+                jobs::confirm_payload(id),
+                format!("confirm:{id}"),
+                self.config.jobs.confirm_attempts,
+            ),
+            FollowUp::NotifyOwners(notification) => (
+                jobs::NOTIFY_OWNERS,
+                jobs::notify_payload(id, notification.as_str()),
+                format!("notify:{}:{id}", notification.as_str()),
+                self.config.jobs.max_attempts,
+            ),
+            FollowUp::Transcribe => (
+                jobs::TRANSCRIBE,
+                jobs::confirm_payload(id),
+                format!("transcribe:{id}"),
+                self.config.jobs.max_attempts,
+            ),
+        };
+        self.db
+            .enqueue_job(tx, kind, &payload, Some(&dedupe_key), attempts)
+            .await?;
+        Ok(())
+    }
+
+    /// What participants see and are told after an applied move.
+    async fn perform(&self, recording: &RecordingRow, decision: &Decision) {
+        if let Some(effect) = decision.room {
+            self.show(recording, effect).await;
+        }
+        if let Some(message) = decision.message {
+            let mut body = json!({"type": message.message_type(recording.mode)});
+            if message == meet_recorder_domain::RoomMessage::Failed {
+                body["mode"] = json!(recording.mode.as_str());
+            }
+            self.notify(recording.room_id, body).await;
+        }
     }
 
     /// Asks LiveKit how the recording's egress ended and applies it. Returns the updated
@@ -450,13 +463,10 @@ impl Recorder {
         let Some(end) = end_of(info.status()) else {
             return Ok(None);
         };
-        let row = self
+        Ok(self
             .apply(recording.id, Event::EgressEnded(end), file_patch(&info))
-            .await?;
-        if let Some(row) = &row {
-            self.show_for(row, None).await;
-        }
-        Ok(row)
+            .await?
+            .map(|a| a.row))
     }
 
     /// Handles one verified LiveKit webhook. Unknown egresses and foreign rooms are logged
@@ -517,101 +527,19 @@ impl Recorder {
         let Some(recording) = recording else {
             tracing::info!(egress = %info.egress_id, event = %event.event, "webhook for an egress we did not start");
             tx.commit().await?;
-            self.jobs_wakeup.notify_one();
             return Ok("unknown_egress");
         };
 
-        let status = info.status();
-        let (domain_event, patch) = match (event.event.as_str(), status) {
-            ("egress_ended", status) => match end_of(status) {
-                Some(end) => (Some(Event::EgressEnded(end)), file_patch(&info)),
-                None => (None, RecordingPatch::default()),
-            },
-            (_, EgressStatus::EgressStarting | EgressStatus::EgressActive) => (
-                Some(Event::EgressStarted),
-                RecordingPatch {
-                    worker_id: Some(info.egress_id.clone()),
-                    started_at: Some(now_ms()),
-                    ..Default::default()
-                },
-            ),
-            (_, EgressStatus::EgressEnding) => (
-                Some(Event::EgressEnding),
-                RecordingPatch {
-                    worker_id: Some(info.egress_id.clone()),
-                    stopped_at: Some(now_ms()),
-                    ..Default::default()
-                },
-            ),
-            (_, status) => match end_of(status) {
-                Some(end) => (Some(Event::EgressEnded(end)), file_patch(&info)),
-                None => (None, RecordingPatch::default()),
-            },
+        let Some((domain_event, patch)) = egress_event(&event.event, &info) else {
+            tx.commit().await?;
+            return Ok("processed");
         };
-        let mut moved_to = None;
-        if let Some(domain_event) = domain_event
-            && let Some(to) = transition(recording.status, domain_event)
-            && self
-                .db
-                .move_recording(&mut tx, recording.id, recording.status, to, &patch)
-                .await?
-        {
-            moved_to = Some(to);
-            if let Some(job) = self.follow_up(recording.id, domain_event, to) {
-                self.db
-                    .enqueue_job(
-                        &mut tx,
-                        job.kind,
-                        &job.payload,
-                        Some(&job.dedupe_key),
-                        job.max_attempts,
-                    )
-                    .await?;
-            }
-        }
         if !info.egress_id.is_empty() {
             self.db
                 .set_worker_id(&mut tx, recording.id, &info.egress_id)
                 .await?;
         }
-        tx.commit().await?;
-        self.jobs_wakeup.notify_one();
-        if moved_to.is_some() {
-            self.events.publish(recording.room_id).await;
-        }
-
-        // What participants see.
-        let room_id = recording.room_id;
-        match (event.event.as_str(), status) {
-            ("egress_ended", status) => {
-                self.show_for(&recording, None).await;
-                // Sent once per egress: the event id was deduplicated above.
-                if status == EgressStatus::EgressLimitReached {
-                    self.notify(
-                        room_id,
-                        json!({"type": recording.mode.limit_reached_message()}),
-                    )
-                    .await;
-                }
-                if status == EgressStatus::EgressFailed && moved_to == Some(Status::Failed) {
-                    self.notify(
-                        room_id,
-                        json!({"type": "recordingFailed", "mode": recording.mode.as_str()}),
-                    )
-                    .await;
-                }
-            }
-            (_, EgressStatus::EgressActive) => {
-                self.show_for(&recording, Some(RoomState::Started)).await
-            }
-            (_, EgressStatus::EgressEnding) => {
-                self.show_for(&recording, Some(RoomState::Saving)).await
-            }
-            (_, EgressStatus::EgressAborted) => {
-                self.show_for(&recording, Some(RoomState::Aborted)).await
-            }
-            _ => {}
-        }
+        self.apply_in(tx, recording.id, domain_event, patch).await?;
         Ok("processed")
     }
 
@@ -677,15 +605,9 @@ impl Recorder {
                     },
                 )
                 .await?;
-            if row.as_ref().is_some_and(|r| r.status == Status::Stopped) {
+            if row.is_some_and(|applied| applied.moved) {
                 stopped += 1;
                 tracing::info!(recording = %recording.id, "maximum duration reached; egress stopped");
-                self.show_for(&recording, Some(RoomState::Saving)).await;
-                self.notify(
-                    recording.room_id,
-                    json!({"type": recording.mode.limit_reached_message()}),
-                )
-                .await;
             }
         }
         Ok(stopped)
@@ -742,7 +664,7 @@ impl Recorder {
                         },
                     )
                     .await?
-                    .is_some_and(|r| r.status != recording.status);
+                    .is_some_and(|a| a.row.status != recording.status);
             return Ok(if failed {
                 Reconciled::Changed
             } else {
@@ -762,7 +684,7 @@ impl Recorder {
                 Some(end) => self
                     .apply(recording.id, Event::EgressEnded(end), file_patch(&info))
                     .await?
-                    .map(|r| r.status),
+                    .map(|a| a.row.status),
                 None if doubt == EgressDoubt::None => return Ok(Reconciled::Unchanged),
                 None => match self.livekit.stop_egress(&egress_id).await {
                     Ok(info) => self
@@ -775,7 +697,7 @@ impl Recorder {
                             },
                         )
                         .await?
-                        .map(|r| r.status),
+                        .map(|a| a.row.status),
                     Err(error) if error.is_unanswered() => {
                         tracing::warn!(recording = %recording.id, %egress_id, %error, "no egress worker answers for this egress; looking for its file");
                         self.confirm_later(recording.id).await?;
@@ -796,7 +718,6 @@ impl Recorder {
         let Some(after) = after else {
             return Ok(Reconciled::Unchanged);
         };
-        self.show_for(recording, None).await;
         if after == before {
             return Ok(Reconciled::Unchanged);
         }
@@ -822,31 +743,27 @@ impl Recorder {
         Ok(())
     }
 
-    async fn show_for(&self, recording: &RecordingRow, state: Option<RoomState>) {
+    /// Updates the room metadata for the recording's mode: the reference's
+    /// `recording_status` / `recording_mode` keys, plus `recordings` with the state of every
+    /// mode, since a recording and a transcript can run at once.
+    async fn show(&self, recording: &RecordingRow, effect: RoomEffect) {
         let options = RecordingOptions::parse(Some(&recording.options)).unwrap_or_default();
         let shown_mode = options.original_mode.unwrap_or(recording.mode);
-        self.show(recording.room_id, recording.mode, shown_mode, state)
-            .await;
-    }
-
-    /// Updates the room metadata: the reference's `recording_status` / `recording_mode`
-    /// keys, plus `recordings` with the state of every mode, since a recording and a
-    /// transcript can run at once. `None` removes the mode.
-    async fn show(&self, room_id: Uuid, mode: Mode, shown_mode: Mode, state: Option<RoomState>) {
+        let mode = recording.mode;
         let result = self
             .livekit
-            .update_room_metadata(&room_id.to_string(), |metadata| {
+            .update_room_metadata(&recording.room_id.to_string(), |metadata| {
                 let mut modes = match metadata.remove("recordings") {
                     Some(Value::Object(map)) => map,
                     _ => serde_json::Map::new(),
                 };
-                match state {
-                    Some(state) => {
+                match effect {
+                    RoomEffect::Show(state) => {
                         modes.insert(mode.as_str().to_owned(), json!(state.as_str()));
                         metadata.insert("recording_mode".into(), json!(shown_mode.as_str()));
                         metadata.insert("recording_status".into(), json!(state.as_str()));
                     }
-                    None => {
+                    RoomEffect::Clear => {
                         modes.remove(mode.as_str());
                         metadata.remove("recording_mode");
                         metadata.remove("recording_status");
@@ -862,7 +779,7 @@ impl Recorder {
             })
             .await;
         if let Err(error) = result {
-            tracing::warn!(room = %room_id, %error, "cannot update the room metadata");
+            tracing::warn!(room = %recording.room_id, %error, "cannot update the room metadata");
         }
     }
 

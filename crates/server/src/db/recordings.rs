@@ -215,8 +215,9 @@ impl Db {
         mode: Option<Mode>,
     ) -> Result<Option<RecordingRow>, sqlx::Error> {
         let row = sqlx::query(&format!(
-            "{SELECT} WHERE rec.room_id = $1 AND rec.status IN ('active', 'failed_to_stop') \
-             AND ($2 = '' OR rec.mode = $3) ORDER BY rec.created_at DESC LIMIT 1"
+            "{SELECT} WHERE rec.room_id = $1 AND rec.status IN {} \
+             AND ($2 = '' OR rec.mode = $3) ORDER BY rec.created_at DESC LIMIT 1",
+            sql_list(Status::STOPPABLE)
         ))
         .bind(room.to_string())
         .bind(mode.map_or("", |m| m.as_str()))
@@ -229,8 +230,9 @@ impl Db {
     /// Active recordings that started at or before `cutoff` (max-duration enforcement).
     pub async fn active_since_before(&self, cutoff: i64) -> Result<Vec<RecordingRow>, sqlx::Error> {
         let rows = sqlx::query(&format!(
-            "{SELECT} WHERE rec.status = 'active' AND rec.started_at IS NOT NULL \
-             AND rec.started_at <= $1 ORDER BY rec.started_at"
+            "{SELECT} WHERE rec.status = '{}' AND rec.started_at IS NOT NULL \
+             AND rec.started_at <= $1 ORDER BY rec.started_at",
+            Status::Active.as_str()
         ))
         .bind(cutoff)
         .fetch_all(&self.pool)
@@ -241,8 +243,8 @@ impl Db {
     /// Recordings whose egress may still be running, oldest first.
     pub async fn recordings_awaiting_egress(&self) -> Result<Vec<RecordingRow>, sqlx::Error> {
         let rows = sqlx::query(&format!(
-            "{SELECT} WHERE rec.status IN ('initiated', 'active', 'stopped', 'failed_to_stop') \
-             ORDER BY rec.created_at"
+            "{SELECT} WHERE rec.status IN {} ORDER BY rec.created_at",
+            sql_list(Status::AWAITING_EGRESS)
         ))
         .fetch_all(&self.pool)
         .await?;
@@ -250,6 +252,8 @@ impl Db {
     }
 
     /// Moves a recording from `from` to `to` if it is still `from`. Returns whether it moved.
+    /// `started_at` keeps the first value it is given (a repeated `ACTIVE` does not restart
+    /// the clock of the maximum duration); the patch's other fields overwrite.
     pub async fn move_recording(
         &self,
         conn: &mut AnyConnection,
@@ -260,7 +264,7 @@ impl Db {
     ) -> Result<bool, sqlx::Error> {
         let result = sqlx::query(
             "UPDATE recordings SET status = $1, updated_at = $2, \
-             worker_id = COALESCE($3, worker_id), started_at = COALESCE($4, started_at), \
+             worker_id = COALESCE($3, worker_id), started_at = COALESCE(started_at, $4), \
              stopped_at = COALESCE($5, stopped_at), duration_ms = COALESCE($6, duration_ms), \
              size_bytes = COALESCE($7, size_bytes), file_location = COALESCE($8, file_location), \
              error = COALESCE($9, error), stop_reason = COALESCE($10, stop_reason) \
@@ -286,9 +290,10 @@ impl Db {
     /// Records why an open recording is about to stop, before asking LiveKit to stop it:
     /// the egress's own `ENDING` webhook may move the status before our stop returns.
     pub async fn set_stop_reason(&self, id: Uuid, reason: &str) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "UPDATE recordings SET stop_reason = $1 WHERE id = $2 AND status IN ('initiated', 'active')",
-        )
+        sqlx::query(&format!(
+            "UPDATE recordings SET stop_reason = $1 WHERE id = $2 AND status IN {}",
+            sql_list(Status::OPEN)
+        ))
         .bind(reason)
         .bind(id.to_string())
         .execute(&self.pool)
@@ -364,9 +369,8 @@ impl Db {
         cutoff: i64,
     ) -> Result<Vec<RecordingRow>, sqlx::Error> {
         let rows = sqlx::query(&format!(
-            "{SELECT} WHERE rec.status IN ('saved', 'notification_succeeded', \
-             'external_process_successful', 'external_process_failed') \
-             AND rec.created_at <= $1 ORDER BY rec.created_at"
+            "{SELECT} WHERE rec.status IN {} AND rec.created_at <= $1 ORDER BY rec.created_at",
+            sql_list(Status::SAVED)
         ))
         .bind(cutoff)
         .fetch_all(&self.pool)
@@ -420,4 +424,14 @@ impl Db {
         .await?;
         Ok(result.rows_affected() == 1)
     }
+}
+
+/// A status set as an SQL list, `('a', 'b')`, from the domain's own sets: the statuses are
+/// fixed names, never user input.
+fn sql_list(statuses: &[Status]) -> String {
+    let names: Vec<String> = statuses
+        .iter()
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect();
+    format!("({})", names.join(", "))
 }

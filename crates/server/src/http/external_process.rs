@@ -8,7 +8,7 @@ use axum::{
     extract::State,
     http::{HeaderMap, StatusCode, header},
 };
-use meet_recorder_domain::{Event, transition};
+use meet_recorder_domain::Event;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
@@ -67,18 +67,13 @@ pub async fn external_process_hook(
         tracing::info!(%job_id, "transcription callback for an unknown job");
         return Ok(processed);
     };
-    if let Some(to) = transition(recording.status, Event::ExternalProcessFinished { success }) {
-        let mut conn = state.db.pool().acquire().await?;
-        state
-            .db
-            .move_recording(
-                &mut conn,
-                recording.id,
-                recording.status,
-                to,
-                &RecordingPatch::default(),
-            )
-            .await?;
-    }
+    state
+        .recorder
+        .apply(
+            recording.id,
+            Event::ExternalProcessFinished { success },
+            RecordingPatch::default(),
+        )
+        .await?;
     Ok(processed)
 }

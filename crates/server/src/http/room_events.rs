@@ -3,7 +3,8 @@
 //! and without depending on LiveKit. The first event is the current state; each later
 //! one follows a committed change (see [`crate::events`]). Each event is
 //! `event: recording-state` with `{"room", "recordings": {mode: {id, status, layout,
-//! started_at, is_open, stop_reason, error}}}` for the latest recording of each mode.
+//! started_at, is_open, may_be_recording, stoppable, stop_reason, error}}}` for the latest
+//! recording of each mode.
 //! Guests of a public room may listen too: everyone in the room must see the badge.
 
 use std::{convert::Infallible, time::Duration};
@@ -36,6 +37,9 @@ async fn room_state(state: &AppState, room: Uuid) -> Result<Value, sqlx::Error> 
                     "layout": recording.layout,
                     "started_at": recording.started_at.map(iso),
                     "is_open": recording.status.is_open(),
+                    // The badge and the Stop button: a failed stop may still be recording.
+                    "may_be_recording": recording.status.may_be_recording(),
+                    "stoppable": recording.status.is_stoppable(),
                     "stop_reason": recording.stop_reason,
                     "error": recording.error,
                 })

@@ -6,7 +6,13 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::{app::*, helpers::eventually};
+use livekit_protocol as proto;
+
+use crate::{
+    app::*,
+    helpers::{eventually, unique},
+    webhooks::{body_of, now_seconds, send_signed},
+};
 
 fn id(value: &Value) -> String {
     value["id"].as_str().unwrap().to_owned()
@@ -358,11 +364,98 @@ async fn a_failed_stop_is_500_and_can_be_retried() {
     let reply = app.stop(&room, &host, json!({})).await;
     assert_eq!(reply.status, 500, "{}", reply.body);
     assert_eq!(reply.body["code"], "recording-failed-to-stop");
-    app.wait_status(&recording_id, &host, "failed_to_stop")
+    let failed = app
+        .wait_status(&recording_id, &host, "failed_to_stop")
         .await;
+
+    // Its egress may still be recording: it can be stopped again, not deleted, and
+    // everyone in the room still sees it recording.
+    assert_eq!(failed["abilities"]["stop"], true);
+    assert_eq!(failed["abilities"]["destroy"], false);
+    let reply = app
+        .request(
+            reqwest::Method::DELETE,
+            &format!("recordings/{recording_id}/"),
+            Some(&host),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, 403, "{}", reply.body);
+    assert_eq!(reply.body["code"], "recording-not-final");
+    let metadata = app.room_metadata(&id(&room)).await;
+    assert_eq!(metadata["recording_status"], "started", "{metadata}");
+    let state = crate::room_events::EventStream::open(&app, &id(&room), &host)
+        .await
+        .next(Duration::from_secs(5))
+        .await;
+    assert_eq!(
+        state["recordings"]["screen_recording"]["may_be_recording"],
+        true
+    );
+    assert_eq!(state["recordings"]["screen_recording"]["stoppable"], true);
+
     let reply = app.stop(&room, &host, json!({})).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(reply.body["recording"]["status"], "stopped");
+}
+
+#[tokio::test]
+async fn late_and_out_of_order_egress_webhooks_leave_no_recording_status() {
+    let app = spawn_app().await;
+    let host = app.user("host").await;
+    let room = app.live_room(&host).await;
+    let room_id = id(&room);
+    let recording_id = app.record(&host, &room, "screen_recording").await;
+    let recording = app
+        .wait_status(&recording_id, &host, "notification_succeeded")
+        .await;
+    let egress_id = recording["worker_id"].as_str().unwrap().to_owned();
+    eventually("metadata cleared", Duration::from_secs(10), || async {
+        let metadata = app.room_metadata(&room_id).await;
+        metadata.get("recording_status").is_none().then_some(())
+    })
+    .await;
+    let updates_before = app.livekit_room(&room_id).await["metadata_updates"]
+        .as_array()
+        .unwrap()
+        .len();
+
+    // A late ACTIVE (and its duplicate), an ENDING and an egress_started arriving after
+    // the end, as a LiveKit retry or reordering delivers them.
+    for (event, status) in [
+        ("egress_updated", proto::EgressStatus::EgressActive),
+        ("egress_updated", proto::EgressStatus::EgressActive),
+        ("egress_updated", proto::EgressStatus::EgressEnding),
+        ("egress_started", proto::EgressStatus::EgressStarting),
+    ] {
+        let webhook = proto::WebhookEvent {
+            event: event.into(),
+            id: unique("EV"),
+            created_at: now_seconds(),
+            egress_info: Some(proto::EgressInfo {
+                egress_id: egress_id.clone(),
+                room_name: room_id.clone(),
+                status: status as i32,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let reply = send_signed(&app, &body_of(&webhook)).await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let room_view = app.livekit_room(&room_id).await;
+    assert_eq!(
+        room_view["metadata_updates"].as_array().unwrap().len(),
+        updates_before,
+        "nothing new was shown: {room_view}"
+    );
+    let metadata = app.room_metadata(&room_id).await;
+    assert!(metadata.get("recording_status").is_none(), "{metadata}");
+    assert_eq!(
+        app.recording(&recording_id, &host).await["status"],
+        "notification_succeeded"
+    );
 }
 
 #[tokio::test]

@@ -10,13 +10,13 @@ use serde_json::{Value, json};
 use crate::{app::*, helpers::eventually};
 
 /// An open event stream, yielding each event's JSON.
-struct EventStream {
+pub(crate) struct EventStream {
     stream: futures::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
     buffer: String,
 }
 
 impl EventStream {
-    async fn open(app: &TestApp, room_id: &str, user: &TestUser) -> Self {
+    pub(crate) async fn open(app: &TestApp, room_id: &str, user: &TestUser) -> Self {
         let response = app
             .http
             .get(format!("{}/rooms/{room_id}/recording-events/", app.api))
@@ -38,7 +38,7 @@ impl EventStream {
     }
 
     /// The next `recording-state` event, within `timeout`.
-    async fn next(&mut self, timeout: Duration) -> Value {
+    pub(crate) async fn next(&mut self, timeout: Duration) -> Value {
         tokio::time::timeout(timeout, async {
             loop {
                 if let Some(end) = self.buffer.find("\n\n") {

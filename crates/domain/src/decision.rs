@@ -1,0 +1,367 @@
+//! The one decision function: for a recording in `from` and an `event`, the status it
+//! moves to and everything that follows from that move — the jobs to enqueue in the same
+//! transaction, what the room's participants see, and the message they are sent. The
+//! service performs exactly this, and performs the room effects only when the move was
+//! applied, so a late, duplicated or out-of-order event changes nothing anyone sees.
+
+use crate::{EgressEnd, Event, Mode, Status, StopAnswer};
+
+/// What participants see of a mode being recorded: the room metadata's
+/// `recording_status` (the reference's values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoomState {
+    Starting,
+    Started,
+    Saving,
+}
+
+impl RoomState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoomState::Starting => "starting",
+            RoomState::Started => "started",
+            RoomState::Saving => "saving",
+        }
+    }
+}
+
+/// What changes in the room metadata for the recording's mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoomEffect {
+    Show(RoomState),
+    /// The mode is no longer being recorded.
+    Clear,
+}
+
+/// A data message to everyone in the room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoomMessage {
+    /// The time limit stopped it (`screenRecordingLimitReached` /
+    /// `transcriptionLimitReached`).
+    LimitReached,
+    /// The egress failed (`recordingFailed`).
+    Failed,
+}
+
+impl RoomMessage {
+    /// The message's JSON `type` for a recording of `mode`.
+    pub fn message_type(self, mode: Mode) -> &'static str {
+        match self {
+            RoomMessage::LimitReached => mode.limit_reached_message(),
+            RoomMessage::Failed => "recordingFailed",
+        }
+    }
+}
+
+/// Which email the owners get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notification {
+    Ready,
+    Failed,
+}
+
+impl Notification {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Notification::Ready => "ready",
+            Notification::Failed => "failed",
+        }
+    }
+}
+
+/// Work that must follow a move, enqueued in the transaction that makes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FollowUp {
+    /// Check that the egress's file is in storage.
+    ConfirmFile,
+    NotifyOwners(Notification),
+    /// Hand the file to the transcription service.
+    Transcribe,
+}
+
+/// What the decision depends on besides the status and the event.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Circumstances {
+    /// Storage events, not a check of the file, complete recordings
+    /// (`RECORDING_STORAGE_EVENT_ENABLE`).
+    pub storage_events_complete: bool,
+    /// The recording asked for a transcript and a transcription service is configured.
+    pub wants_transcript: bool,
+    /// The service is stopping it for its maximum duration (`stop_reason` = `limit`): the
+    /// egress's `ENDING` may come before the service's own stop returns.
+    pub stopping_for_limit: bool,
+}
+
+/// A move and what follows from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub to: Status,
+    pub follow_ups: Vec<FollowUp>,
+    pub room: Option<RoomEffect>,
+    pub message: Option<RoomMessage>,
+}
+
+impl Decision {
+    fn to(to: Status) -> Self {
+        Self {
+            to,
+            follow_ups: Vec::new(),
+            room: None,
+            message: None,
+        }
+    }
+
+    fn show(mut self, state: RoomState) -> Self {
+        self.room = Some(RoomEffect::Show(state));
+        self
+    }
+
+    fn clear(mut self) -> Self {
+        self.room = Some(RoomEffect::Clear);
+        self
+    }
+
+    fn tell(mut self, message: RoomMessage) -> Self {
+        self.message = Some(message);
+        self
+    }
+
+    fn then(mut self, follow_up: FollowUp) -> Self {
+        self.follow_ups.push(follow_up);
+        self
+    }
+}
+
+/// What participants see when a recording is created, before any move.
+pub const ON_CREATE: RoomEffect = RoomEffect::Show(RoomState::Starting);
+
+/// The lifecycle: where `event` moves a recording in `from`, and what follows; `None` when
+/// the event does not apply (duplicated, late and out-of-order events are normal and
+/// change nothing).
+///
+/// An egress that ends well leaves the recording `stopped`, with its file information;
+/// completion (confirming the object in storage) moves it on to `saved`, and the owners'
+/// notification to `notification_succeeded`. `failed_to_stop` means the egress may still
+/// be recording: it can be stopped again and ends only when LiveKit says the egress did.
+pub fn decide(from: Status, event: Event, circumstances: Circumstances) -> Option<Decision> {
+    use Status::*;
+    let awaiting = matches!(from, Initiated | Active | Stopped | FailedToStop);
+    let decision = match (from, event) {
+        // The egress exists: it shows "starting" until it records.
+        (Initiated, Event::EgressStarted) => Decision::to(Active),
+        (Initiated | Active, Event::EgressRecording) => {
+            Decision::to(Active).show(RoomState::Started)
+        }
+        (Initiated, Event::StartFailed) => Decision::to(FailedToStart).clear(),
+        (Active | FailedToStop, Event::Stopped(StopAnswer::Ending)) => {
+            Decision::to(Stopped).show(RoomState::Saving)
+        }
+        (Active | FailedToStop, Event::Stopped(StopAnswer::Aborted)) => {
+            Decision::to(Aborted).clear()
+        }
+        // The badge stays: the egress may still be recording.
+        (Active, Event::Stopped(StopAnswer::Failed)) => Decision::to(FailedToStop),
+        (Initiated | Active | FailedToStop, Event::EgressEnding) => {
+            let decision = Decision::to(Stopped).show(RoomState::Saving);
+            if circumstances.stopping_for_limit {
+                decision.tell(RoomMessage::LimitReached)
+            } else {
+                decision
+            }
+        }
+        (Active | FailedToStop, Event::MaxDurationReached) => Decision::to(Stopped)
+            .show(RoomState::Saving)
+            .tell(RoomMessage::LimitReached),
+        (_, Event::EgressEnded(end @ (EgressEnd::Complete | EgressEnd::LimitReached)))
+            if awaiting =>
+        {
+            let mut decision = Decision::to(Stopped).clear();
+            if end == EgressEnd::LimitReached {
+                decision = decision.tell(RoomMessage::LimitReached);
+            }
+            if !circumstances.storage_events_complete {
+                decision = decision.then(FollowUp::ConfirmFile);
+            }
+            decision
+        }
+        (_, Event::EgressEnded(EgressEnd::Failed)) if awaiting => Decision::to(Failed)
+            .clear()
+            .tell(RoomMessage::Failed)
+            .then(FollowUp::NotifyOwners(Notification::Failed)),
+        (_, Event::EgressEnded(EgressEnd::Aborted)) if awaiting => Decision::to(Aborted).clear(),
+        (_, Event::FileConfirmed) if awaiting => {
+            let mut decision = Decision::to(Saved)
+                .clear()
+                .then(FollowUp::NotifyOwners(Notification::Ready));
+            if circumstances.wants_transcript {
+                decision = decision.then(FollowUp::Transcribe);
+            }
+            decision
+        }
+        (_, Event::FileMissing) if awaiting => Decision::to(Failed)
+            .clear()
+            .then(FollowUp::NotifyOwners(Notification::Failed)),
+        (Saved, Event::NotificationsSent) => Decision::to(NotificationSucceeded),
+        (Saved | NotificationSucceeded, Event::ExternalProcessFinished { success }) => {
+            Decision::to(if success {
+                ExternalProcessSuccessful
+            } else {
+                ExternalProcessFailed
+            })
+        }
+        (
+            Saved | NotificationSucceeded | ExternalProcessSuccessful | ExternalProcessFailed,
+            Event::Expire,
+        ) => Decision::to(Expired),
+        _ => return None,
+    };
+    Some(decision)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn moved(from: Status, event: Event) -> Decision {
+        decide(from, event, Circumstances::default())
+            .unwrap_or_else(|| panic!("{from} {event:?} must apply"))
+    }
+
+    #[test]
+    fn a_late_or_repeated_active_after_the_end_shows_nothing() {
+        for from in [
+            Status::Stopped,
+            Status::Saved,
+            Status::Failed,
+            Status::Aborted,
+            Status::NotificationSucceeded,
+            Status::FailedToStart,
+        ] {
+            assert_eq!(
+                decide(from, Event::EgressRecording, Circumstances::default()),
+                None,
+                "{from}"
+            );
+            assert_eq!(
+                decide(from, Event::EgressStarted, Circumstances::default()),
+                None,
+                "{from}"
+            );
+        }
+    }
+
+    #[test]
+    fn participants_see_starting_started_saving_then_nothing() {
+        assert_eq!(ON_CREATE, RoomEffect::Show(RoomState::Starting));
+        assert_eq!(moved(Status::Initiated, Event::EgressStarted).room, None);
+        assert_eq!(
+            moved(Status::Active, Event::EgressRecording).room,
+            Some(RoomEffect::Show(RoomState::Started))
+        );
+        assert_eq!(
+            moved(Status::Active, Event::Stopped(StopAnswer::Ending)).room,
+            Some(RoomEffect::Show(RoomState::Saving))
+        );
+        assert_eq!(
+            moved(Status::Stopped, Event::EgressEnded(EgressEnd::Complete)).room,
+            Some(RoomEffect::Clear)
+        );
+    }
+
+    #[test]
+    fn a_failed_stop_keeps_the_badge_and_can_be_stopped_again() {
+        let failed = moved(Status::Active, Event::Stopped(StopAnswer::Failed));
+        assert_eq!(failed.to, Status::FailedToStop);
+        assert_eq!(failed.room, None, "what participants see does not change");
+        assert_eq!(
+            moved(Status::FailedToStop, Event::Stopped(StopAnswer::Ending)).to,
+            Status::Stopped
+        );
+        assert_eq!(
+            moved(
+                Status::FailedToStop,
+                Event::EgressEnded(EgressEnd::Complete)
+            )
+            .to,
+            Status::Stopped
+        );
+        assert!(Status::FailedToStop.may_be_recording());
+        assert!(!Status::FailedToStop.is_final());
+    }
+
+    #[test]
+    fn follow_ups_are_part_of_the_decision() {
+        let ended = moved(Status::Stopped, Event::EgressEnded(EgressEnd::Complete));
+        assert_eq!(ended.follow_ups, [FollowUp::ConfirmFile]);
+        let by_events = decide(
+            Status::Stopped,
+            Event::EgressEnded(EgressEnd::Complete),
+            Circumstances {
+                storage_events_complete: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert!(
+            by_events.follow_ups.is_empty(),
+            "the storage event completes it"
+        );
+        let saved = decide(
+            Status::Stopped,
+            Event::FileConfirmed,
+            Circumstances {
+                wants_transcript: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            saved.follow_ups,
+            [
+                FollowUp::NotifyOwners(Notification::Ready),
+                FollowUp::Transcribe
+            ]
+        );
+        let failed = moved(Status::Active, Event::EgressEnded(EgressEnd::Failed));
+        assert_eq!(
+            failed.follow_ups,
+            [FollowUp::NotifyOwners(Notification::Failed)]
+        );
+        assert_eq!(failed.message, Some(RoomMessage::Failed));
+        assert_eq!(
+            moved(Status::Stopped, Event::FileMissing).follow_ups,
+            [FollowUp::NotifyOwners(Notification::Failed)]
+        );
+    }
+
+    #[test]
+    fn the_limit_is_told_once_whichever_of_the_stops_comes_first() {
+        let limit = Circumstances {
+            stopping_for_limit: true,
+            ..Default::default()
+        };
+        // The egress's ENDING overtakes the service's own stop...
+        let ending = decide(Status::Active, Event::EgressEnding, limit).unwrap();
+        assert_eq!(ending.message, Some(RoomMessage::LimitReached));
+        // ...which then changes nothing more.
+        assert_eq!(
+            decide(Status::Stopped, Event::MaxDurationReached, limit),
+            None
+        );
+        // A host's stop tells nothing.
+        assert_eq!(moved(Status::Active, Event::EgressEnding).message, None);
+    }
+
+    #[test]
+    fn the_limit_is_told_once_whichever_side_reached_it() {
+        let by_service = moved(Status::Active, Event::MaxDurationReached);
+        assert_eq!(by_service.message, Some(RoomMessage::LimitReached));
+        let by_egress = moved(Status::Active, Event::EgressEnded(EgressEnd::LimitReached));
+        assert_eq!(by_egress.message, Some(RoomMessage::LimitReached));
+        // The service stopped it; the egress then ends COMPLETE: nothing more to tell.
+        assert_eq!(
+            moved(Status::Stopped, Event::EgressEnded(EgressEnd::Complete)).message,
+            None
+        );
+    }
+}
