@@ -24,7 +24,20 @@ API_KEY="${MEETREC_LIVEKIT_API_KEY:-meetrec-test-key}"
 API_SECRET="${MEETREC_LIVEKIT_API_SECRET:-meetrec-test-secret-which-is-long-enough}"
 NODE_IP="${MEETREC_NETNS_IP:-127.0.0.1}"
 
-stop_pid() { [ -f "$1" ] && { kill "$(cat "$1")" 2>/dev/null || true; rm -f "$1"; }; }
+# Ends the process in a pid file: TERM, then KILL if it is still there after 5 s (a
+# LiveKit server that lost its network namespace may not finish its graceful shutdown).
+stop_pid() {
+    [ -f "$1" ] || return 0
+    local pid
+    pid="$(cat "$1")"
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -9 "$pid" 2>/dev/null || true
+    rm -f "$1"
+}
 
 case "$command" in
 stop)

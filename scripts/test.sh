@@ -55,10 +55,15 @@ eval "$garage_env"
 echo "== Garage S3 at $MEETREC_TEST_S3_ENDPOINT"
 
 log="$work/cargo-test.log"
+echo "== the emulator compared with the real LiveKit server (network namespace)"
+cargo build --locked --bin meet-recorder
+scripts/netns.sh "$MEETREC_TEST_PYTHON" crates/server/tests/conformance/compare_real_server.py \
+    --server-bin "${MEETREC_CACHE_DIR:-$HOME/.cache/meet-recorder}/bin/livekit-server" \
+    --emulator-bin "$PWD/target/debug/meet-recorder" || status_checks=1
 echo "== the egress worker against the real LiveKit server (and Garage)"
-"$MEETREC_TEST_PYTHON" tools/egress-worker/check.py --worker "$MEETREC_TEST_EGRESS_WORKER" || status_worker=1
+"$MEETREC_TEST_PYTHON" tools/egress-worker/check.py --worker "$MEETREC_TEST_EGRESS_WORKER" || status_checks=1
 export MEETREC_E2E_ARTIFACTS="$PWD/target/e2e-artifacts"
-status=${status_worker:-0}
+status=${status_checks:-0}
 for database in sqlite postgres; do
     echo "== cargo test on $database"
     MEETREC_TEST_DATABASE="$database" cargo test --workspace --locked -- --skip real_livekit:: 2>&1 | tee -a "$log" || status=1
@@ -70,8 +75,15 @@ for database in sqlite postgres; do
         node --test \
         --test-reporter=spec --test-reporter-destination=stdout \
         --test-reporter=tap --test-reporter-destination="$work/e2e-$database.tap" \
-        web/e2e/*.test.mjs || status=1
+        web/e2e/recording.test.mjs || status=1
     cat "$work/e2e-$database.tap" >>"$log"
+    echo "== browser tests against the real LiveKit server on $database (network namespace)"
+    scripts/netns.sh env MEETREC_TEST_DATABASE="$database" MEETREC_BIN="$PWD/target/debug/meet-recorder" \
+        node --test \
+        --test-reporter=spec --test-reporter-destination=stdout \
+        --test-reporter=tap --test-reporter-destination="$work/e2e-real-$database.tap" \
+        web/e2e/real-livekit.test.mjs || status=1
+    cat "$work/e2e-real-$database.tap" >>"$log"
 done
 
 # One closing line over both runs: Rust tests ("test result:") and browser tests (TAP).

@@ -21,7 +21,8 @@ mkdirSync(ARTIFACTS, { recursive: true });
 /** Each test run's own database, so the two backends never share state. */
 const database = process.env.MEETREC_TEST_DATABASE ?? 'sqlite';
 
-async function freePort() {
+/** A TCP port free on loopback right now. */
+export async function freePort() {
   return new Promise((done, fail) => {
     const server = createServer();
     server.once('error', fail);
@@ -32,13 +33,20 @@ async function freePort() {
   });
 }
 
-function postgresDatabase() {
+/**
+ * A fresh, uniquely named PostgreSQL database, created and dropped through the admin URL in
+ * MEETREC_TEST_POSTGRES_URL (by default `postgres` on 127.0.0.1:5432; inside
+ * scripts/netns.sh, the Unix socket). Returns `{ url, drop() }`.
+ */
+export function postgresDatabase() {
+  const admin = process.env.MEETREC_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
   const name = `meetrec_test_e2e_${Date.now()}_${Math.floor(Math.random() * 1e6)}`;
-  execFileSync('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-qc', `CREATE DATABASE ${name}`]);
+  const url = new URL(admin);
+  url.pathname = `/${name}`;
+  execFileSync('psql', [admin, '-qc', `CREATE DATABASE ${name}`]);
   return {
-    url: `postgres://postgres@127.0.0.1:5432/${name}`,
-    drop: () =>
-      execFileSync('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-qc', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`]),
+    url: url.toString(),
+    drop: () => execFileSync('psql', [admin, '-qc', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`]),
   };
 }
 
@@ -100,10 +108,10 @@ export async function startDev(settings = {}) {
 }
 
 /**
- * Debian's Chromium, headless, with the flags this sandboxed network needs. Playwright
- * gives every launch a fresh, empty user data directory of its own.
+ * Debian's Chromium, headless, with the flags this sandboxed network needs (and `extraArgs`
+ * after them). Playwright gives every launch a fresh, empty user data directory of its own.
  */
-export async function launchBrowser() {
+export async function launchBrowser(extraArgs = []) {
   return chromium.launch({
     executablePath: process.env.MEETREC_CHROMIUM ?? '/usr/bin/chromium',
     headless: true,
@@ -118,6 +126,7 @@ export async function launchBrowser() {
       '--disable-sync',
       // Media in the test must play without a click.
       '--autoplay-policy=no-user-gesture-required',
+      ...extraArgs,
     ],
   });
 }

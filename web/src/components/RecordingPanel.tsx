@@ -6,11 +6,15 @@ import { formatClock, formatLength } from '../format';
 import { useI18n } from '../hooks/useI18n';
 import { useNow } from '../hooks/useNow';
 import type { Translate } from '../i18n';
-import { MODES, type RoomRecordings, isOpen, openModes } from '../recordingState';
+import { MODES, type RoomRecordings, isStoppable, mayBeRecording, openModes } from '../recordingState';
 import { Dialog } from './Dialog';
 
 type Choice = Mode | 'both';
 type Phase = 'idle' | 'starting' | 'active' | 'saving';
+
+// LiveKit answers a start only once an egress worker takes it, and when none does it looks
+// for one for about twenty seconds before it gives up: past this, say why nothing happens yet.
+const SLOW_START_MS = 4_000;
 
 interface RecordingPanelProps {
   roomId: string;
@@ -55,7 +59,7 @@ export function RecordingPanel({ roomId, recording, recordings, loaded }: Record
   const openInStream = (id: string) =>
     MODES.some((mode) => {
       const live = recordings[mode];
-      return live?.id === id && isOpen(live.status);
+      return live?.id === id && mayBeRecording(live);
     });
 
   let phase: Phase = 'idle';
@@ -65,6 +69,16 @@ export function RecordingPanel({ roomId, recording, recordings, loaded }: Record
   else if (running.length > 0) phase = 'active';
 
   const busy = phase === 'starting' || phase === 'saving' || !loaded;
+
+  const [slowStart, setSlowStart] = useState(false);
+  useEffect(() => {
+    if (phase !== 'starting') return;
+    const timer = window.setTimeout(() => setSlowStart(true), SLOW_START_MS);
+    return () => {
+      window.clearTimeout(timer);
+      setSlowStart(false);
+    };
+  }, [phase]);
 
   // A disabled button drops focus to the page; give it back when the button is usable
   // again, unless the person has moved on meanwhile.
@@ -97,7 +111,10 @@ export function RecordingPanel({ roomId, recording, recordings, loaded }: Record
   };
 
   const stop = async () => {
-    const targets = running.filter((mode) => recordings[mode]?.status === 'active');
+    const targets = running.filter((mode) => {
+      const live = recordings[mode];
+      return live !== undefined && isStoppable(live);
+    });
     setAwaitingStop(targets.map((mode) => recordings[mode]?.id ?? ''));
     for (const mode of targets) {
       try {
@@ -172,6 +189,10 @@ export function RecordingPanel({ roomId, recording, recordings, loaded }: Record
       >
         {label}
       </button>
+      {/* Always there, so that screen readers announce the text when it appears. */}
+      <p className="muted start-waiting" role="status" data-testid="recording-waiting">
+        {phase === 'starting' && slowStart ? t('panel.waiting') : ''}
+      </p>
       {phase === 'active' && recording.max_duration !== null && (
         <Countdown recordings={recordings} maxDuration={recording.max_duration} />
       )}
