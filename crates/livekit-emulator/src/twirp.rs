@@ -3,9 +3,8 @@
 //!
 //! The checks run in the real server's order: the auth middleware (plain-text 401s), then
 //! the Twirp handler: method, service and method name, Content-Type, body, and the RPC.
-//! One deliberate difference: for a service the real server does not have at all
-//! (`/twirp/livekit.Nope/...`) Go's mux answers a plain-text 404 "404 page not found";
-//! the emulator answers Twirp `bad_route` there too.
+//! A service the real server does not register at all (`/twirp/livekit.Nope/...`) never
+//! reaches Twirp: Go's mux answers a plain-text 404 "404 page not found".
 //! Errors that reach the real server's Twirp layer from its internal RPC system (psrpc)
 //! carry the prefix "twirp error unknown: " in their message; the emulator keeps it.
 
@@ -188,6 +187,15 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         .into_response();
     }
     let Some(rpc) = Rpc::from_route(route) else {
+        let service = route.split('/').next().unwrap_or_default();
+        if !SERVER_SERVICES.contains(&service) {
+            return (
+                StatusCode::NOT_FOUND,
+                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                "404 page not found\n",
+            )
+                .into_response();
+        }
         return TwirpError::bad_route(format!("no handler for path {path:?}"), &method, &path)
             .into_response();
     };
@@ -243,6 +251,15 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     };
     result.unwrap_or_else(IntoResponse::into_response)
 }
+
+/// The Twirp services the real server registers (v1.13.5 `pkg/service/server.go`).
+const SERVER_SERVICES: &[&str] = &[
+    "livekit.RoomService",
+    "livekit.AgentDispatchService",
+    "livekit.Egress",
+    "livekit.Ingress",
+    "livekit.SIP",
+];
 
 /// The RPCs the emulator serves; every other method of a real service is `bad_route`.
 #[derive(Clone, Copy)]

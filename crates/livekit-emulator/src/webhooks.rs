@@ -93,7 +93,7 @@ impl WebhookSender {
             })
             .collect();
         let client = reqwest::Client::builder()
-            .user_agent("LiveKit")
+            .user_agent("Go-http-client/1.1")
             .timeout(Duration::from_secs(10))
             .build()
             .expect("build webhook HTTP client");

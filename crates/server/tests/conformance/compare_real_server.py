@@ -126,31 +126,13 @@ DOCUMENTED: list[Documented] = [
         "webhook signature covers the exact bytes on both.",
     ),
     Documented(
-        "webhook-user-agent",
-        r"^webhooks\.headers$",
-        r"user_agent",
-        "PENDING, not wanted: the real server sends Go's default `Go-http-client/1.1` (and "
-        "`Accept-Encoding: gzip`), the emulator `LiveKit` (as the reference said). The "
-        "integration test emulator_protocol.rs (rust_sdk_records_a_room_and_every_webhook_"
-        "verifies) pins `LiveKit`; change both together.",
-    ),
-    Documented(
-        "unknown-service-404",
-        r"^route\.unknown_service\.",
-        r".*",
-        "PENDING, not wanted: for a Twirp service the server does not register at all "
-        "(/twirp/livekit.Nope/...) Go's mux answers a plain-text 404 \"404 page not found\"; "
-        "the emulator answers Twirp `bad_route`, which emulator_protocol.rs (bad_requests_get_"
-        "the_real_servers_errors_and_change_nothing) pins. Change both together.",
-    ),
-    Documented(
         "token-without-exp",
         r"^auth\.bad_token\.no_exp\.",
         r".*",
-        "PENDING, not wanted: v1.13.5 accepts a token with no `exp` (protocol auth/verifier.go "
-        "does not require it); the emulator refuses it with a plain-text 401, as the reference "
-        "says, and emulator_protocol.rs (bad_requests_get_the_real_servers_errors_and_change_"
-        "nothing) pins that. Change both together.",
+        "Deliberately stricter: v1.13.5 accepts a token with no `exp` (protocol "
+        "auth/verifier.go does not require it); the emulator refuses it with a plain-text 401, "
+        "so a client that would send never-expiring tokens fails in development. The service "
+        "always sends `exp`; emulator_protocol.rs pins the refusal.",
     ),
 ]
 

@@ -156,7 +156,7 @@ async fn rust_sdk_records_a_room_and_every_webhook_verifies() {
             webhook.content_type.as_deref(),
             Some("application/webhook+json")
         );
-        assert_eq!(webhook.user_agent.as_deref(), Some("LiveKit"));
+        assert_eq!(webhook.user_agent.as_deref(), Some("Go-http-client/1.1"));
         let json = webhook.json();
         assert!(json["id"].as_str().unwrap().starts_with("EV_"));
         assert!(json["createdAt"].as_str().unwrap().parse::<i64>().is_ok());
@@ -338,17 +338,38 @@ async fn bad_requests_get_the_real_servers_errors_and_change_nothing() {
         "malformed"
     );
 
-    // Unknown method and service.
-    for method in ["livekit.Egress/StartTeleport", "livekit.Nope/ListRooms"] {
-        let (status, _, text) = lk
-            .twirp(method, "application/protobuf", record(), Vec::new())
-            .await;
-        assert_eq!(status, 404, "{method}");
-        assert_eq!(
-            serde_json::from_str::<Value>(&text).unwrap()["code"],
-            "bad_route"
-        );
-    }
+    // Unknown method of a real service: Twirp `bad_route`. A service the server does not
+    // have never reaches Twirp: Go's plain-text 404.
+    let (status, _, text) = lk
+        .twirp(
+            "livekit.Egress/StartTeleport",
+            "application/protobuf",
+            record(),
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(status, 404);
+    assert_eq!(
+        serde_json::from_str::<Value>(&text).unwrap()["code"],
+        "bad_route"
+    );
+    let (status, content_type, text) = lk
+        .twirp(
+            "livekit.Nope/ListRooms",
+            "application/protobuf",
+            record(),
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(status, 404);
+    assert_eq!(text, "404 page not found\n");
+    assert!(
+        content_type
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("text/plain"),
+        "{content_type:?}"
+    );
 
     // Unsupported content type.
     let (status, _, text) = lk
