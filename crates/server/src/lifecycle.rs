@@ -1,7 +1,7 @@
 //! `meet-recorder storage apply-lifecycle`: puts an expiration rule on the recordings
 //! bucket, so that S3 itself deletes recording files `RECORDING_EXPIRATION_DAYS` (plus one)
 //! days after they were written, even if the service is down or a row was lost. The rule
-//! covers `{RECORDING_OUTPUT_FOLDER}/` only. It is sent as a hand-signed
+//! covers `{RECORDING_OUTPUT_FOLDER}/` only. It is sent as a signed
 //! `PutBucketLifecycleConfiguration` ([`crate::sigv4`]; `object_store` has no such call) and
 //! read back, and the summary shows what the bucket kept.
 //!
@@ -161,9 +161,10 @@ async fn send(
         method.as_str(),
         url,
         &extra,
-        &sigv4::sha256_hex(payload),
-        chrono::Utc::now(),
-    );
+        payload,
+        std::time::SystemTime::now(),
+    )
+    .with_context(|| format!("{method} {url}: cannot sign the request"))?;
     let mut request = client.request(method.clone(), url.as_str());
     for (name, value) in extra.iter().copied().chain(
         signed

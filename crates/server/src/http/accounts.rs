@@ -14,10 +14,12 @@ use crate::{
     app::AppState,
     auth::{self, CurrentUser, SESSION_COOKIE},
     db::{UserRow, now_ms},
+    mail::Language,
 };
 
-/// Languages the emails and the UI are written in.
-pub const LANGUAGES: &[&str] = &["en", "fr", "de", "nl"];
+/// The codes a user's `language` may be: those of [`Language`], the one list the emails
+/// and the share page are written in.
+pub const LANGUAGES: &[&str] = &Language::CODES;
 
 pub fn user_json(user: &UserRow) -> Value {
     json!({

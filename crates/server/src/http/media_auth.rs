@@ -145,9 +145,10 @@ pub async fn media_auth(
         "GET",
         &url,
         &[],
-        sigv4::EMPTY_PAYLOAD_SHA256,
-        chrono::Utc::now(),
-    );
+        b"",
+        std::time::SystemTime::now(),
+    )
+    .map_err(ApiError::internal)?;
     let mut response = (StatusCode::OK, Json("authorized")).into_response();
     for (name, value) in signed {
         let name = HeaderName::try_from(name).map_err(ApiError::internal)?;

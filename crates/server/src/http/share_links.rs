@@ -19,6 +19,9 @@
 //! [`WINDOW`], every request from that key is a 429 `too-many-attempts` with
 //! `Retry-After`, answered without looking the token up. `/s/{token}` answers errors as
 //! HTML pages (people open it in a browser), `/s/{token}/media` as JSON [`ApiError`]s.
+//!
+//! The pages are askama templates (`templates/share/`), in the [`Language`] the browser
+//! prefers (`Accept-Language`), English otherwise.
 
 use std::{
     collections::{HashMap, VecDeque},
@@ -27,6 +30,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use askama::Template;
 use axum::{
     Json,
     extract::{Path, State},
@@ -48,7 +52,7 @@ use crate::{
     app::AppState,
     auth::{CurrentUser, new_token, token_hash},
     db::{RecordingRow, ShareLinkRow, now_ms},
-    mail::escape_html,
+    mail::Language,
 };
 
 /// Failed attempts (unknown or revoked tokens) a client may make within [`WINDOW`].
@@ -249,7 +253,11 @@ pub async fn page(
     Path(token): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let lang = PageLanguage::from_headers(&headers);
+    // Recipients have no account: the browser's preference is all we know.
+    let lang = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .map_or(Language::En, Language::from_accept_language);
     let (status, html) = match resolve(&state, &headers, &token).await {
         Err(error) => (error.status, error_page(&error, lang)),
         Ok((_, recording)) if state.recorder.is_expired(&recording) => {
@@ -304,80 +312,70 @@ fn earliest(a: Option<i64>, b: Option<i64>) -> Option<i64> {
     }
 }
 
-/// The share page's language: French when the browser prefers it, else English (the web
-/// app's two languages). Recipients have no account, so the browser is all we know.
+/// What went wrong, as an error page's heading says it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum PageLanguage {
-    En,
-    Fr,
-}
-
-impl PageLanguage {
-    fn from_headers(headers: &HeaderMap) -> Self {
-        let preferred = headers
-            .get(header::ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .map(|tag| tag.trim().to_ascii_lowercase())
-            .unwrap_or_default();
-        if preferred == "fr" || preferred.starts_with("fr-") || preferred.starts_with("fr;") {
-            Self::Fr
-        } else {
-            Self::En
-        }
-    }
-
-    fn code(self) -> &'static str {
-        match self {
-            Self::En => "en",
-            Self::Fr => "fr",
-        }
-    }
-
-    fn text(self, key: PageText) -> &'static str {
-        use PageText::*;
-        match (self, key) {
-            (Self::En, Recorded) => "Recorded",
-            (Self::Fr, Recorded) => "Enregistré le",
-            (Self::En, CannotPlay) => {
-                "Your browser cannot play this recording here; use the download link."
-            }
-            (Self::Fr, CannotPlay) => {
-                "Votre navigateur ne peut pas lire cet enregistrement ici ; utilisez le lien de téléchargement."
-            }
-            (Self::En, Download) => "Download",
-            (Self::Fr, Download) => "Télécharger",
-            (Self::En, WorksUntil) => "This link works until",
-            (Self::Fr, WorksUntil) => "Ce lien fonctionne jusqu’au",
-            (Self::En, NotFound) => "Link not found",
-            (Self::Fr, NotFound) => "Lien introuvable",
-            (Self::En, Gone) => "No longer available",
-            (Self::Fr, Gone) => "Plus disponible",
-            (Self::En, TooMany) => "Too many attempts",
-            (Self::Fr, TooMany) => "Trop de tentatives",
-            (Self::En, NotYet) => "Not available yet",
-            (Self::Fr, NotYet) => "Pas encore disponible",
-            (Self::En, Wrong) => "Something went wrong",
-            (Self::Fr, Wrong) => "Une erreur s’est produite",
-        }
-    }
-}
-
-#[derive(Clone, Copy)]
-enum PageText {
-    Recorded,
-    CannotPlay,
-    Download,
-    WorksUntil,
+enum Problem {
     NotFound,
     Gone,
-    TooMany,
+    TooManyAttempts,
     NotYet,
-    Wrong,
+    Other,
 }
 
-fn human_date(ms: i64, lang: PageLanguage) -> String {
-    const MOIS: [&str; 12] = [
+impl Problem {
+    fn of(status: StatusCode) -> Self {
+        match status {
+            StatusCode::NOT_FOUND => Self::NotFound,
+            StatusCode::GONE => Self::Gone,
+            StatusCode::TOO_MANY_REQUESTS => Self::TooManyAttempts,
+            StatusCode::CONFLICT => Self::NotYet,
+            _ => Self::Other,
+        }
+    }
+}
+
+/// `templates/share/player.html`: the page for a working link.
+#[derive(Template)]
+#[template(path = "share/player.html", config = "templates/askama.toml")]
+struct PlayerPage<'a> {
+    lang: Language,
+    room: &'a str,
+    mode: Mode,
+    /// `/s/{token}/media`: the player's source, and with `?download=1` the download.
+    media: String,
+    /// When the recording was made: ISO 8601 for the `<time>` element, and for people.
+    recorded_iso: String,
+    recorded: String,
+    duration: Option<String>,
+    /// When the link stops working (its own expiry or the recording's), for people.
+    until: Option<String>,
+}
+
+impl PlayerPage<'_> {
+    /// The HTML element that plays the file.
+    fn element(&self) -> &'static str {
+        match self.mode {
+            Mode::ScreenRecording => "video",
+            Mode::Transcript => "audio",
+        }
+    }
+}
+
+/// `templates/share/error.html`: the page for a link that does not work.
+#[derive(Template)]
+#[template(path = "share/error.html", config = "templates/askama.toml")]
+struct ErrorPage<'a> {
+    lang: Language,
+    problem: Problem,
+    detail: &'a str,
+    status: u16,
+    code: &'a str,
+}
+
+/// A moment for people, in UTC: "March 2, 2026, 09:05 UTC", "2 mars 2026, 09:05 UTC",
+/// "2. März 2026, 09:05 UTC", "2 maart 2026, 09:05 UTC".
+fn human_date(ms: i64, lang: Language) -> String {
+    const MONTHS_FR: [&str; 12] = [
         "janvier",
         "février",
         "mars",
@@ -391,16 +389,46 @@ fn human_date(ms: i64, lang: PageLanguage) -> String {
         "novembre",
         "décembre",
     ];
+    const MONTHS_DE: [&str; 12] = [
+        "Januar",
+        "Februar",
+        "März",
+        "April",
+        "Mai",
+        "Juni",
+        "Juli",
+        "August",
+        "September",
+        "Oktober",
+        "November",
+        "Dezember",
+    ];
+    const MONTHS_NL: [&str; 12] = [
+        "januari",
+        "februari",
+        "maart",
+        "april",
+        "mei",
+        "juni",
+        "juli",
+        "augustus",
+        "september",
+        "oktober",
+        "november",
+        "december",
+    ];
     let at = DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default();
+    let (day, month, year, time) = (
+        at.day(),
+        at.month0() as usize,
+        at.year(),
+        at.format("%H:%M"),
+    );
     match lang {
-        PageLanguage::En => at.format("%B %-d, %Y, %H:%M UTC").to_string(),
-        PageLanguage::Fr => format!(
-            "{} {} {}, {} UTC",
-            at.day(),
-            MOIS[at.month0() as usize],
-            at.year(),
-            at.format("%H:%M")
-        ),
+        Language::En => at.format("%B %-d, %Y, %H:%M UTC").to_string(),
+        Language::Fr => format!("{day} {} {year}, {time} UTC", MONTHS_FR[month]),
+        Language::De => format!("{day}. {} {year}, {time} UTC", MONTHS_DE[month]),
+        Language::Nl => format!("{day} {} {year}, {time} UTC", MONTHS_NL[month]),
     }
 }
 
@@ -414,96 +442,39 @@ fn human_duration(ms: i64) -> String {
     }
 }
 
-const STYLE: &str = ":root{color-scheme:light dark}\
-body{margin:0;font-family:system-ui,-apple-system,\"Segoe UI\",Roboto,sans-serif;\
-line-height:1.5;background:Canvas;color:CanvasText}\
-main{box-sizing:border-box;max-width:960px;margin:0 auto;padding:1rem}\
-h1{font-size:1.4rem;margin:0 0 .25rem;overflow-wrap:anywhere}\
-.meta{margin:0 0 1rem;opacity:.75}\
-video,audio{display:block;width:100%;max-width:100%}\
-video{height:auto;max-height:80vh;background:#000;border-radius:6px}\
-.download{display:inline-block;margin:1rem 0;padding:.6rem 1.2rem;border:1px solid currentColor;\
-border-radius:6px;color:inherit;text-decoration:none}";
-
-fn document(title: &str, body: &str, lang: PageLanguage) -> String {
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"{lang}\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <meta name=\"robots\" content=\"noindex, nofollow\">\n\
-         <meta name=\"referrer\" content=\"no-referrer\">\n\
-         <title>{title}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n{body}</main>\n\
-         </body>\n</html>\n",
-        title = escape_html(title),
-        lang = lang.code(),
-    )
+/// Our pages only show strings and numbers, which cannot fail to render.
+fn render(page: &impl Template) -> String {
+    page.render().expect("the share pages render plain values")
 }
 
-/// The page for a working link. Every interpolated value is escaped.
+/// The page for a working link. Every value shown is escaped by the template.
 fn player_page(
     recording: &RecordingRow,
     token: &str,
     until: Option<i64>,
-    lang: PageLanguage,
+    lang: Language,
 ) -> String {
-    use PageText::*;
-    let date = human_date(recording.created_at, lang);
-    let title = format!("{} — {date}", recording.room_name);
-    let src = format!("/s/{token}/media");
-    let download = format!("/s/{token}/media?download=1");
-    let element = match recording.mode {
-        Mode::ScreenRecording => "video",
-        Mode::Transcript => "audio",
-    };
-    let duration = recording
-        .duration_ms
-        .map(|ms| format!(" · {}", escape_html(&human_duration(ms))))
-        .unwrap_or_default();
-    let until = until
-        .map(|at| {
-            format!(
-                "<p class=\"meta\">{} {}.</p>\n",
-                lang.text(WorksUntil),
-                escape_html(&human_date(at, lang))
-            )
-        })
-        .unwrap_or_default();
-    let body = format!(
-        "<h1>{room}</h1>\n\
-         <p class=\"meta\">{recorded} <time datetime=\"{iso}\">{date}</time>{duration}</p>\n\
-         <{element} controls preload=\"metadata\" playsinline src=\"{src}\">\
-         {cannot_play}</{element}>\n\
-         <a class=\"download\" href=\"{download}\" download>{download_label}</a>\n{until}",
-        room = escape_html(&recording.room_name),
-        recorded = lang.text(Recorded),
-        iso = escape_html(&iso(recording.created_at)),
-        date = escape_html(&date),
-        cannot_play = lang.text(CannotPlay),
-        src = escape_html(&src),
-        download = escape_html(&download),
-        download_label = lang.text(Download),
-    );
-    document(&title, &body, lang)
+    render(&PlayerPage {
+        lang,
+        room: &recording.room_name,
+        mode: recording.mode,
+        media: format!("/s/{token}/media"),
+        recorded_iso: iso(recording.created_at),
+        recorded: human_date(recording.created_at, lang),
+        duration: recording.duration_ms.map(human_duration),
+        until: until.map(|at| human_date(at, lang)),
+    })
 }
 
-/// The page for a link that does not work (or not any more). The detail stays the API's
-/// (English) sentence; the heading says it in the reader's language.
-fn error_page(error: &ApiError, lang: PageLanguage) -> String {
-    use PageText::*;
-    let heading = lang.text(match error.status {
-        StatusCode::NOT_FOUND => NotFound,
-        StatusCode::GONE => Gone,
-        StatusCode::TOO_MANY_REQUESTS => TooMany,
-        StatusCode::CONFLICT => NotYet,
-        _ => Wrong,
-    });
-    let body = format!(
-        "<h1>{heading}</h1>\n<p>{detail}</p>\n<p class=\"meta\">Error {status}: {code}</p>\n",
-        heading = escape_html(heading),
-        detail = escape_html(&error.detail),
-        status = error.status.as_u16(),
-        code = escape_html(error.code),
-    );
-    document(heading, &body, lang)
+/// The page for a link that does not work (or not any more).
+fn error_page(error: &ApiError, lang: Language) -> String {
+    render(&ErrorPage {
+        lang,
+        problem: Problem::of(error.status),
+        detail: &error.detail,
+        status: error.status.as_u16(),
+        code: error.code,
+    })
 }
 
 /// The create body. One way to say how long a link lives: a whole number of days.
@@ -652,16 +623,15 @@ mod tests {
         assert!(!looks_like_token(&format!("{}g", &new_token()[1..])));
     }
 
-    #[test]
-    fn the_page_escapes_what_it_shows() {
-        let recording = RecordingRow {
+    fn recording(room_name: &str, mode: Mode) -> RecordingRow {
+        RecordingRow {
             id: Uuid::new_v4(),
             room_id: Uuid::new_v4(),
-            room_name: "<script>alert(\"x\")</script> & 'co'".into(),
+            room_name: room_name.into(),
             room_slug: "x".into(),
             room_access_level: "public".into(),
             status: meet_recorder_domain::Status::Saved,
-            mode: Mode::Transcript,
+            mode,
             layout: None,
             options: json!({}),
             worker_id: None,
@@ -674,8 +644,13 @@ mod tests {
             stop_reason: None,
             created_at: 0,
             updated_at: 0,
-        };
-        let html = player_page(&recording, "\"><b>", None, PageLanguage::En);
+        }
+    }
+
+    #[test]
+    fn the_page_escapes_what_it_shows() {
+        let recording = recording("<script>alert(\"x\")</script> & 'co'", Mode::Transcript);
+        let html = player_page(&recording, "\"><b>", None, Language::En);
         assert!(
             !html.contains("<script>") && !html.contains("<b>"),
             "{html}"
@@ -686,5 +661,63 @@ mod tests {
         assert!(html.contains("<audio controls preload=\"metadata\""));
         assert!(html.contains("1:02:03"));
         assert_eq!(human_duration(65_000), "1:05");
+    }
+
+    #[test]
+    fn the_pages_speak_each_of_our_languages() {
+        let mut recording = recording("Weekly", Mode::ScreenRecording);
+        // 2026-03-02 09:05 UTC, and a link that works until 2026-05-28 20:26 UTC.
+        recording.created_at = 1_772_442_300_000;
+        let until = Some(1_780_000_000_000);
+        let gone = ApiError::new(
+            StatusCode::GONE,
+            "share-link-expired",
+            "This link has expired.",
+        );
+        for (lang, recorded, download, works_until, heading) in [
+            (
+                Language::En,
+                "Recorded <time datetime=\"2026-03-02T09:05:00.000000Z\">March 2, 2026, 09:05 UTC</time>",
+                ">Download</a>",
+                "This link works until May 28, 2026, 20:26 UTC.",
+                "<h1>No longer available</h1>",
+            ),
+            (
+                Language::Fr,
+                "Enregistré le <time datetime=\"2026-03-02T09:05:00.000000Z\">2 mars 2026, 09:05 UTC</time>",
+                ">Télécharger</a>",
+                "Ce lien fonctionne jusqu’au 28 mai 2026, 20:26 UTC.",
+                "<h1>Plus disponible</h1>",
+            ),
+            (
+                Language::De,
+                "Aufgenommen am <time datetime=\"2026-03-02T09:05:00.000000Z\">2. März 2026, 09:05 UTC</time>",
+                ">Herunterladen</a>",
+                "Dieser Link ist bis zum 28. Mai 2026, 20:26 UTC gültig.",
+                "<h1>Nicht mehr verfügbar</h1>",
+            ),
+            (
+                Language::Nl,
+                "Opgenomen op <time datetime=\"2026-03-02T09:05:00.000000Z\">2 maart 2026, 09:05 UTC</time>",
+                ">Downloaden</a>",
+                "Deze link is geldig tot 28 mei 2026, 20:26 UTC.",
+                "<h1>Niet meer beschikbaar</h1>",
+            ),
+        ] {
+            let html = player_page(&recording, "t", until, lang);
+            assert!(
+                html.contains(&format!("<html lang=\"{}\">", lang.code())),
+                "{html}"
+            );
+            assert!(html.contains(recorded), "{html}");
+            assert!(html.contains(download), "{html}");
+            assert!(html.contains(works_until), "{html}");
+            assert!(html.ends_with("</main>\n</body>\n</html>\n"), "{html}");
+            let html = error_page(&gone, lang);
+            assert!(html.contains(heading), "{html}");
+            // The detail and its code stay the API's, in English.
+            assert!(html.contains("<p>This link has expired.</p>"), "{html}");
+            assert!(html.contains("Error 410: share-link-expired"), "{html}");
+        }
     }
 }

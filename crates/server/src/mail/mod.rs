@@ -2,8 +2,9 @@
 //! and the mailers that deliver them (SMTP, console, file).
 //!
 //! The module is split in two halves that meet at [`Outgoing`]:
-//! - rendering ([`render`], with the per-language wording in `templates`) turns a
-//!   [`RecordingEmail`] into a subject, a plain-text part and an HTML part;
+//! - rendering ([`render`], with the askama templates of `templates/mail/` in
+//!   `templates`) turns a [`RecordingEmail`] into a subject, a plain-text part and an
+//!   HTML part, in the recipient's [`Language`];
 //! - delivery ([`Mailer`], built by [`mailer`] from [`MailSettings`]) turns an
 //!   [`Outgoing`] into an RFC 5322 `multipart/alternative` message and hands it to an
 //!   SMTP server ([`SmtpMailer`]), standard output ([`ConsoleMailer`]) or a directory of
@@ -11,7 +12,12 @@
 //!
 //! The job queue calls `render`, then [`Outgoing::from_rendered`], then
 //! [`Mailer::send`]; an `Err` from `send` means "try again later".
+//!
+//! [`Language`], the one list of languages the service writes in, lives here because
+//! emails are most of what it writes; the share page and the accounts use it too, and
+//! [`HtmlEscaper`] escapes every HTML template of the crate.
 
+mod language;
 mod local;
 mod render;
 mod smtp;
@@ -25,10 +31,11 @@ use lettre::{
 };
 use secrecy::SecretString;
 
+pub use language::Language;
 pub use local::{ConsoleMailer, FileMailer};
-pub use render::{Brand, EmailKind, Language, RecordingEmail, Rendered, render};
+pub use render::{Brand, EmailKind, RecordingEmail, Rendered, render};
 pub use smtp::SmtpMailer;
-pub use templates::escape_html;
+pub use templates::{HtmlEscaper, escape_html};
 
 /// A message ready to be sent: addresses and both bodies.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,63 +1,22 @@
 //! Rendering: from a [`RecordingEmail`] (what happened, to whom, in which language and
 //! timezone) to a [`Rendered`] subject, plain-text part and HTML part.
 //!
-//! The wording lives in `templates.rs`, one table per language; this file picks the
-//! table, localizes the dates (the owner's timezone, UTC when it is not a valid IANA
-//! name) and assembles the two parts. Everything the user controls (the room name) and
-//! everything configured (brand, addresses, link) is HTML-escaped in the HTML part.
+//! The words and the markup live in the askama templates (`templates/mail/`, see
+//! `templates.rs`); this file picks the language, localizes the dates (the owner's
+//! timezone, UTC when it is not a valid IANA name), decides what the email shows (a
+//! failed recording has no link and no expiry) and renders the three templates.
+//! Everything the user controls (the room name) and everything configured (brand,
+//! addresses, link) is HTML-escaped in the HTML part by the template.
 
+use askama::Template;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use meet_recorder_domain::Mode;
 
-use super::templates::{self, Expiry, Moment, Table, escape_html};
-
-/// The languages emails are written in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Language {
-    En,
-    Fr,
-    De,
-    Nl,
-}
-
-impl Language {
-    /// From a user's `language`: `en`, `fr`, `de`, `nl`, case-insensitive, with or
-    /// without a region (`fr-BE`, `nl_NL`); anything else is English.
-    pub fn from_code(code: &str) -> Language {
-        let primary = code
-            .trim()
-            .split(['-', '_'])
-            .next()
-            .unwrap_or_default()
-            .to_ascii_lowercase();
-        match primary.as_str() {
-            "fr" => Language::Fr,
-            "de" => Language::De,
-            "nl" => Language::Nl,
-            _ => Language::En,
-        }
-    }
-
-    /// The two-letter code, as in the HTML `lang` attribute.
-    pub fn code(self) -> &'static str {
-        match self {
-            Language::En => "en",
-            Language::Fr => "fr",
-            Language::De => "de",
-            Language::Nl => "nl",
-        }
-    }
-
-    fn table(self) -> &'static Table {
-        match self {
-            Language::En => &templates::EN,
-            Language::Fr => &templates::FR,
-            Language::De => &templates::DE,
-            Language::Nl => &templates::NL,
-        }
-    }
-}
+use super::{
+    Language,
+    templates::{Expiry, HtmlPart, Message, Subject, TextPart},
+};
 
 /// Which news an email brings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,15 +77,10 @@ fn timezone(name: &str) -> Tz {
 
 /// Renders `email` in the user's language and timezone.
 pub fn render(email: &RecordingEmail, brand: &Brand) -> Rendered {
-    let language = Language::from_code(&email.language);
-    let t = language.table();
+    let lang = Language::from_code(&email.language);
     let tz = timezone(&email.timezone);
     let local = email.recorded_at.with_timezone(&tz);
-    let date = local.format("%Y-%m-%d").to_string();
-    let time = local.format("%H:%M").to_string();
-    let mode = email.mode;
-
-    let (subject, link, expiry) = match email.kind {
+    let (link, expiry) = match email.kind {
         EmailKind::Ready => {
             let expiry_date = email
                 .expires_at
@@ -137,95 +91,46 @@ pub fn render(email: &RecordingEmail, brand: &Brand) -> Rendered {
                 (None, Some(date)) => Some(Expiry::Date(date)),
                 (None, None) => None,
             };
-            ((t.subject_ready)(mode), email.link.as_deref(), expiry)
+            (email.link.as_deref(), expiry)
         }
-        EmailKind::Failed => ((t.subject_failed)(mode), None, None),
+        EmailKind::Failed => (None, None),
     };
-    let expiry_line = expiry.as_ref().map(|e| (t.expiry)(mode, e));
-
-    // --- Plain text.
-    let moment = Moment {
-        room: &email.room_name,
-        date: &date,
-        time: &time,
-    };
-    let mut text = String::new();
-    match email.kind {
-        EmailKind::Ready => text.push_str(&(t.ready)(mode, &moment)),
-        EmailKind::Failed => {
-            text.push_str(&(t.failed)(mode, &moment));
-            text.push_str("\n\n");
-            text.push_str(t.apology);
-        }
-    }
-    text.push_str("\n\n");
-    if let Some(line) = &expiry_line {
-        text.push_str(line);
-        text.push_str("\n\n");
-    }
-    if let Some(link) = link {
-        text.push_str(&format!("{}: {link}\n\n", t.open));
-    }
-    text.push_str("-- \n");
-    text.push_str(&(t.footer)(&brand.name));
-    text.push('\n');
-    if let Some(support) = &brand.support_email {
-        text.push_str(&(t.support)(support));
-        text.push('\n');
-    }
-
-    // --- HTML: every dynamic value escaped.
-    let room_html = format!("<strong>{}</strong>", escape_html(&email.room_name));
-    let moment_html = Moment {
-        room: &room_html,
-        date: &date,
-        time: &time,
-    };
-    let mut body = String::new();
-    match email.kind {
-        EmailKind::Ready => body.push_str(&paragraph(&(t.ready)(mode, &moment_html))),
-        EmailKind::Failed => {
-            body.push_str(&paragraph(&(t.failed)(mode, &moment_html)));
-            body.push_str(&paragraph(t.apology));
-        }
-    }
-    if let Some(line) = &expiry_line {
-        // Only dates and numbers: nothing to escape, but keep the habit.
-        body.push_str(&paragraph(&escape_html(line)));
-    }
-    if let Some(link) = link {
-        body.push_str(&templates::button(&escape_html(link), t.open));
-    }
-    let support_html = brand.support_email.as_deref().map(|support| {
-        let support = escape_html(support);
-        (t.support)(&format!(
-            "<a href=\"mailto:{support}\" style=\"color:#555555;\">{support}</a>"
-        ))
+    let subject = render_template(&Subject {
+        lang,
+        kind: email.kind,
+        mode: email.mode,
     });
-    let html = templates::page(
-        language.code(),
-        &escape_html(subject),
-        &body,
-        &(t.footer)(&escape_html(&brand.name)),
-        support_html.as_deref(),
-    );
-
+    let message = Message {
+        lang,
+        kind: email.kind,
+        mode: email.mode,
+        subject: &subject,
+        room: &email.room_name,
+        date: local.format("%Y-%m-%d").to_string(),
+        time: local.format("%H:%M").to_string(),
+        expiry,
+        link,
+        brand: &brand.name,
+        support: brand.support_email.as_deref(),
+    };
     Rendered {
-        subject: subject.to_owned(),
-        text,
-        html,
+        text: render_template(&TextPart { m: &message }),
+        html: render_template(&HtmlPart { m: &message }),
+        subject,
     }
 }
 
-fn paragraph(inner: &str) -> String {
-    format!(
-        "<p style=\"margin:0 0 16px 0;font-size:16px;line-height:24px;color:#222222;\">{inner}</p>\n"
-    )
+/// Our templates only write strings and numbers, which cannot fail.
+fn render_template(template: &impl Template) -> String {
+    template
+        .render()
+        .expect("the email templates render plain values")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mail::escape_html;
 
     fn at(rfc3339: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(rfc3339)
@@ -264,18 +169,6 @@ mod tests {
             expiration_days: None,
             ..ready(language)
         }
-    }
-
-    #[test]
-    fn language_codes() {
-        assert_eq!(Language::from_code("fr"), Language::Fr);
-        assert_eq!(Language::from_code("FR-be"), Language::Fr);
-        assert_eq!(Language::from_code("de_DE"), Language::De);
-        assert_eq!(Language::from_code("nl"), Language::Nl);
-        assert_eq!(Language::from_code("en"), Language::En);
-        assert_eq!(Language::from_code("es"), Language::En);
-        assert_eq!(Language::from_code(""), Language::En);
-        assert_eq!(Language::from_code("french"), Language::En);
     }
 
     #[test]
