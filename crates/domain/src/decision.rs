@@ -74,6 +74,9 @@ impl Notification {
 pub enum FollowUp {
     /// Check that the egress's file is in storage.
     ConfirmFile,
+    /// Storage events complete recordings: check the file after a grace period all the
+    /// same, in case the event was lost on its way (a storage server sends it once).
+    ConfirmFileLater,
     NotifyOwners(Notification),
     /// Hand the file to the transcription service.
     Transcribe,
@@ -179,11 +182,18 @@ pub fn decide(from: Status, event: Event, circumstances: Circumstances) -> Optio
             if end == EgressEnd::LimitReached {
                 decision = decision.tell(RoomMessage::LimitReached);
             }
-            if !circumstances.storage_events_complete {
-                decision = decision.then(FollowUp::ConfirmFile);
-            }
-            decision
+            decision.then(if circumstances.storage_events_complete {
+                FollowUp::ConfirmFileLater
+            } else {
+                FollowUp::ConfirmFile
+            })
         }
+        // The storage event came first: the egress's word only adds what it knows of the
+        // file (duration, location).
+        (
+            Saved | NotificationSucceeded | ExternalProcessSuccessful | ExternalProcessFailed,
+            Event::EgressEnded(EgressEnd::Complete | EgressEnd::LimitReached),
+        ) => Decision::to(from),
         (_, Event::EgressEnded(EgressEnd::Failed)) if awaiting => Decision::to(Failed)
             .clear()
             .tell(RoomMessage::Failed)
@@ -302,9 +312,10 @@ mod tests {
             },
         )
         .unwrap();
-        assert!(
-            by_events.follow_ups.is_empty(),
-            "the storage event completes it"
+        assert_eq!(
+            by_events.follow_ups,
+            [FollowUp::ConfirmFileLater],
+            "the storage event completes it; a late check covers a lost event"
         );
         let saved = decide(
             Status::Stopped,
@@ -331,6 +342,25 @@ mod tests {
         assert_eq!(
             moved(Status::Stopped, Event::FileMissing).follow_ups,
             [FollowUp::NotifyOwners(Notification::Failed)]
+        );
+    }
+
+    #[test]
+    fn a_late_egress_ended_after_the_storage_event_only_adds_the_file_information() {
+        let late = moved(
+            Status::NotificationSucceeded,
+            Event::EgressEnded(EgressEnd::Complete),
+        );
+        assert_eq!(late.to, Status::NotificationSucceeded);
+        assert!(late.follow_ups.is_empty() && late.room.is_none() && late.message.is_none());
+        assert_eq!(
+            decide(
+                Status::Saved,
+                Event::EgressEnded(EgressEnd::Failed),
+                Circumstances::default()
+            ),
+            None,
+            "a saved file is not failed by a late word"
         );
     }
 

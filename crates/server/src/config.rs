@@ -124,6 +124,9 @@ pub struct JobSettings {
     pub max_attempts: i64,
     /// How many times a finished egress's file is looked for before the recording fails.
     pub confirm_attempts: i64,
+    /// With storage events as the completion signal, how long after `egress_ended` the
+    /// file is looked for all the same, in case its event was lost.
+    pub storage_event_grace: Duration,
 }
 
 /// The optional transcription service (`SUMMARY_SERVICE_*`, the reference's v2 API).
@@ -181,6 +184,7 @@ fn invalid(variable: &str, problem: impl Into<String>) -> ConfigError {
 /// Every variable we read, for the unknown-variable warning.
 const KNOWN: &[&str] = &[
     "MEET_RECORDER_LISTEN",
+    "MEET_RECORDER_LOG_FORMAT",
     "MEET_RECORDER_PUBLIC_URL",
     "MEET_RECORDER_CONFIG_FILE",
     "MEET_RECORDER_SESSION_TTL_HOURS",
@@ -201,6 +205,7 @@ const KNOWN: &[&str] = &[
     "MEET_RECORDER_JOB_RETRY_BASE_MS",
     "MEET_RECORDER_JOB_MAX_ATTEMPTS",
     "MEET_RECORDER_CONFIRM_ATTEMPTS",
+    "MEET_RECORDER_STORAGE_EVENT_GRACE_S",
     "EMAIL_BACKEND",
     "EMAIL_HOST",
     "EMAIL_PORT",
@@ -670,6 +675,11 @@ impl Config {
                 confirm_attempts: source
                     .number("MEET_RECORDER_CONFIRM_ATTEMPTS")?
                     .unwrap_or(8),
+                storage_event_grace: Duration::from_secs(
+                    source
+                        .number("MEET_RECORDER_STORAGE_EVENT_GRACE_S")?
+                        .unwrap_or(300),
+                ),
             },
         })
     }

@@ -2,9 +2,13 @@
 //! panic fails that job, not the runner), and records the outcome: done, retry later
 //! with exponential backoff and jitter, or dead after the last attempt (kept, visible
 //! with `meet-recorder jobs list --dead`, retried with `jobs retry ID`).
+//!
+//! A claim is a short lease that the runner renews while the job runs (a heartbeat), so
+//! the jobs of an instance that died come back to the queue within seconds.
 
 use std::time::Duration;
 
+use meet_recorder_domain::Notification;
 use rand::Rng;
 use serde_json::{Value, json};
 use tokio::sync::watch;
@@ -12,16 +16,87 @@ use uuid::Uuid;
 
 use crate::{app::AppState, db::JobRow};
 
-/// Confirm that a finished recording's file is in storage; payload `{"recording_id"}`.
+/// The stored kind of [`Job::ConfirmRecording`].
 pub const CONFIRM_RECORDING: &str = "confirm_recording";
-/// Email a recording's owners; payload `{"recording_id", "kind": "ready" | "failed"}`.
+/// The stored kind of [`Job::NotifyOwners`].
 pub const NOTIFY_OWNERS: &str = "notify_owners";
-/// Hand a saved recording to the transcription service; payload `{"recording_id"}`.
+/// The stored kind of [`Job::Transcribe`].
 pub const TRANSCRIBE: &str = "transcribe";
 
-/// How long a claimed job may run before another runner may take it back.
-const LEASE: Duration = Duration::from_secs(300);
+/// How long a claimed job may go without a heartbeat before another runner takes it back.
+const LEASE: Duration = Duration::from_secs(15);
+/// How often a running job's lease is renewed.
+const HEARTBEAT: Duration = Duration::from_secs(5);
 const MAX_BACKOFF: Duration = Duration::from_secs(600);
+
+/// A background job: its kind names the variant (the `kind` column), its fields are the
+/// JSON payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Job {
+    /// Confirm that a finished recording's file is in storage; `{"recording_id"}`.
+    ConfirmRecording { recording_id: Uuid },
+    /// Email a recording's owners; `{"recording_id", "kind": "ready" | "failed"}`.
+    NotifyOwners {
+        recording_id: Uuid,
+        notification: Notification,
+    },
+    /// Hand a saved recording to the transcription service; `{"recording_id"}`.
+    Transcribe { recording_id: Uuid },
+}
+
+impl Job {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Job::ConfirmRecording { .. } => CONFIRM_RECORDING,
+            Job::NotifyOwners { .. } => NOTIFY_OWNERS,
+            Job::Transcribe { .. } => TRANSCRIBE,
+        }
+    }
+
+    pub fn payload(&self) -> Value {
+        match self {
+            Job::ConfirmRecording { recording_id } | Job::Transcribe { recording_id } => {
+                json!({ "recording_id": recording_id })
+            }
+            Job::NotifyOwners {
+                recording_id,
+                notification,
+            } => json!({ "recording_id": recording_id, "kind": notification.as_str() }),
+        }
+    }
+
+    /// At most one such job per recording (and notification) is ever enqueued.
+    pub fn dedupe_key(&self) -> String {
+        match self {
+            Job::ConfirmRecording { recording_id } => format!("confirm:{recording_id}"),
+            Job::NotifyOwners {
+                recording_id,
+                notification,
+            } => format!("notify:{}:{recording_id}", notification.as_str()),
+            Job::Transcribe { recording_id } => format!("transcribe:{recording_id}"),
+        }
+    }
+
+    /// The job a stored row holds.
+    pub fn parse(kind: &str, payload: &Value) -> Result<Self, String> {
+        let recording_id = payload["recording_id"]
+            .as_str()
+            .and_then(|id| id.parse::<Uuid>().ok())
+            .ok_or_else(|| format!("payload has no recording_id: {payload}"))?;
+        Ok(match kind {
+            CONFIRM_RECORDING => Job::ConfirmRecording { recording_id },
+            NOTIFY_OWNERS => Job::NotifyOwners {
+                recording_id,
+                notification: match payload["kind"].as_str() {
+                    Some("failed") => Notification::Failed,
+                    _ => Notification::Ready,
+                },
+            },
+            TRANSCRIBE => Job::Transcribe { recording_id },
+            other => return Err(format!("unknown job kind {other:?}")),
+        })
+    }
+}
 
 /// What a job's work says about the job.
 #[derive(Debug)]
@@ -31,14 +106,6 @@ pub enum Outcome {
     Retry(String),
     /// Give up now: the job is dead.
     Abort(String),
-}
-
-pub fn confirm_payload(recording_id: Uuid) -> Value {
-    json!({ "recording_id": recording_id })
-}
-
-pub fn notify_payload(recording_id: Uuid, kind: &str) -> Value {
-    json!({ "recording_id": recording_id, "kind": kind })
 }
 
 /// The delay before attempt `attempts + 1`: base × 2^(attempts-1), ±25 % jitter, capped.
@@ -51,27 +118,29 @@ pub fn backoff(base: Duration, attempts: i64) -> Duration {
     delay.mul_f64(jitter)
 }
 
-async fn run(state: &AppState, job: &JobRow) -> Outcome {
-    let recording_id = job.payload["recording_id"]
-        .as_str()
-        .and_then(|id| id.parse::<Uuid>().ok());
-    let Some(recording_id) = recording_id else {
-        return Outcome::Abort(format!("payload has no recording_id: {}", job.payload));
+async fn run(state: &AppState, row: &JobRow) -> Outcome {
+    let job = match Job::parse(&row.kind, &row.payload) {
+        Ok(job) => job,
+        Err(error) => return Outcome::Abort(error),
     };
-    match job.kind.as_str() {
-        CONFIRM_RECORDING => {
-            let last_attempt = job.attempts >= job.max_attempts;
+    match job {
+        Job::ConfirmRecording { recording_id } => {
+            let last_attempt = row.attempts >= row.max_attempts;
             state
                 .recorder
                 .confirm_file(recording_id, last_attempt)
                 .await
         }
-        NOTIFY_OWNERS => {
-            let kind = job.payload["kind"].as_str().unwrap_or("ready");
-            state.recorder.notify_owners(recording_id, kind).await
+        Job::NotifyOwners {
+            recording_id,
+            notification,
+        } => {
+            state
+                .recorder
+                .notify_owners(recording_id, notification.as_str())
+                .await
         }
-        TRANSCRIBE => state.recorder.hand_off_transcript(recording_id).await,
-        other => Outcome::Abort(format!("unknown job kind {other:?}")),
+        Job::Transcribe { recording_id } => state.recorder.hand_off_transcript(recording_id).await,
     }
 }
 
@@ -79,10 +148,12 @@ async fn run(state: &AppState, job: &JobRow) -> Outcome {
 async fn execute(state: AppState, worker: String, job: JobRow) {
     let task_state = state.clone();
     let task_job = job.clone();
+    let heartbeat = tokio::spawn(renew_lease(state.clone(), worker.clone(), job.id));
     let outcome = match tokio::spawn(async move { run(&task_state, &task_job).await }).await {
         Ok(outcome) => outcome,
         Err(panic) => Outcome::Retry(format!("job panicked: {panic}")),
     };
+    heartbeat.abort();
     if !matches!(outcome, Outcome::Done) {
         state.recorder.metrics.job_failed(&job.kind);
     }
@@ -105,6 +176,20 @@ async fn execute(state: AppState, worker: String, job: JobRow) {
     if let Err(error) = recorded {
         // The lease runs out and the job is requeued: it runs again, never lost.
         tracing::error!(job = %job.id, %error, "cannot record a job outcome");
+    }
+}
+
+/// Keeps a running job's lease alive until aborted.
+async fn renew_lease(state: AppState, worker: String, id: Uuid) {
+    loop {
+        tokio::time::sleep(HEARTBEAT).await;
+        if let Err(error) = state
+            .db
+            .renew_job_lease(id, &worker, LEASE.as_millis() as i64)
+            .await
+        {
+            tracing::warn!(job = %id, %error, "cannot renew a job's lease");
+        }
     }
 }
 
@@ -169,6 +254,27 @@ pub fn spawn_runner(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn jobs_round_trip_through_their_stored_form() {
+        let recording_id = Uuid::new_v4();
+        for job in [
+            Job::ConfirmRecording { recording_id },
+            Job::NotifyOwners {
+                recording_id,
+                notification: Notification::Failed,
+            },
+            Job::Transcribe { recording_id },
+        ] {
+            assert_eq!(Job::parse(job.kind(), &job.payload()), Ok(job));
+        }
+        assert!(Job::parse("teleport", &json!({"recording_id": recording_id})).is_err());
+        assert!(Job::parse(CONFIRM_RECORDING, &json!({})).is_err());
+        assert!(
+            HEARTBEAT * 2 < LEASE,
+            "a missed heartbeat does not lose the lease"
+        );
+    }
 
     #[test]
     fn backoff_grows_and_is_capped() {

@@ -24,6 +24,7 @@ use uuid::Uuid;
 use crate::{
     config::Config,
     db::{Db, NewRecording, RecordingPatch, RecordingRow, RoomRow, StoreError, now_ms},
+    jobs::Job,
     livekit::{EgressRequest, LiveKit, LiveKitError},
 };
 
@@ -402,29 +403,47 @@ impl Recorder {
         id: Uuid,
         follow_up: FollowUp,
     ) -> Result<(), sqlx::Error> {
-        use crate::jobs;
-        let (kind, payload, dedupe_key, attempts) = match follow_up {
-            FollowUp::ConfirmFile => (
-                jobs::CONFIRM_RECORDING,
-                jobs::confirm_payload(id),
-                format!("confirm:{id}"),
-                self.config.jobs.confirm_attempts,
-            ),
-            FollowUp::NotifyOwners(notification) => (
-                jobs::NOTIFY_OWNERS,
-                jobs::notify_payload(id, notification.as_str()),
-                format!("notify:{}:{id}", notification.as_str()),
-                self.config.jobs.max_attempts,
-            ),
-            FollowUp::Transcribe => (
-                jobs::TRANSCRIBE,
-                jobs::confirm_payload(id),
-                format!("transcribe:{id}"),
-                self.config.jobs.max_attempts,
-            ),
+        let job = match follow_up {
+            FollowUp::ConfirmFile => Job::ConfirmRecording { recording_id: id },
+            FollowUp::ConfirmFileLater => {
+                let run_at = now_ms() + self.config.jobs.storage_event_grace.as_millis() as i64;
+                let job = Job::ConfirmRecording { recording_id: id };
+                self.db
+                    .enqueue_job_at(
+                        tx,
+                        job.kind(),
+                        &job.payload(),
+                        Some(&job.dedupe_key()),
+                        self.config.jobs.confirm_attempts,
+                        run_at,
+                    )
+                    .await?;
+                return Ok(());
+            }
+            FollowUp::NotifyOwners(notification) => Job::NotifyOwners {
+                recording_id: id,
+                notification,
+            },
+            FollowUp::Transcribe => Job::Transcribe { recording_id: id },
+        };
+        self.enqueue_job(tx, job).await
+    }
+
+    /// Enqueues `job` in the caller's transaction (once per recording: see
+    /// [`Job::dedupe_key`]).
+    async fn enqueue_job(&self, tx: &mut sqlx::AnyConnection, job: Job) -> Result<(), sqlx::Error> {
+        let attempts = match job {
+            Job::ConfirmRecording { .. } => self.config.jobs.confirm_attempts,
+            _ => self.config.jobs.max_attempts,
         };
         self.db
-            .enqueue_job(tx, kind, &payload, Some(&dedupe_key), attempts)
+            .enqueue_job(
+                tx,
+                job.kind(),
+                &job.payload(),
+                Some(&job.dedupe_key()),
+                attempts,
+            )
             .await?;
         Ok(())
     }
@@ -729,14 +748,7 @@ impl Recorder {
     /// the file is there, `failed` when it never appears.
     async fn confirm_later(&self, id: Uuid) -> Result<(), sqlx::Error> {
         let mut tx = self.db.pool().begin().await?;
-        self.db
-            .enqueue_job(
-                &mut tx,
-                crate::jobs::CONFIRM_RECORDING,
-                &crate::jobs::confirm_payload(id),
-                Some(&format!("confirm:{id}")),
-                self.config.jobs.confirm_attempts,
-            )
+        self.enqueue_job(&mut tx, Job::ConfirmRecording { recording_id: id })
             .await?;
         tx.commit().await?;
         self.jobs_wakeup.notify_one();

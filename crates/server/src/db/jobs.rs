@@ -66,6 +66,20 @@ impl Db {
         dedupe_key: Option<&str>,
         max_attempts: i64,
     ) -> Result<bool, sqlx::Error> {
+        self.enqueue_job_at(conn, kind, payload, dedupe_key, max_attempts, now_ms())
+            .await
+    }
+
+    /// As [`Db::enqueue_job`], due at `run_at` (Unix milliseconds) rather than now.
+    pub async fn enqueue_job_at(
+        &self,
+        conn: &mut AnyConnection,
+        kind: &str,
+        payload: &Value,
+        dedupe_key: Option<&str>,
+        max_attempts: i64,
+        run_at: i64,
+    ) -> Result<bool, sqlx::Error> {
         let now = now_ms();
         let result = sqlx::query(
             "INSERT INTO jobs (id, kind, payload, status, attempts, max_attempts, run_at, \
@@ -77,7 +91,7 @@ impl Db {
         .bind(kind)
         .bind(payload.to_string())
         .bind(max_attempts)
-        .bind(now)
+        .bind(run_at)
         .bind(dedupe_key)
         .bind(now)
         .bind(now)
@@ -142,6 +156,25 @@ impl Db {
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(JobRow::from_row).transpose()
+    }
+
+    /// Extends the lease of a job this worker still holds (the runner's heartbeat).
+    pub async fn renew_job_lease(
+        &self,
+        id: Uuid,
+        worker: &str,
+        lease_ms: i64,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE jobs SET locked_until = $1 \
+             WHERE id = $2 AND locked_by = $3 AND status = 'running'",
+        )
+        .bind(now_ms() + lease_ms)
+        .bind(id.to_string())
+        .bind(worker)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     /// Marks a job this worker holds as done.

@@ -35,7 +35,11 @@ use axum::{
     extract::DefaultBodyLimit,
     routing::{get, post},
 };
-use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    trace::TraceLayer,
+};
 
 use crate::app::AppState;
 
@@ -107,6 +111,45 @@ pub fn router(state: AppState) -> Router {
         .fallback(crate::web::serve)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(system::panic_response))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)
+}
+
+/// The span of one request: its id (`x-request-id`, given or made), method and path, with
+/// share-link tokens masked and no query string, so no secret reaches the logs.
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    tracing::info_span!(
+        "request",
+        request_id,
+        method = %request.method(),
+        path = %loggable_path(request.uri().path()),
+    )
+}
+
+/// The path as logs may show it: the token of a share link (`/s/{token}`) is masked.
+fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
+    match path.strip_prefix("/s/") {
+        Some(rest) => {
+            let after_token = rest.find('/').map_or("", |i| &rest[i..]);
+            format!("/s/{{token}}{after_token}").into()
+        }
+        None => path.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn share_tokens_never_reach_the_logs() {
+        assert_eq!(super::loggable_path("/s/abcdef"), "/s/{token}");
+        assert_eq!(super::loggable_path("/s/abcdef/media"), "/s/{token}/media");
+        assert_eq!(super::loggable_path("/api/v1.0/rooms/"), "/api/v1.0/rooms/");
+    }
 }

@@ -102,22 +102,20 @@ pub async fn storage_hook(
         let Relevance::Recording { id, .. } = relevance else {
             continue;
         };
-        let recording = state.db.recording(id).await?.ok_or_else(|| {
-            ApiError::not_found("recording-not-found", "No recording found for this event.")
-        })?;
+        // An event that can never apply is answered 2xx all the same: MinIO with a
+        // `queue_dir` re-sends a refused event forever and holds back every later one.
+        let Some(recording) = state.db.recording(id).await? else {
+            tracing::info!(recording = %id, "storage event for a recording we do not have");
+            continue;
+        };
         match state
             .recorder
             .file_announced(&recording, event.size)
             .await?
         {
             StorageEventResult::Saved | StorageEventResult::AlreadySaved => processed = true,
-            StorageEventResult::NotSavable(_) => {
-                return Err(ApiError::forbidden(
-                    "recording-not-savable",
-                    format!(
-                        "Recording with ID {id} cannot be saved because it is either, in an error state or has already been saved."
-                    ),
-                ));
+            StorageEventResult::NotSavable(status) => {
+                tracing::info!(recording = %id, %status, "storage event for a recording that cannot be saved");
             }
         }
     }

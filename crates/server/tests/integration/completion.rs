@@ -541,3 +541,27 @@ async fn a_job_whose_runner_died_is_taken_back_when_its_lease_expires() {
     assert_eq!(again.id, claimed.id);
     assert_eq!(again.attempts, 2);
 }
+
+#[tokio::test]
+async fn a_running_jobs_heartbeat_keeps_it_and_only_its_runner_can_renew_it() {
+    let app = spawn_app_with(&[("MEET_RECORDER_RUN_JOBS", "false")], |_| {}).await;
+    let mut conn = app.db.pool().acquire().await.unwrap();
+    app.db
+        .enqueue_job(&mut conn, "test_job", &json!({}), None, 3)
+        .await
+        .unwrap();
+    drop(conn);
+    let claimed = app.db.claim_job("alive", 50).await.unwrap().unwrap();
+    // Someone else's heartbeat changes nothing; the holder's keeps the job.
+    app.db
+        .renew_job_lease(claimed.id, "impostor", 60_000)
+        .await
+        .unwrap();
+    app.db
+        .renew_job_lease(claimed.id, "alive", 60_000)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(app.db.requeue_stalled().await.unwrap(), 0);
+    assert!(app.db.claim_job("other", 60_000).await.unwrap().is_none());
+}
