@@ -16,6 +16,13 @@ GARAGE_VERSION="2.5.0"
 # check that the tag's go.mod has no `replace` directives (`go install` refuses those).
 LIVEKIT_SERVER_VERSION="v1.13.5"
 LIVEKIT_SERVER_DIR="$CACHE_DIR/livekit-server-$LIVEKIT_SERVER_VERSION"
+# MinIO and its client, for real bucket notifications. The Go module proxy serves MinIO's
+# source only as commits (the community repository is archived): these are the last
+# commits of each, and neither go.mod has `replace` directives.
+MINIO_VERSION="v0.0.0-20260212201848-7aac2a2c5b7c"
+MC_VERSION="v0.0.0-20250313080218-cf909e1063a9"
+MINIO_DIR="$CACHE_DIR/minio-$MINIO_VERSION"
+MC_DIR="$CACHE_DIR/mc-$MC_VERSION"
 
 log() { echo "[deps] $*" >&2; }
 export PATH="/usr/local/go/bin:$PATH"
@@ -58,9 +65,23 @@ if [ ! -x "$LIVEKIT_SERVER_DIR/server" ]; then
     GOBIN="$LIVEKIT_SERVER_DIR" GOFLAGS=-mod=mod \
         go install "github.com/livekit/livekit-server/cmd/server@$LIVEKIT_SERVER_VERSION" >&2
 fi
-# One stable name for the pinned binary (scripts/livekit-server.sh uses it).
+if [ ! -x "$MINIO_DIR/minio" ]; then
+    command -v go >/dev/null || { log "the Go toolchain (1.26) is needed to build MinIO"; exit 1; }
+    log "go install minio $MINIO_VERSION (about 6 minutes on 2 cores)"
+    mkdir -p "$MINIO_DIR"
+    GOBIN="$MINIO_DIR" GOFLAGS=-mod=mod go install "github.com/minio/minio@$MINIO_VERSION" >&2
+fi
+if [ ! -x "$MC_DIR/mc" ]; then
+    log "go install mc $MC_VERSION (1-3 minutes)"
+    mkdir -p "$MC_DIR"
+    GOBIN="$MC_DIR" GOFLAGS=-mod=mod go install "github.com/minio/mc@$MC_VERSION" >&2
+fi
+# One stable name for each pinned binary (scripts/livekit-server.sh and scripts/minio.sh
+# use them).
 mkdir -p "$CACHE_DIR/bin"
 ln -sfn "$LIVEKIT_SERVER_DIR/server" "$CACHE_DIR/bin/livekit-server"
+ln -sfn "$MINIO_DIR/minio" "$CACHE_DIR/bin/minio"
+ln -sfn "$MC_DIR/mc" "$CACHE_DIR/bin/mc"
 command -v unshare >/dev/null || apt_install util-linux
 command -v ip >/dev/null || apt_install iproute2
 

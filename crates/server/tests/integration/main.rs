@@ -15,6 +15,7 @@ mod lifecycle;
 mod mail;
 mod media;
 mod media_auth;
+mod minio_events;
 mod real_livekit;
 mod room_events;
 mod share_links;
