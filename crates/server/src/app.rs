@@ -101,6 +101,7 @@ impl Application {
         let runner = crate::jobs::spawn_runner(self.state.clone(), stopped.clone());
         let app = crate::http::router(self.state.clone());
         let mut stopped_server = stopped.clone();
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         let server = axum::serve(self.listener, app).with_graceful_shutdown(async move {
             let _ = stopped_server.wait_for(|s| *s).await;
         });

@@ -164,6 +164,26 @@ pub struct Config {
     pub transcription: Option<TranscriptionSettings>,
     /// How often expired recordings are purged.
     pub purge_interval: Duration,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (`MEET_RECORDER_TRUSTED_PROXIES`).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+/// `MEET_RECORDER_TRUSTED_PROXIES`: comma-separated addresses or CIDR blocks.
+fn trusted_proxies(source: &Source) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    const NAME: &str = "MEET_RECORDER_TRUSTED_PROXIES";
+    let Some(value) = source.get(NAME)? else {
+        return Ok(Vec::new());
+    };
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            item.parse::<ipnet::IpNet>()
+                .or_else(|_| item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| invalid(NAME, format!("{item:?} is not an address or a CIDR block")))
+        })
+        .collect()
 }
 
 /// A setting that cannot be used, named so the operator can fix it.
@@ -206,6 +226,7 @@ const KNOWN: &[&str] = &[
     "MEET_RECORDER_JOB_MAX_ATTEMPTS",
     "MEET_RECORDER_CONFIRM_ATTEMPTS",
     "MEET_RECORDER_STORAGE_EVENT_GRACE_S",
+    "MEET_RECORDER_TRUSTED_PROXIES",
     "EMAIL_BACKEND",
     "EMAIL_HOST",
     "EMAIL_PORT",
@@ -654,6 +675,7 @@ impl Config {
                     .number("MEET_RECORDER_PURGE_INTERVAL_S")?
                     .unwrap_or(3600),
             ),
+            trusted_proxies: trusted_proxies(source)?,
             reconcile_grace: Duration::from_secs(
                 source
                     .number("MEET_RECORDER_RECONCILE_GRACE_S")?

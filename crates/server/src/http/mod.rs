@@ -17,6 +17,7 @@
 //! Everything else is the browser app ([`crate::web`]).
 
 mod accounts;
+pub mod client;
 pub use accounts::LANGUAGES;
 pub mod error;
 mod external_process;

@@ -14,10 +14,12 @@
 //! the presented token (no comparison of secrets), and revocation and expiry are checked on
 //! every request, including each range request of a video element, so a revoked link stops
 //! working at the player's next request. An unknown or revoked token is a 404 and counts as
-//! a failed attempt for the client ([`AttemptLimiter`], keyed by the first
-//! `X-Forwarded-For` hop, else one global bucket): after [`MAX_FAILURES`] within
-//! [`WINDOW`], every request from that key is a 429 `too-many-attempts` with
-//! `Retry-After`, answered without looking the token up. `/s/{token}` answers errors as
+//! a failed attempt for the client ([`AttemptLimiter`], keyed by its address as
+//! [`ClientAddr`] finds it: the peer, or behind a trusted proxy the first untrusted
+//! `X-Forwarded-For` hop from the right): after [`MAX_FAILURES`] within [`WINDOW`], a
+//! request from that address with a token that does not work is a 429 `too-many-attempts`
+//! with `Retry-After`. A working token is always served: others' bad tokens never lock
+//! out a valid link. `/s/{token}` answers errors as
 //! HTML pages (people open it in a browser), `/s/{token}/media` as JSON [`ApiError`]s.
 //!
 //! The pages are askama templates (`templates/share/`), in the [`Language`] the browser
@@ -25,7 +27,6 @@
 
 use std::{
     collections::{HashMap, VecDeque},
-    net::IpAddr,
     sync::Mutex,
     time::{Duration, Instant},
 };
@@ -44,6 +45,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{
+    client::ClientAddr,
     error::{ApiError, JsonBody, QueryParams},
     media::{MediaQuery, serve_file},
     recordings::{Page, iso, load_recording, paginate},
@@ -145,17 +147,6 @@ fn prune(times: &mut VecDeque<Instant>, now: Instant, window: Duration) {
     }
 }
 
-/// The limiter's key: the first `X-Forwarded-For` hop (the client, as the reverse proxy
-/// saw it) when it is an IP address, else one bucket shared by every client.
-fn client_key(headers: &HeaderMap) -> String {
-    headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .and_then(|hop| hop.trim().parse::<IpAddr>().ok())
-        .map_or_else(|| "global".to_owned(), |ip| ip.to_string())
-}
-
 /// What [`new_token`] makes: 64 lowercase hex digits. Anything else cannot be a link.
 fn looks_like_token(token: &str) -> bool {
     token.len() == 64
@@ -182,13 +173,10 @@ fn too_many_attempts() -> ApiError {
 /// The link a public request presents and its recording, if the link still works.
 async fn resolve(
     state: &AppState,
-    headers: &HeaderMap,
+    client: ClientAddr,
     token: &str,
 ) -> Result<(ShareLinkRow, RecordingRow), ApiError> {
-    let key = client_key(headers);
-    if state.share_limiter.is_blocked(&key) {
-        return Err(too_many_attempts());
-    }
+    let key = client.0.to_string();
     let found = if looks_like_token(token) {
         state
             .db
@@ -207,6 +195,9 @@ async fn resolve(
             ))
         }
         Some((link, recording)) if link.revoked_at.is_none() => Ok((link, recording)),
+        // A working link is served whatever else came from the same address; only
+        // attempts that fail are limited.
+        _ if state.share_limiter.is_blocked(&key) => Err(too_many_attempts()),
         _ => {
             state.share_limiter.record_failure(&key);
             Err(link_not_found())
@@ -230,9 +221,10 @@ pub async fn media(
     State(state): State<AppState>,
     Path(token): Path<String>,
     QueryParams(query): QueryParams<MediaQuery>,
+    client: ClientAddr,
     headers: HeaderMap,
 ) -> Response {
-    let result = match resolve(&state, &headers, &token).await {
+    let result = match resolve(&state, client, &token).await {
         Ok((_, recording)) => {
             serve_file(&state, &recording, &headers, query.wants_download()).await
         }
@@ -251,6 +243,7 @@ pub async fn media(
 pub async fn page(
     State(state): State<AppState>,
     Path(token): Path<String>,
+    client: ClientAddr,
     headers: HeaderMap,
 ) -> Response {
     // Recipients have no account: the browser's preference is all we know.
@@ -258,7 +251,7 @@ pub async fn page(
         .get(header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok())
         .map_or(Language::En, Language::from_accept_language);
-    let (status, html) = match resolve(&state, &headers, &token).await {
+    let (status, html) = match resolve(&state, client, &token).await {
         Err(error) => (error.status, error_page(&error, lang)),
         Ok((_, recording)) if state.recorder.is_expired(&recording) => {
             let error = ApiError::new(
@@ -600,19 +593,6 @@ mod tests {
         limiter.record_failure_at("new", start + Duration::from_secs(1));
         assert!(limiter.is_blocked_at("new", start + Duration::from_secs(1)));
         assert_eq!(limiter.failures.lock().unwrap().len(), MAX_KEYS);
-    }
-
-    #[test]
-    fn the_client_key_is_the_first_forwarded_hop_or_global() {
-        let mut headers = HeaderMap::new();
-        assert_eq!(client_key(&headers), "global");
-        headers.insert(
-            "x-forwarded-for",
-            HeaderValue::from_static(" 203.0.113.7 , 10.0.0.1"),
-        );
-        assert_eq!(client_key(&headers), "203.0.113.7");
-        headers.insert("x-forwarded-for", HeaderValue::from_static("unknown"));
-        assert_eq!(client_key(&headers), "global");
     }
 
     #[test]

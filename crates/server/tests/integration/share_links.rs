@@ -468,18 +468,49 @@ async fn a_client_guessing_tokens_is_rate_limited() {
     assert!(content_type.starts_with("text/html"));
     assert!(page.contains("too-many-attempts"), "{page}");
 
-    // Behind a proxy, each client has its own allowance.
-    let forwarded = [("x-forwarded-for", "203.0.113.7, 10.0.0.1")];
+    // X-Forwarded-For from a peer that is not a trusted proxy is the client's own word:
+    // it neither escapes the limit nor spends anyone else's.
+    let forged = [("x-forwarded-for", "198.51.100.1")];
+    let path = format!("/s/{}/media", auth::new_token());
+    assert_eq!(app.visit(&path, &forged).await.status(), 429);
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_client_has_its_own_allowance_and_valid_links_always_work() {
+    // The test client connects from 127.0.0.1, standing for the reverse proxy.
+    let app = spawn_app_with(
+        &[("MEET_RECORDER_TRUSTED_PROXIES", "127.0.0.1/32, ::1")],
+        |_| {},
+    )
+    .await;
+    let host = app.user("host").await;
+    let room = app.live_room(&host).await;
+    let recording = app.saved_recording(&host, &room, "transcript").await;
+    let token = create_link(&app, &id(&recording), &host, json!({}))
+        .await
+        .body["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // The attacker puts a victim's address first; the proxy appends the real one.
+    let attacker = [("x-forwarded-for", "192.0.2.50, 203.0.113.7")];
     for n in 0..20 {
         let path = format!("/s/{}", auth::new_token());
         assert_eq!(
-            app.visit(&path, &forwarded).await.status(),
+            app.visit(&path, &attacker).await.status(),
             404,
             "attempt {n}"
         );
     }
-    let path = format!("/s/{}/media", auth::new_token());
-    assert_eq!(app.visit(&path, &forwarded).await.status(), 429);
-    let other = [("x-forwarded-for", "198.51.100.1")];
-    assert_eq!(app.visit(&path, &other).await.status(), 404);
+    let guess = format!("/s/{}/media", auth::new_token());
+    assert_eq!(app.visit(&guess, &attacker).await.status(), 429);
+    // The address the attacker named is not blocked; the attacker's is.
+    let victim = [("x-forwarded-for", "192.0.2.50")];
+    assert_eq!(app.visit(&guess, &victim).await.status(), 404);
+    // A valid link works even from the blocked address.
+    let page = app.visit(&format!("/s/{token}"), &attacker).await;
+    assert_eq!(page.status(), 200);
+    let media = app.visit(&format!("/s/{token}/media"), &attacker).await;
+    assert_eq!(media.status(), 200);
 }
