@@ -74,9 +74,6 @@ impl Notification {
 pub enum FollowUp {
     /// Check that the egress's file is in storage.
     ConfirmFile,
-    /// Storage events complete recordings: check the file after a grace period all the
-    /// same, in case the event was lost on its way (a storage server sends it once).
-    ConfirmFileLater,
     NotifyOwners(Notification),
     /// Hand the file to the transcription service.
     Transcribe,
@@ -85,9 +82,6 @@ pub enum FollowUp {
 /// What the decision depends on besides the status and the event.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Circumstances {
-    /// Storage events, not a check of the file, complete recordings
-    /// (`RECORDING_STORAGE_EVENT_ENABLE`).
-    pub storage_events_complete: bool,
     /// The recording asked for a transcript and a transcription service is configured.
     pub wants_transcript: bool,
     /// The service is stopping it for its maximum duration (`stop_reason` = `limit`): the
@@ -182,11 +176,9 @@ pub fn decide(from: Status, event: Event, circumstances: Circumstances) -> Optio
             if end == EgressEnd::LimitReached {
                 decision = decision.tell(RoomMessage::LimitReached);
             }
-            decision.then(if circumstances.storage_events_complete {
-                FollowUp::ConfirmFileLater
-            } else {
-                FollowUp::ConfirmFile
-            })
+            // Checked even when storage events are on: a storage server sends each event
+            // once, and one lost must not lose the recording.
+            decision.then(FollowUp::ConfirmFile)
         }
         // The storage event came first: the egress's word only adds what it knows of the
         // file (duration, location).
@@ -199,7 +191,9 @@ pub fn decide(from: Status, event: Event, circumstances: Circumstances) -> Optio
             .tell(RoomMessage::Failed)
             .then(FollowUp::NotifyOwners(Notification::Failed)),
         (_, Event::EgressEnded(EgressEnd::Aborted)) if awaiting => Decision::to(Aborted).clear(),
-        (_, Event::FileConfirmed) if awaiting => {
+        // A storage event counts only once the egress has ended: before, the file cannot
+        // be complete, and an event for a running egress is forged or premature.
+        (Stopped, Event::FileAnnounced) | (_, Event::FileConfirmed) if awaiting => {
             let mut decision = Decision::to(Saved)
                 .clear()
                 .then(FollowUp::NotifyOwners(Notification::Ready));
@@ -303,19 +297,16 @@ mod tests {
     fn follow_ups_are_part_of_the_decision() {
         let ended = moved(Status::Stopped, Event::EgressEnded(EgressEnd::Complete));
         assert_eq!(ended.follow_ups, [FollowUp::ConfirmFile]);
-        let by_events = decide(
-            Status::Stopped,
-            Event::EgressEnded(EgressEnd::Complete),
-            Circumstances {
-                storage_events_complete: true,
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        for early in [Status::Initiated, Status::Active, Status::FailedToStop] {
+            assert_eq!(
+                decide(early, Event::FileAnnounced, Circumstances::default()),
+                None,
+                "a storage event for a running egress saves nothing ({early})"
+            );
+        }
         assert_eq!(
-            by_events.follow_ups,
-            [FollowUp::ConfirmFileLater],
-            "the storage event completes it; a late check covers a lost event"
+            moved(Status::Stopped, Event::FileAnnounced).to,
+            Status::Saved
         );
         let saved = decide(
             Status::Stopped,

@@ -225,8 +225,10 @@ pub enum Event {
     EgressEnded(EgressEnd),
     /// `RECORDING_MAX_DURATION` passed and the service stopped the egress itself.
     MaxDurationReached,
-    /// The file is in storage (a HEAD found it, or a storage event announced it).
+    /// The file is in storage: our own check found it once the egress had ended or was gone.
     FileConfirmed,
+    /// A storage event announced the file.
+    FileAnnounced,
     /// The file never appeared in storage.
     FileMissing,
     /// Every owner has been notified.
@@ -273,6 +275,7 @@ mod tests {
     fn all_events() -> Vec<Event> {
         let mut events = vec![
             Event::FileConfirmed,
+            Event::FileAnnounced,
             Event::FileMissing,
             Event::NotificationsSent,
             Event::ExternalProcessFinished { success: true },

@@ -214,15 +214,12 @@ impl Recorder {
         if recording.status.is_saved() {
             return Ok(StorageEventResult::AlreadySaved);
         }
-        if !matches!(recording.status, Status::Active | Status::Stopped) {
-            return Ok(StorageEventResult::NotSavable(recording.status));
-        }
         let patch = RecordingPatch {
             size_bytes: size.map(|s| s as i64).filter(|s| *s > 0),
             ..Default::default()
         };
         match self
-            .settle_file(recording.id, Event::FileConfirmed, patch)
+            .settle_file(recording.id, Event::FileAnnounced, patch)
             .await?
         {
             Some((_, Status::Saved)) => Ok(StorageEventResult::Saved),

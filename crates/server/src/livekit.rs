@@ -202,6 +202,17 @@ impl LiveKit {
         }
     }
 
+    /// Every egress LiveKit has for a room, running or ended.
+    pub async fn room_egresses(&self, room: &str) -> Result<Vec<proto::EgressInfo>, LiveKitError> {
+        Ok(self
+            .egress
+            .list_egress(EgressListOptions {
+                filter: EgressListFilter::Room(room.to_owned()),
+                ..Default::default()
+            })
+            .await?)
+    }
+
     /// Egresses LiveKit reports as running (not yet ended).
     pub async fn active_egresses(&self) -> Result<Vec<proto::EgressInfo>, LiveKitError> {
         Ok(self

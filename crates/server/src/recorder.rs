@@ -272,17 +272,40 @@ impl Recorder {
                     .await?;
                 Ok(applied.map_or(recording, |a| a.row))
             }
-            Err(error) => {
-                tracing::warn!(recording = %recording.id, %error, "egress failed to start");
-                let patch = RecordingPatch {
-                    error: Some(error.message.clone()),
-                    ..Default::default()
-                };
-                let applied = self.apply(recording.id, Event::StartFailed, patch).await?;
-                let row = applied.map_or(recording, |a| a.row);
-                Err(StartError::FailedToStart(Box::new(row), error))
+            Err(error) if error.code.is_none() || error.is_unanswered() => {
+                // No answer is not a no: the egress may be starting. Adopt it if LiveKit
+                // has it, else the start failed.
+                tracing::warn!(recording = %recording.id, %error, "no answer to the egress start; looking for the egress");
+                if let Ok(Some(info)) = self.egress_of(&recording).await {
+                    let patch = RecordingPatch {
+                        worker_id: Some(info.egress_id.clone()),
+                        started_at: Some(now_ms()),
+                        ..Default::default()
+                    };
+                    let applied = self
+                        .apply(recording.id, Event::EgressStarted, patch)
+                        .await?;
+                    return Ok(applied.map_or(recording, |a| a.row));
+                }
+                self.start_failed(recording, error).await
             }
+            Err(error) => self.start_failed(recording, error).await,
         }
+    }
+
+    async fn start_failed(
+        &self,
+        recording: RecordingRow,
+        error: LiveKitError,
+    ) -> Result<RecordingRow, StartError> {
+        tracing::warn!(recording = %recording.id, %error, "egress failed to start");
+        let patch = RecordingPatch {
+            error: Some(error.message.clone()),
+            ..Default::default()
+        };
+        let applied = self.apply(recording.id, Event::StartFailed, patch).await?;
+        let row = applied.map_or(recording, |a| a.row);
+        Err(StartError::FailedToStart(Box::new(row), error))
     }
 
     pub async fn stop(
@@ -390,7 +413,6 @@ impl Recorder {
     /// The facts besides status and event that the decision depends on.
     fn circumstances(&self, recording: &RecordingRow) -> Circumstances {
         Circumstances {
-            storage_events_complete: self.config.recording.storage_event_enable,
             wants_transcript: self.wants_transcript(recording),
             stopping_for_limit: recording.stop_reason.as_deref() == Some(STOP_REASON_LIMIT),
         }
@@ -405,21 +427,6 @@ impl Recorder {
     ) -> Result<(), sqlx::Error> {
         let job = match follow_up {
             FollowUp::ConfirmFile => Job::ConfirmRecording { recording_id: id },
-            FollowUp::ConfirmFileLater => {
-                let run_at = now_ms() + self.config.jobs.storage_event_grace.as_millis() as i64;
-                let job = Job::ConfirmRecording { recording_id: id };
-                self.db
-                    .enqueue_job_at(
-                        tx,
-                        job.kind(),
-                        &job.payload(),
-                        Some(&job.dedupe_key()),
-                        self.config.jobs.confirm_attempts,
-                        run_at,
-                    )
-                    .await?;
-                return Ok(());
-            }
             FollowUp::NotifyOwners(notification) => Job::NotifyOwners {
                 recording_id: id,
                 notification,
@@ -655,6 +662,7 @@ impl Recorder {
                 Reconciled::LiveKitUnreachable => return Ok(changed),
             }
         }
+        self.stop_orphan_egresses().await?;
         Ok(changed)
     }
 
@@ -671,24 +679,9 @@ impl Recorder {
         doubt: EgressDoubt,
     ) -> Result<Reconciled, sqlx::Error> {
         let Some(egress_id) = recording.worker_id.clone() else {
-            // The start never returned an egress id (a crash mid-start): it did not start.
-            let failed = recording.status == Status::Initiated
-                && self
-                    .apply(
-                        recording.id,
-                        Event::StartFailed,
-                        RecordingPatch {
-                            error: Some("the egress start was interrupted".into()),
-                            ..Default::default()
-                        },
-                    )
-                    .await?
-                    .is_some_and(|a| a.row.status != recording.status);
-            return Ok(if failed {
-                Reconciled::Changed
-            } else {
-                Reconciled::Unchanged
-            });
+            // The start never stored an egress id (a crash, or a start whose answer was
+            // lost): LiveKit may be recording all the same.
+            return self.adopt_or_fail(recording).await;
         };
         let info = match self.livekit.egress_info(&egress_id).await {
             Ok(info) => info,
@@ -742,6 +735,105 @@ impl Recorder {
         }
         tracing::info!(recording = %recording.id, from = %before, to = %after, "reconciled");
         Ok(Reconciled::Changed)
+    }
+
+    /// An `initiated` recording with no egress id: the room's egresses are looked up in
+    /// `ListEgress` by the recording's file path; one found is adopted (its id stored, its
+    /// state applied), and only when there is none did the start fail.
+    async fn adopt_or_fail(&self, recording: &RecordingRow) -> Result<Reconciled, sqlx::Error> {
+        if recording.status != Status::Initiated {
+            return Ok(Reconciled::Unchanged);
+        }
+        let found = match self.egress_of(recording).await {
+            Ok(found) => found,
+            Err(error) => {
+                tracing::warn!(%error, "LiveKit unreachable; reconciliation will retry");
+                return Ok(Reconciled::LiveKitUnreachable);
+            }
+        };
+        let (event, patch) = match &found {
+            Some(info) => {
+                tracing::warn!(recording = %recording.id, egress = %info.egress_id, "adopting an egress whose start was never recorded");
+                match egress_event("egress_updated", info) {
+                    Some((event, mut patch)) => {
+                        patch.worker_id = Some(info.egress_id.clone());
+                        (event, patch)
+                    }
+                    None => return Ok(Reconciled::Unchanged),
+                }
+            }
+            None => (
+                Event::StartFailed,
+                RecordingPatch {
+                    error: Some("the egress start was interrupted".into()),
+                    ..Default::default()
+                },
+            ),
+        };
+        if let Some(info) = &found {
+            let mut conn = self.db.pool().acquire().await?;
+            self.db
+                .set_worker_id(&mut conn, recording.id, &info.egress_id)
+                .await?;
+        }
+        let changed = self
+            .apply(recording.id, event, patch)
+            .await?
+            .is_some_and(|a| a.row.status != recording.status);
+        Ok(if changed {
+            Reconciled::Changed
+        } else {
+            Reconciled::Unchanged
+        })
+    }
+
+    /// The egress LiveKit has for this recording's file, if any.
+    async fn egress_of(
+        &self,
+        recording: &RecordingRow,
+    ) -> Result<Option<proto::EgressInfo>, LiveKitError> {
+        Ok(self
+            .livekit
+            .room_egresses(&recording.room_id.to_string())
+            .await?
+            .into_iter()
+            .find(|info| self.recording_id_in(info) == Some(recording.id)))
+    }
+
+    /// Stops every egress LiveKit runs for a recording of ours that is no longer open
+    /// (its start was given up, or it was settled without it), so nothing records a room
+    /// without an open recording that shows it. Returns how many were stopped.
+    pub async fn stop_orphan_egresses(&self) -> Result<usize, sqlx::Error> {
+        let running = match self.livekit.active_egresses().await {
+            Ok(running) => running,
+            Err(error) => {
+                tracing::warn!(%error, "LiveKit unreachable; orphaned egresses are looked for later");
+                return Ok(0);
+            }
+        };
+        let mut stopped = 0;
+        for info in running {
+            let Some(id) = self.recording_id_in(&info) else {
+                continue;
+            };
+            let Some(recording) = self.db.recording(id).await? else {
+                tracing::warn!(egress = %info.egress_id, recording = %id, "an egress records for a recording we do not have");
+                continue;
+            };
+            if recording.status.awaits_egress() {
+                continue;
+            }
+            match self.livekit.stop_egress(&info.egress_id).await {
+                Ok(_) => {
+                    stopped += 1;
+                    tracing::warn!(egress = %info.egress_id, recording = %id, status = %recording.status, "stopped an egress whose recording is closed");
+                }
+                Err(error) => {
+                    tracing::warn!(egress = %info.egress_id, %error, "cannot stop an orphaned egress")
+                }
+            }
+        }
+        Ok(stopped)
     }
 
     /// Enqueues the file check that settles a recording whose egress is gone: `saved` when

@@ -99,7 +99,7 @@ pub async fn storage_hook(
         let relevance =
             storage_events::classify(&event, bucket, &state.config.recording.output_folder)
                 .map_err(|_| ApiError::forbidden("invalid-bucket", "Invalid bucket specified."))?;
-        let Relevance::Recording { id, .. } = relevance else {
+        let Relevance::Recording { id, extension } = relevance else {
             continue;
         };
         // An event that can never apply is answered 2xx all the same: MinIO with a
@@ -108,6 +108,10 @@ pub async fn storage_hook(
             tracing::info!(recording = %id, "storage event for a recording we do not have");
             continue;
         };
+        if extension != recording.mode.extension() {
+            tracing::info!(recording = %id, %extension, "storage event for a file of another mode");
+            continue;
+        }
         match state
             .recorder
             .file_announced(&recording, event.size)

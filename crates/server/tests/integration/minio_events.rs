@@ -333,8 +333,6 @@ async fn setup(options: Options<'_>) -> Setup {
     let mut pairs = minio.s3.settings();
     pairs.push(("RECORDING_STORAGE_EVENT_ENABLE", "true".into()));
     pairs.push(("RECORDING_STORAGE_EVENT_TOKEN", TOKEN.into()));
-    // The file check behind a lost storage event, soon enough for a test.
-    pairs.push(("MEET_RECORDER_STORAGE_EVENT_GRACE_S", "3".into()));
     for (name, value) in options.settings {
         pairs.retain(|(n, _)| n != name);
         pairs.push((name, (*value).to_owned()));
@@ -484,11 +482,6 @@ async fn a_single_part_upload_event_from_minio_saves_the_recording() {
     );
     assert!(!e_tag.contains('-'), "single-part ETag {e_tag}");
     assert_eq!(saved["size_bytes"], json!(size), "the size MinIO announced");
-    assert_eq!(
-        jobs_of_kind(&app, meet_recorder::jobs::CONFIRM_RECORDING).await,
-        0,
-        "saved by the storage event, not by a HEAD"
-    );
     settle().await;
     let emails = app.sent_emails();
     assert_eq!(emails.len(), 1, "one email");
@@ -818,9 +811,9 @@ async fn minio_events_for_other_keys_change_nothing() {
 
 /// The egress uploads its file before LiveKit sends `egress_ended`, so MinIO's event
 /// usually comes first; here `egress_ended` is held back 6 s to make sure. As documented,
-/// the storage event is the completion signal: the recording is saved and its owner
-/// emailed without waiting for `egress_ended`; when that arrives it changes nothing (no
-/// second email) and the room's recording status is cleared.
+/// the event saves a recording whose egress was stopped (its file is written while it
+/// ends) without waiting for `egress_ended`; when that arrives it only adds the file's
+/// information (no second email, no file check) and the room's recording status is cleared.
 #[tokio::test]
 async fn a_minio_event_before_egress_ended_saves_the_recording_and_egress_ended_changes_nothing() {
     let setup = setup(Options::default()).await;
@@ -978,9 +971,8 @@ async fn with_a_queue_dir_a_refused_event_does_not_hold_back_later_ones() {
 
 /// Without a queue directory, MinIO sends an event once and drops it when the endpoint
 /// does not answer 2xx (the service restarting, a proxy in between failing). With storage
-/// events on, `egress_ended` still enqueues a file check due after
-/// `MEET_RECORDER_STORAGE_EVENT_GRACE_S` (3 s here), which saves the recording when no
-/// event came.
+/// events on, `egress_ended` still enqueues the file check, which saves the recording when
+/// no event came.
 #[tokio::test]
 async fn a_minio_event_lost_on_the_way_is_made_up_for() {
     let setup = setup(Options::default()).await;
@@ -998,7 +990,6 @@ async fn a_minio_event_lost_on_the_way_is_made_up_for() {
     })
     .await;
     minio.head(key).await;
-    assert_eq!(app.recording(id, &host).await["status"], "stopped");
     eventually(
         "the recording saved anyway",
         Duration::from_secs(30),

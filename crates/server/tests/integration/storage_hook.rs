@@ -188,12 +188,38 @@ async fn a_storage_event_saves_the_recording_and_a_second_one_changes_nothing() 
     let key = recording["key"].as_str().unwrap().to_owned();
     // A nested prefix before the folder is accepted, as the reference does.
     let event = minio_event("meet-media-storage", &format!("tenant/{key}"), "video/mp4");
+
+    // While the egress records, its file cannot be complete: an event is premature or
+    // forged, and saves nothing. Nor does one for the file of the other mode.
+    app.wait_status(&recording_id, &host, "active").await;
     let (status, body, _) = hook(&app, Some(&auth), &event).await;
     assert_eq!(
         (status, body["message"].as_str()),
-        (StatusCode::OK, Some("Event processed.")),
+        (StatusCode::OK, Some("Notification ignored.")),
         "{body}"
     );
+    assert_eq!(
+        app.recording(&recording_id, &host).await["status"],
+        "active"
+    );
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let reply = app.stop(&room, &host, json!({})).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let other_mode = minio_event(
+        "meet-media-storage",
+        &key.replace(".mp4", ".ogg"),
+        "audio/ogg",
+    );
+    let (status, body, _) = hook(&app, Some(&auth), &other_mode).await;
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (StatusCode::OK, Some("Notification ignored.")),
+        "{body}"
+    );
+
+    // Stopped, its file written: the event saves it.
+    let (status, body, _) = hook(&app, Some(&auth), &event).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     app.wait_status(&recording_id, &host, "notification_succeeded")
         .await;
     let (status, _, _) = hook(&app, Some(&auth), &event).await;
