@@ -9,11 +9,68 @@ use axum::{
     extract::{State, rejection::BytesRejection},
     http::{HeaderMap, StatusCode, header},
 };
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
 use livekit_api::webhooks::WebhookError;
 use serde_json::{Value, json};
 
 use super::error::ApiError;
 use crate::app::AppState;
+
+/// Logs rejected webhooks at most once per [`REJECTION_LOG_INTERVAL`], with how many
+/// there were: a flood of forged requests must not become a flood of log lines (they are
+/// all counted in `meet_recorder_webhooks_total{result="rejected"}`).
+struct RejectionLog {
+    since_last: AtomicU64,
+    last_logged_ms: AtomicI64,
+}
+
+const REJECTION_LOG_INTERVAL_MS: i64 = 10_000;
+
+static REJECTIONS: RejectionLog = RejectionLog {
+    since_last: AtomicU64::new(0),
+    last_logged_ms: AtomicI64::new(0),
+};
+
+impl RejectionLog {
+    /// Counts one rejection; logs (and returns `true`) when the interval has passed.
+    fn note(&self, error: &WebhookError) -> bool {
+        self.note_at(error, crate::db::now_ms())
+    }
+
+    fn note_at(&self, error: &WebhookError, now: i64) -> bool {
+        let count = self.since_last.fetch_add(1, Ordering::Relaxed) + 1;
+        let last = self.last_logged_ms.load(Ordering::Relaxed);
+        if now - last < REJECTION_LOG_INTERVAL_MS
+            || self
+                .last_logged_ms
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return false;
+        }
+        self.since_last.fetch_sub(count, Ordering::Relaxed);
+        tracing::warn!(
+            rejected = count,
+            last_reason = rejection_reason(error),
+            "rejected LiveKit webhooks: not signed with our API key and secret, or altered"
+        );
+        true
+    }
+}
+
+/// What was wrong with a rejected webhook, in words that fit it (the crate's own
+/// messages speak of encoding JWTs).
+fn rejection_reason(error: &WebhookError) -> &'static str {
+    match error {
+        WebhookError::InvalidSignature => "the body does not match the token's sha256 claim",
+        WebhookError::InvalidBase64(_) => "the token's sha256 claim is not base64",
+        WebhookError::InvalidAuth(_) => {
+            "the Authorization token is not a valid JWT signed with our key"
+        }
+        WebhookError::InvalidData(_) => "the body is not a LiveKit event",
+    }
+}
 
 pub async fn livekit(
     State(state): State<AppState>,
@@ -53,8 +110,8 @@ pub async fn livekit(
             .with("status", "error"));
         }
         Err(error) => {
-            tracing::warn!(%error, "rejected a LiveKit webhook");
             state.recorder.metrics.webhook("rejected");
+            let _ = REJECTIONS.note(&error);
             return Err(unauthorized("The webhook signature is not valid."));
         }
     };
@@ -62,4 +119,22 @@ pub async fn livekit(
     let result = state.recorder.handle_webhook(event).await?;
     state.recorder.metrics.webhook(result);
     Ok(Json(json!({"status": "success"})))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flood_of_forged_webhooks_logs_one_line_per_interval() {
+        let log = RejectionLog {
+            since_last: AtomicU64::new(0),
+            last_logged_ms: AtomicI64::new(0),
+        };
+        let error = WebhookError::InvalidSignature;
+        let start = 1_000_000;
+        let logged = (0..2000).filter(|n| log.note_at(&error, start + n)).count();
+        assert_eq!(logged, 1, "2,000 forged requests within 2 s: one line");
+        assert!(log.note_at(&error, start + REJECTION_LOG_INTERVAL_MS + 1));
+    }
 }

@@ -830,6 +830,55 @@ impl Real {
     }
 }
 
+/// A public room on the real server with its host and one participant in it, and the
+/// egress worker behind the server.
+struct Scene {
+    real: Real,
+    host: TestUser,
+    room: Value,
+    participant: Bot,
+}
+
+async fn scene(settings: &[(&str, &str)], max_duration: &'static str) -> Scene {
+    let real = with_egress_worker(settings, max_duration).await;
+    let host = real.app.user("host").await;
+    let room = real.public_room(&host).await;
+    let participant = real.join(&room, None, "Participant").await;
+    Scene {
+        real,
+        host,
+        room,
+        participant,
+    }
+}
+
+impl Scene {
+    /// Starts a recording of `mode` (201); returns its id and the server's egress id.
+    async fn start(&self, mode: &str) -> (String, String) {
+        let reply = self
+            .real
+            .app
+            .start(&self.room, &self.host, json!({ "mode": mode }))
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        let egress_id = reply.body["recording"]["worker_id"].as_str().unwrap();
+        (recording_id(&reply), egress_id.to_owned())
+    }
+
+    /// Waits until the participant received a data message whose payload mentions `needle`.
+    async fn told(&self, needle: &str) {
+        self.participant
+            .wait_for(needle, |e| {
+                e["event"] == "data" && e["payload"].as_str().unwrap_or("").contains(needle)
+            })
+            .await;
+    }
+
+    async fn wait_status(&self, id: &str, status: &str) -> Value {
+        self.real.app.wait_status(id, &self.host, status).await
+    }
+}
+
 fn recording_id(reply: &crate::app::Reply) -> String {
     reply.body["recording"]["id"].as_str().unwrap().to_owned()
 }
@@ -927,84 +976,39 @@ async fn a_recording_goes_its_whole_life_through_the_real_server_and_an_egress_w
 
 #[tokio::test]
 async fn the_maximum_duration_stops_the_real_egress_and_tells_the_room() {
-    let real = with_egress_worker(&[("RECORDING_MAX_DURATION", "2500")], "30s").await;
-    let host = real.app.user("host").await;
-    let room = real.public_room(&host).await;
-    let participant = real.join(&room, None, "Participant").await;
-
-    let reply = real
-        .app
-        .start(&room, &host, json!({"mode": "screen_recording"}))
-        .await;
-    assert_eq!(reply.status, 201, "{}", reply.body);
-    let id = recording_id(&reply);
-    participant
-        .wait_for("the limit message", |e| {
-            e["event"] == "data"
-                && e["payload"]
-                    .as_str()
-                    .unwrap_or("")
-                    .contains("screenRecordingLimitReached")
-        })
-        .await;
-    let saved = real
-        .app
-        .wait_status(&id, &host, "notification_succeeded")
-        .await;
+    let scene = scene(&[("RECORDING_MAX_DURATION", "2500")], "30s").await;
+    let (id, _) = scene.start("screen_recording").await;
+    scene.told("screenRecordingLimitReached").await;
+    let saved = scene.wait_status(&id, "notification_succeeded").await;
     assert_eq!(saved["stop_reason"], "limit");
-    let seconds = crate::helpers::ffprobe_duration(&real.file_of(&id, "mp4"));
+    let seconds = crate::helpers::ffprobe_duration(&scene.real.file_of(&id, "mp4"));
     assert!(
         (1.5..6.0).contains(&seconds),
         "stopped near the limit: {seconds}"
     );
-    participant.leave().await;
+    scene.participant.leave().await;
 }
 
 #[tokio::test]
 async fn the_egress_session_limit_ends_it_limit_reached_with_its_file() {
-    let real = with_egress_worker(&[], "3s").await;
-    let host = real.app.user("host").await;
-    let room = real.public_room(&host).await;
-    let participant = real.join(&room, None, "Participant").await;
-
-    let reply = real
-        .app
-        .start(&room, &host, json!({"mode": "transcript"}))
-        .await;
-    assert_eq!(reply.status, 201, "{}", reply.body);
-    let id = recording_id(&reply);
-    let egress_id = reply.body["recording"]["worker_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    participant
-        .wait_for("the transcript's limit message", |e| {
-            e["event"] == "data"
-                && e["payload"]
-                    .as_str()
-                    .unwrap_or("")
-                    .contains("transcriptionLimitReached")
-        })
-        .await;
-    real.app
-        .wait_status(&id, &host, "notification_succeeded")
-        .await;
+    let scene = scene(&[], "3s").await;
+    let (id, egress_id) = scene.start("transcript").await;
+    scene.told("transcriptionLimitReached").await;
+    scene.wait_status(&id, "notification_succeeded").await;
     assert_eq!(
-        real.egress_webhooks(&egress_id).last().unwrap().1,
+        scene.real.egress_webhooks(&egress_id).last().unwrap().1,
         proto::EgressStatus::EgressLimitReached
     );
-    let streams = crate::helpers::ffprobe_streams(&real.file_of(&id, "ogg"));
+    let streams = crate::helpers::ffprobe_streams(&scene.real.file_of(&id, "ogg"));
     assert_eq!(streams, ["opus"], "a transcript records audio only");
-    participant.leave().await;
+    scene.participant.leave().await;
 }
 
 #[tokio::test]
 async fn an_egress_that_fails_midway_fails_the_recording_and_tells_everyone() {
-    let real = with_egress_worker(&[], "30s").await;
-    let host = real.app.user("host").await;
-    let room = real.public_room(&host).await;
-    let participant = real.join(&room, None, "Participant").await;
-    let queued = real
+    let scene = scene(&[], "30s").await;
+    let queued = scene
+        .real
         .livekit
         .worker(
             Method::POST,
@@ -1014,55 +1018,29 @@ async fn an_egress_that_fails_midway_fails_the_recording_and_tells_everyone() {
         .await;
     assert!(queued.is_success());
 
-    let reply = real
-        .app
-        .start(&room, &host, json!({"mode": "screen_recording"}))
-        .await;
-    assert_eq!(reply.status, 201, "{}", reply.body);
-    let id = recording_id(&reply);
-    real.app.wait_status(&id, &host, "failed").await;
-    participant
-        .wait_for("the failure message", |e| {
-            e["event"] == "data"
-                && e["payload"]
-                    .as_str()
-                    .unwrap_or("")
-                    .contains("recordingFailed")
-        })
-        .await;
+    let (id, _) = scene.start("screen_recording").await;
+    scene.wait_status(&id, "failed").await;
+    scene.told("recordingFailed").await;
     eventually("the failure email", Duration::from_secs(20), || async {
-        (real.app.sent_emails().len() == 1).then_some(())
+        (scene.real.app.sent_emails().len() == 1).then_some(())
     })
     .await;
-    // The room is free again.
-    assert!(
-        real.app
-            .db
-            .recordings_awaiting_egress()
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    participant.leave().await;
+    let open = scene
+        .real
+        .app
+        .db
+        .recordings_awaiting_egress()
+        .await
+        .unwrap();
+    assert!(open.is_empty(), "the room is free again");
+    scene.participant.leave().await;
 }
 
 #[tokio::test]
 async fn a_worker_killed_mid_recording_is_settled_by_reconciliation() {
-    let real = with_egress_worker(&[], "30s").await;
-    let host = real.app.user("host").await;
-    let room = real.public_room(&host).await;
-    let participant = real.join(&room, None, "Participant").await;
-
-    let reply = real
-        .app
-        .start(&room, &host, json!({"mode": "screen_recording"}))
-        .await;
-    assert_eq!(reply.status, 201, "{}", reply.body);
-    let id = recording_id(&reply);
-    let egress_id = reply.body["recording"]["worker_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let scene = scene(&[], "30s").await;
+    let (real, host) = (&scene.real, &scene.host);
+    let (id, egress_id) = scene.start("screen_recording").await;
     eventually(
         "the egress to be active",
         Duration::from_secs(20),
@@ -1078,7 +1056,7 @@ async fn a_worker_killed_mid_recording_is_settled_by_reconciliation() {
 
     // The server still lists the egress as running and no worker answers its stop: the
     // host's stop fails, and the recording shows it may still be recording.
-    let stop = real.app.stop(&room, &host, json!({})).await;
+    let stop = real.app.stop(&scene.room, host, json!({})).await;
     assert_eq!(stop.status, 500, "{}", stop.body);
     let info = real
         .app
@@ -1090,26 +1068,20 @@ async fn a_worker_killed_mid_recording_is_settled_by_reconciliation() {
         .expect("the server still knows the egress");
     assert_eq!(info.status(), proto::EgressStatus::EgressActive);
     assert_eq!(
-        real.app.recording(&id, &host).await["status"],
+        real.app.recording(&id, host).await["status"],
         "failed_to_stop"
     );
 
     // Reconciliation asks again; nobody answers, no file exists: failed, owners told.
     real.app.state.recorder.reconcile(0).await.unwrap();
-    real.app.wait_status(&id, &host, "failed").await;
+    scene.wait_status(&id, "failed").await;
     eventually("the failure email", Duration::from_secs(20), || async {
         (real.app.sent_emails().len() == 1).then_some(())
     })
     .await;
-    assert!(
-        real.app
-            .db
-            .recordings_awaiting_egress()
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    participant.leave().await;
+    let open = real.app.db.recordings_awaiting_egress().await.unwrap();
+    assert!(open.is_empty(), "the room is free again");
+    scene.participant.leave().await;
 }
 
 #[tokio::test]
