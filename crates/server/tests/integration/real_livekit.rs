@@ -944,12 +944,17 @@ async fn a_recording_goes_its_whole_life_through_the_real_server_and_an_egress_w
         proto::EgressStatus::EgressComplete
     );
 
-    // What the participant saw: starting, started, saving, then nothing.
-    let states: Vec<Value> = participant
-        .metadata_seen()
-        .iter()
-        .map(|m| m.get("recording_status").cloned().unwrap_or(Value::Null))
-        .collect();
+    // What the participant saw: starting, started, saving, then nothing (the last
+    // metadata update may still be on its way through the server).
+    let states = eventually("the metadata cleared", Duration::from_secs(10), || async {
+        let states: Vec<Value> = participant
+            .metadata_seen()
+            .iter()
+            .map(|m| m.get("recording_status").cloned().unwrap_or(Value::Null))
+            .collect();
+        (states.last() == Some(&Value::Null)).then_some(states)
+    })
+    .await;
     let position = |state: &str| states.iter().position(|s| s == state);
     assert!(position("starting") < position("started"), "{states:?}");
     assert!(position("started") < position("saving"), "{states:?}");
