@@ -178,6 +178,10 @@ impl Shared {
         call.require(Grant::Record)?;
         let request: proto::ListEgressRequest = call.decode()?;
         let inner = self.inner.lock().unwrap();
+        // The server loads an egress asked for by id, and one it does not have is an error.
+        if !request.egress_id.is_empty() && !inner.egresses.contains_key(&request.egress_id) {
+            return Err(egress_not_found());
+        }
         let mut items: Vec<proto::EgressInfo> = inner
             .egresses
             .values()

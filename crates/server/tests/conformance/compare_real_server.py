@@ -622,6 +622,10 @@ async def scenario(t: Target, n: Names) -> None:
             {"egress_id": "EG_unknown0001"},
             token=record,
         ),
+        t.sdk(
+            "egress.list_unknown_id.sdk",
+            lambda: lk.egress.list_egress(api.ListEgressRequest(egress_id="EG_unknown0003")),
+        ),
         t.raw(
             "egress.update_layout_unknown.raw",
             "livekit.Egress/UpdateLayout",
