@@ -5,16 +5,26 @@ import type { Mode, RecordingStatus } from './api';
 
 export const MODES: readonly Mode[] = ['screen_recording', 'transcript'];
 
-/** The latest recording of one mode, as the recording-events stream describes it. */
+/**
+ * The latest recording of one mode, as the recording-events stream describes it. Everyone
+ * in the room gets it; the recording's `id` and its `error` text only its owners and
+ * administrators.
+ */
 export interface LiveRecording {
-  id: string;
+  /** Owners and administrators only. */
+  id?: string;
+  /** An opaque key telling one recording from the next (older servers send only `id`). */
+  ref?: string;
   status: RecordingStatus;
   layout: string | null;
   started_at: string | null;
   is_open: boolean;
   // Added to the stream later than the rest: older servers omit them.
   stop_reason?: 'limit' | null;
+  /** The error's text: owners and administrators only. */
   error?: string | null;
+  /** A stable code for what went wrong (`start-failed`, `recording-failed`, ...). */
+  error_code?: string | null;
   /** The room may be being recorded (a failed stop may still be): the badge shows. */
   may_be_recording?: boolean;
   /** A host may stop it. */
@@ -70,6 +80,14 @@ export function openModes(recordings: RoomRecordings): Mode[] {
   });
 }
 
+/** Whether two states describe the same recording (not just the same mode). */
+export function sameRecording(a: LiveRecording, b: LiveRecording): boolean {
+  const keyA = a.ref ?? a.id;
+  const keyB = b.ref ?? b.id;
+  if (keyA !== undefined && keyB !== undefined) return keyA === keyB;
+  return a.started_at === b.started_at;
+}
+
 export type TransitionKind = 'started' | 'stopped' | 'limit' | 'failed';
 
 export interface Transition {
@@ -85,7 +103,7 @@ export function transitionsBetween(before: RoomRecordings, after: RoomRecordings
     const next = after[mode];
     if (!next) continue;
     const previous = before[mode];
-    const same = previous !== undefined && previous.id === next.id;
+    const same = previous !== undefined && sameRecording(previous, next);
     let kind: TransitionKind | null = null;
     if (FAILURE_STATUSES.has(next.status)) {
       if (!(same && FAILURE_STATUSES.has(previous.status))) kind = 'failed';

@@ -1,13 +1,33 @@
 //! Building and running the application: the shared state, the HTTP server and the
 //! background loops, all stopped by one shutdown signal.
 
-use std::{future::Future, net::SocketAddr, sync::Arc};
+use std::{
+    convert::Infallible,
+    future::Future,
+    net::SocketAddr,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use anyhow::Context;
+use axum::response::IntoResponse;
+use hyper_util::{
+    rt::{TokioIo, TokioTimer},
+    service::TowerToHyperService,
+};
 use secrecy::ExposeSecret;
-use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
+use tokio::{
+    net::{TcpListener, TcpStream},
+    sync::{Semaphore, watch},
+    task::JoinHandle,
+};
 
-use crate::{config::Config, db::Db, livekit::LiveKit, recorder::Recorder};
+use crate::{
+    config::{Config, ConnectionSettings},
+    db::Db,
+    livekit::LiveKit,
+    recorder::Recorder,
+};
 
 /// What every handler and background task shares.
 #[derive(Clone)]
@@ -17,6 +37,9 @@ pub struct AppState {
     pub livekit: Arc<LiveKit>,
     pub recorder: Arc<Recorder>,
     pub share_limiter: std::sync::Arc<crate::http::share_links::AttemptLimiter>,
+    /// Sign-in throttling: this application's own, so applications sharing a process
+    /// (as the tests do) never share limits.
+    pub login_guard: Arc<crate::auth::LoginGuard>,
     /// Set by `meet-recorder dev` only.
     pub dev: Option<Arc<crate::dev::DevMode>>,
 }
@@ -62,6 +85,7 @@ impl AppState {
             livekit,
             recorder,
             share_limiter: Default::default(),
+            login_guard: Arc::new(crate::auth::LoginGuard::new()),
             dev: None,
         })
     }
@@ -99,19 +123,216 @@ impl Application {
         let (stop, stopped) = watch::channel(false);
         let sweeper = spawn_sweeper(self.state.clone(), stopped.clone());
         let runner = crate::jobs::spawn_runner(self.state.clone(), stopped.clone());
+        warn_if_storage_hook_is_open(&self.state.config);
         let app = crate::http::router(self.state.clone());
-        let mut stopped_server = stopped.clone();
-        let app = app.into_make_service_with_connect_info::<SocketAddr>();
-        let server = axum::serve(self.listener, app).with_graceful_shutdown(async move {
-            let _ = stopped_server.wait_for(|s| *s).await;
-        });
-        let server = tokio::spawn(async move { server.await });
+        let limits = self.state.config.connections.clone();
+        let server = tokio::spawn(serve(self.listener, app, limits, stopped.clone()));
         shutdown.await;
         let _ = stop.send(true);
-        server.await??;
+        server.await?;
         let _ = sweeper.await;
         let _ = runner.await;
         Ok(())
+    }
+}
+
+/// How long open connections get to finish once shutting down: an event stream never
+/// ends by itself, and nothing else should take longer.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// Connections beyond `MEET_RECORDER_MAX_CONNECTIONS` answered 503 at once; beyond these,
+/// they are closed unanswered. Each has this long to send its headers and read the answer.
+const MAX_REFUSING: usize = 64;
+const REFUSAL_TIMEOUT: Duration = Duration::from_secs(2);
+/// File descriptors the process needs besides its connections: the database pool (and
+/// SQLite's journal files), files being served, LiveKit, S3 and SMTP clients, logs.
+pub const FD_RESERVE: u64 = 256;
+
+/// The HTTP server, until `stopped`. HTTP/1.1 over hyper directly rather than
+/// `axum::serve`, which has no header-read timeout (a client sending a byte now and
+/// then held a connection for minutes) and no connection limit (1,100 event streams
+/// exhausted the file descriptors). Not hyper-util's `auto` builder either: it reads the
+/// first bytes to tell HTTP/2 apart with no time limit, so a client that connects and
+/// sends nothing would stay forever.
+///
+/// - A client has `MEET_RECORDER_HEADER_TIMEOUT_S` to send each request's headers; the
+///   same bounds how long an idle keep-alive connection is kept.
+/// - At most `MEET_RECORDER_MAX_CONNECTIONS` connections are served at once; a new one
+///   beyond is answered 503 (`Retry-After`) and closed.
+/// - Shutting down, each connection finishes its request (keep-alive off), and is closed
+///   after [`SHUTDOWN_GRACE`] at the latest.
+async fn serve(
+    listener: TcpListener,
+    router: axum::Router,
+    limits: ConnectionSettings,
+    stopped: watch::Receiver<bool>,
+) {
+    warn_if_few_file_descriptors(limits.max_connections);
+    let mut make_service = router.into_make_service_with_connect_info::<SocketAddr>();
+    let max = limits.max_connections.min(Semaphore::MAX_PERMITS) as u32;
+    let connections = Arc::new(Semaphore::new(max as usize));
+    let refusing = Arc::new(Semaphore::new(MAX_REFUSING));
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
+    let mut refusals = RateLimitedWarning::default();
+    let mut accept_errors = RateLimitedWarning::default();
+    let mut stopping = stopped.clone();
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stopping.wait_for(|s| *s) => break,
+        };
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                if !matches!(
+                    error.kind(),
+                    std::io::ErrorKind::ConnectionAborted
+                        | std::io::ErrorKind::ConnectionReset
+                        | std::io::ErrorKind::ConnectionRefused
+                ) {
+                    // Out of file descriptors (EMFILE), most likely: wait for some.
+                    accept_errors
+                        .warn(|n| tracing::warn!(%error, errors = n, "cannot accept connections"));
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                continue;
+            }
+        };
+        let Ok(permit) = connections.clone().try_acquire_owned() else {
+            refusals.warn(|n| {
+                tracing::warn!(
+                    limit = max,
+                    refused = n,
+                    "connection limit reached (MEET_RECORDER_MAX_CONNECTIONS): connections refused"
+                )
+            });
+            refuse(stream, &refusing);
+            continue;
+        };
+        let service = {
+            use tower_service::Service;
+            std::future::poll_fn(|cx| Service::<SocketAddr>::poll_ready(&mut make_service, cx))
+                .await
+                .unwrap_or_else(|never: Infallible| match never {});
+            make_service
+                .call(peer)
+                .await
+                .unwrap_or_else(|never: Infallible| match never {})
+        };
+        let connection =
+            builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+        let mut stopping = stopped.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            tokio::pin!(connection);
+            tokio::select! {
+                result = connection.as_mut() => {
+                    if let Err(error) = result {
+                        tracing::debug!(%error, "connection ended with an error");
+                    }
+                    return;
+                }
+                _ = stopping.wait_for(|s| *s) => connection.as_mut().graceful_shutdown(),
+            }
+            let _ = tokio::time::timeout(SHUTDOWN_GRACE, connection).await;
+        });
+    }
+    drop(listener);
+    // Every connection gives its permit back when it ends.
+    let _ = connections.acquire_many(max).await;
+}
+
+/// A connection beyond the limit: a short 503 if few are being refused, else just closed.
+fn refuse(stream: TcpStream, refusing: &Arc<Semaphore>) {
+    let Ok(permit) = refusing.clone().try_acquire_owned() else {
+        return;
+    };
+    tokio::spawn(async move {
+        let _permit = permit;
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(REFUSAL_TIMEOUT)
+            .keep_alive(false);
+        let service = hyper::service::service_fn(|_request| async {
+            let mut response = crate::http::error::ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "too-many-connections",
+                "The server is at its connection limit; try again shortly.",
+            )
+            .into_response();
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("5"),
+            );
+            Ok::<_, Infallible>(response)
+        });
+        let connection = builder.serve_connection(TokioIo::new(stream), service);
+        let _ = tokio::time::timeout(REFUSAL_TIMEOUT * 2, connection).await;
+    });
+}
+
+/// A warning logged at most once a minute, with how many times it happened meanwhile: a
+/// flood must not flood the logs.
+#[derive(Default)]
+struct RateLimitedWarning {
+    last: Option<Instant>,
+    count: u64,
+}
+
+impl RateLimitedWarning {
+    fn warn(&mut self, log: impl FnOnce(u64)) {
+        self.count += 1;
+        if self
+            .last
+            .is_none_or(|at| at.elapsed() >= Duration::from_secs(60))
+        {
+            log(self.count);
+            self.last = Some(Instant::now());
+            self.count = 0;
+        }
+    }
+}
+
+/// The soft open-file limit (`ulimit -n`), where the system tells (Linux).
+pub fn open_file_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    match line["Max open files".len()..].split_whitespace().next()? {
+        "unlimited" => Some(u64::MAX),
+        soft => soft.parse().ok(),
+    }
+}
+
+/// Each connection is a file descriptor: with too low a limit, the process runs out of
+/// them before it reaches `MEET_RECORDER_MAX_CONNECTIONS`, and then cannot open its
+/// database or a file either.
+/// Without authentication, anyone who can reach the storage hook can announce files.
+fn warn_if_storage_hook_is_open(config: &crate::config::Config) {
+    let recording = &config.recording;
+    if recording.storage_event_enable && !recording.enable_storage_event_auth {
+        tracing::warn!(
+            "THE STORAGE HOOK RUNS WITHOUT AUTHENTICATION (RECORDING_ENABLE_STORAGE_EVENT_AUTH=false): \
+             anyone who can reach /api/v1.0/recordings/storage-hook/ can announce recording files; \
+             keep it reachable only from the storage server, or set RECORDING_STORAGE_EVENT_TOKEN"
+        );
+    }
+}
+
+fn warn_if_few_file_descriptors(max_connections: usize) {
+    let needed = max_connections as u64 + FD_RESERVE;
+    if let Some(limit) = open_file_limit()
+        && limit < needed
+    {
+        tracing::warn!(
+            open_file_limit = limit,
+            max_connections,
+            needed,
+            "the open-file limit is too low for MEET_RECORDER_MAX_CONNECTIONS: raise it \
+             (systemd LimitNOFILE=, docker --ulimit nofile=, ulimit -n) or lower the setting"
+        );
     }
 }
 
@@ -148,6 +369,7 @@ fn spawn_sweeper(state: AppState, mut stopped: watch::Receiver<bool>) -> JoinHan
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_reconcile = tokio::time::Instant::now();
         let mut last_purge: Option<tokio::time::Instant> = None;
+        let mut last_prune = tokio::time::Instant::now();
         loop {
             tokio::select! {
                 _ = interval.tick() => {}
@@ -168,6 +390,13 @@ fn spawn_sweeper(state: AppState, mut stopped: watch::Receiver<bool>) -> JoinHan
                     }
                     Ok(_) => {}
                     Err(error) => tracing::warn!(%error, "purge of expired recordings failed"),
+                }
+            }
+            if last_prune.elapsed() >= state.config.prune_interval {
+                last_prune = tokio::time::Instant::now();
+                match state.recorder.prune().await {
+                    Ok(pruned) => tracing::debug!(?pruned, "old webhook ids and sessions pruned"),
+                    Err(error) => tracing::warn!(%error, "pruning failed"),
                 }
             }
             if last_reconcile.elapsed() >= state.config.reconcile_interval {

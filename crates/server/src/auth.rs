@@ -1,15 +1,36 @@
 //! Local accounts: argon2 password hashes, random session and API tokens stored hashed,
-//! and the [`CurrentUser`] extractor (session cookie or `Authorization: Bearer`).
+//! and the [`CurrentUser`] extractor (session cookie or `Authorization: Bearer`; API
+//! tokens may expire and record when they were last used).
+//!
+//! Signing in is guarded by [`LoginGuard`]: password hashes are verified on two dedicated
+//! threads that reuse their memory; an unknown email costs the same verification as a
+//! known one; and failures are limited per account and per client address.
+
+use std::{
+    collections::{HashMap, VecDeque},
+    hash::Hash,
+    net::{IpAddr, Ipv6Addr},
+    sync::{
+        Arc, LazyLock, Mutex,
+        atomic::{AtomicU64, AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
 
 use argon2::{
-    Argon2, PasswordHash, PasswordHasher, PasswordVerifier,
+    Algorithm, Argon2, Block, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version,
     password_hash::{SaltString, rand_core::OsRng},
 };
 use axum::{extract::FromRequestParts, http::request::Parts};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
-use crate::{app::AppState, db::UserRow, http::error::ApiError};
+use crate::{
+    app::AppState,
+    db::{UserRow, now_ms},
+    http::error::ApiError,
+};
 
 pub const SESSION_COOKIE: &str = "meet_recorder_session";
 /// API tokens carry a prefix so they are recognisable in logs and secret scanners.
@@ -33,6 +54,48 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// [`verify_password`] in `memory`, grown to the hash's cost once and reused after: each
+/// verification allocating its own 19 MiB left the allocator holding more and more of
+/// them (19 MiB per sign-in until a plateau near 400 MiB).
+fn verify_password_in(password: &str, hash: &str, memory: &mut Vec<Block>) -> bool {
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return false;
+    };
+    let Ok(algorithm) = Algorithm::try_from(parsed.algorithm) else {
+        return false;
+    };
+    let Ok(version) = parsed
+        .version
+        .map_or(Ok(Version::default()), Version::try_from)
+    else {
+        return false;
+    };
+    let Ok(params) = Params::try_from(&parsed) else {
+        return false;
+    };
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    if memory.len() < params.block_count() {
+        memory.resize(params.block_count(), Block::default());
+    }
+    let blocks = params.block_count();
+    let mut output = vec![0u8; expected.len()];
+    Argon2::new(algorithm, version, params)
+        .hash_password_into_with_memory(
+            password.as_bytes(),
+            salt,
+            &mut output,
+            &mut memory[..blocks],
+        )
+        .is_ok()
+        && bool::from(output.as_slice().ct_eq(expected.as_bytes()))
+}
+
 /// A fresh random token (256 bits, hex).
 pub fn new_token() -> String {
     let mut bytes = [0u8; 32];
@@ -43,6 +106,23 @@ pub fn new_token() -> String {
 /// What is stored for a token.
 pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// The longest validity a new API token may be given, in days (`expires_in_days`).
+pub const MAX_TOKEN_EXPIRY_DAYS: i64 = 3650;
+const DAY_MS: i64 = 86_400_000;
+
+/// The expiry (Unix ms) of a token created now, valid `days` days; none without `days`.
+pub fn token_expiry(days: Option<i64>) -> Result<Option<i64>, String> {
+    match days {
+        None => Ok(None),
+        Some(days) if (1..=MAX_TOKEN_EXPIRY_DAYS).contains(&days) => {
+            Ok(Some(now_ms() + days * DAY_MS))
+        }
+        Some(_) => Err(format!(
+            "expires_in_days must be between 1 and {MAX_TOKEN_EXPIRY_DAYS}."
+        )),
+    }
 }
 
 /// The signed-in user; rejects with 401 when there is none.
@@ -76,12 +156,32 @@ async fn user_of(parts: &Parts, state: &AppState) -> Result<Option<UserRow>, Api
                 .then(|| token.trim().to_owned())
         });
     Ok(if let Some(token) = bearer {
-        state.db.user_by_api_token(&token_hash(&token)).await?
+        user_of_api_token(state, &token).await?
     } else if let Some(session) = session_cookie(parts) {
         state.db.user_by_session(&token_hash(&session)).await?
     } else {
         None
     })
+}
+
+/// How stale a token's `last_used_at` may be before a use records it again: at most one
+/// write per token per minute, however busy the token is.
+const TOKEN_USE_RESOLUTION_MS: i64 = 60_000;
+
+/// The user of an API token that exists and has not expired; records its use.
+async fn user_of_api_token(state: &AppState, token: &str) -> Result<Option<UserRow>, ApiError> {
+    let now = now_ms();
+    let Some((user, token)) = state.db.user_by_api_token(&token_hash(token), now).await? else {
+        return Ok(None);
+    };
+    let stale_before = now - TOKEN_USE_RESOLUTION_MS;
+    if token.last_used_at.is_none_or(|at| at < stale_before)
+        && let Err(error) = state.db.touch_api_token(token.id, now, stale_before).await
+    {
+        // Bookkeeping only: the request goes on.
+        tracing::warn!(%error, token = %token.id, "could not record an API token's use");
+    }
+    Ok(Some(user))
 }
 
 impl FromRequestParts<AppState> for CurrentUser {
@@ -103,6 +203,300 @@ impl FromRequestParts<AppState> for MaybeUser {
     }
 }
 
+// ----- Signing in: bounded password hashing, the same work for everyone, limits -------
+
+/// Threads that verify passwords, the only ones that do. argon2's default costs 19 MiB
+/// and about 20 ms a hash: on the async executor, 32 concurrent sign-ins took 250 MiB and
+/// more and stalled every other request for 300 ms. Two dedicated threads, each reusing
+/// one 19 MiB buffer ([`verify_password_in`]), bound both whatever the number of sign-ins:
+/// the executor stays free and memory stays near 60 MiB. (A fresh buffer per hash, even
+/// two at a time, let the allocator keep 19 MiB more per sign-in up to ~400 MiB.) Shared
+/// by the whole process.
+const HASHING_THREADS: usize = 2;
+/// Sign-ins in flight (queued or hashing) beyond which one is answered 503 at once rather
+/// than queued: the queue stays under about a second (64 × 20 ms / 2).
+const MAX_HASHES_IN_FLIGHT: usize = 64;
+/// The sliding window sign-in failures are counted over.
+pub const LOGIN_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// Failed sign-ins per client address (any account; IPv6 per /64) within the window.
+/// Beyond, the address is answered 429 until its oldest failure leaves the window.
+pub const ADDRESS_MAX_FAILURES: usize = 20;
+/// Failed sign-ins per account (from any address, unknown emails alike) within the window.
+/// Higher than the per-address limit, so one address alone never locks an account: it
+/// takes a guess spread over several addresses (≤ 50 guesses per 15 minutes).
+pub const ACCOUNT_MAX_FAILURES: usize = 50;
+/// Accounts and addresses each tracked at once; beyond, the stalest are forgotten, so
+/// memory stays bounded (about 10 MB at worst) whatever an attacker sends.
+const LIMITER_MAX_KEYS: usize = 10_000;
+
+type HashJob = Box<dyn FnOnce() + Send>;
+
+/// The queue of the [`HASHING_THREADS`] hashing threads, started on first use.
+static HASHERS: LazyLock<std::sync::mpsc::Sender<HashJob>> = LazyLock::new(|| {
+    let (sender, receiver) = std::sync::mpsc::channel::<HashJob>();
+    let receiver = Arc::new(Mutex::new(receiver));
+    for n in 0..HASHING_THREADS {
+        let receiver = receiver.clone();
+        std::thread::Builder::new()
+            .name(format!("password-hash-{n}"))
+            .spawn(move || {
+                loop {
+                    let job = receiver.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                    let Ok(job) = job else { break };
+                    // A job that panics drops its answer (the sign-in fails with a 500);
+                    // the thread goes on.
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                }
+            })
+            .expect("start a password hashing thread");
+    }
+    sender
+});
+static HASHES_IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+/// What an unknown email (or an account without a password) is verified against: a hash
+/// with the same parameters as real ones, of a random password nobody knows.
+static DUMMY_HASH: LazyLock<String> =
+    LazyLock::new(|| hash_password(&new_token()).expect("hash a random password"));
+
+/// Why a password could not be verified.
+#[derive(Debug)]
+pub enum VerifyError {
+    /// Too many sign-ins in flight; try again in a second.
+    Busy,
+    /// The hashing job failed (panicked).
+    Failed,
+}
+
+/// Queues `job` on the hashing threads, unless too many are in flight already; the
+/// receiver gets its answer. The job runs even if nobody waits for it any more (a client
+/// that hangs up), and counts as in flight until it is done.
+fn enqueue_hash<T: Send + 'static>(
+    job: impl FnOnce() -> T + Send + 'static,
+) -> Result<tokio::sync::oneshot::Receiver<T>, VerifyError> {
+    struct InFlight;
+    impl Drop for InFlight {
+        fn drop(&mut self) {
+            HASHES_IN_FLIGHT.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+    if HASHES_IN_FLIGHT.fetch_add(1, Ordering::AcqRel) >= MAX_HASHES_IN_FLIGHT {
+        HASHES_IN_FLIGHT.fetch_sub(1, Ordering::AcqRel);
+        return Err(VerifyError::Busy);
+    }
+    let in_flight = InFlight;
+    let (answer, answered) = tokio::sync::oneshot::channel();
+    HASHERS
+        .send(Box::new(move || {
+            let _in_flight = in_flight;
+            let _ = answer.send(job());
+        }))
+        .map_err(|_| VerifyError::Failed)?;
+    Ok(answered)
+}
+
+/// Verifies `password` against `hash` on the hashing threads, at most [`HASHING_THREADS`]
+/// at once. Without a hash (an unknown email, an account without a password) it verifies
+/// against a dummy hash and answers false: the same work and time, so timing does not tell
+/// whether an account exists.
+pub async fn verify_password_bounded(
+    password: String,
+    hash: Option<String>,
+) -> Result<bool, VerifyError> {
+    thread_local! {
+        /// A hashing thread's argon2 memory, reused by every verification it runs.
+        static MEMORY: std::cell::RefCell<Vec<Block>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    enqueue_hash(move || {
+        MEMORY.with_borrow_mut(|memory| match hash {
+            Some(hash) => verify_password_in(&password, &hash, memory),
+            None => {
+                verify_password_in(&password, &DUMMY_HASH, memory);
+                false
+            }
+        })
+    })?
+    .await
+    .map_err(|_| VerifyError::Failed)
+}
+
+/// One application's sign-in limits and counters (see the module documentation).
+pub struct LoginGuard {
+    failures: Mutex<Failures>,
+    verifications: AtomicU64,
+}
+
+struct Failures {
+    /// Keyed by the SHA-256 of the normalised email: 32 bytes whatever was sent.
+    accounts: FailureLog<[u8; 32]>,
+    addresses: FailureLog<IpAddr>,
+}
+
+/// An admitted sign-in attempt: counted as a failure from the start (so a burst of
+/// concurrent guesses is limited too) until [`LoginGuard::forgive`] takes it back.
+#[derive(Debug)]
+pub struct Attempt {
+    account: [u8; 32],
+    address: IpAddr,
+    at: Instant,
+}
+
+impl Default for LoginGuard {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl LoginGuard {
+    pub fn new() -> Self {
+        // The dummy hash is made ahead of the first unknown email (whose answer would
+        // otherwise take twice as long, telling it apart).
+        let _ = enqueue_hash(|| LazyLock::force(&DUMMY_HASH).len());
+        Self {
+            failures: Mutex::new(Failures {
+                accounts: FailureLog::new(ACCOUNT_MAX_FAILURES),
+                addresses: FailureLog::new(ADDRESS_MAX_FAILURES),
+            }),
+            verifications: AtomicU64::new(0),
+        }
+    }
+
+    /// The guard of the application `state` belongs to.
+    pub fn of(state: &AppState) -> Arc<LoginGuard> {
+        state.login_guard.clone()
+    }
+
+    /// Admits a sign-in for `email` from `client`, or says how long until it may be tried.
+    pub fn admit(&self, email: &str, client: IpAddr) -> Result<Attempt, Duration> {
+        self.admit_at(email, client, Instant::now())
+    }
+
+    fn admit_at(&self, email: &str, client: IpAddr, now: Instant) -> Result<Attempt, Duration> {
+        let attempt = Attempt {
+            account: Sha256::digest(email.trim().to_lowercase().as_bytes()).into(),
+            address: address_key(client),
+            at: now,
+        };
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let wait = [
+            failures.accounts.blocked_for(&attempt.account, now),
+            failures.addresses.blocked_for(&attempt.address, now),
+        ]
+        .into_iter()
+        .flatten()
+        .max();
+        if let Some(wait) = wait {
+            return Err(wait);
+        }
+        failures.accounts.record(attempt.account, now);
+        failures.addresses.record(attempt.address, now);
+        Ok(attempt)
+    }
+
+    /// Takes back an attempt that did not fail (a valid password, a busy server).
+    pub fn forgive(&self, attempt: &Attempt) {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        failures.accounts.forgive(&attempt.account, attempt.at);
+        failures.addresses.forgive(&attempt.address, attempt.at);
+    }
+
+    /// [`verify_password_bounded`], counted.
+    pub async fn verify(
+        &self,
+        password: String,
+        hash: Option<String>,
+    ) -> Result<bool, VerifyError> {
+        self.verifications.fetch_add(1, Ordering::Relaxed);
+        verify_password_bounded(password, hash).await
+    }
+
+    /// Password verifications run so far (known and unknown emails alike).
+    pub fn verifications(&self) -> u64 {
+        self.verifications.load(Ordering::Relaxed)
+    }
+}
+
+/// One client for the limits: an IPv4 address, or an IPv6 /64 (what one host usually has).
+fn address_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+        }
+        v4 => v4,
+    }
+}
+
+/// Failures per key over the sliding [`LOGIN_WINDOW`], at most [`LIMITER_MAX_KEYS`] keys.
+struct FailureLog<K> {
+    times: HashMap<K, VecDeque<Instant>>,
+    max: usize,
+}
+
+impl<K: Hash + Eq + Clone> FailureLog<K> {
+    fn new(max: usize) -> Self {
+        Self {
+            times: HashMap::new(),
+            max,
+        }
+    }
+
+    /// How long until `key` may try again, when it used up its failures.
+    fn blocked_for(&mut self, key: &K, now: Instant) -> Option<Duration> {
+        let times = self.times.get_mut(key)?;
+        prune(times, now);
+        if times.is_empty() {
+            self.times.remove(key);
+            return None;
+        }
+        (times.len() >= self.max).then(|| (times[0] + LOGIN_WINDOW).saturating_duration_since(now))
+    }
+
+    fn record(&mut self, key: K, now: Instant) {
+        if !self.times.contains_key(&key) && self.times.len() >= LIMITER_MAX_KEYS {
+            self.times.retain(|_, times| {
+                prune(times, now);
+                !times.is_empty()
+            });
+            if self.times.len() >= LIMITER_MAX_KEYS
+                && let Some(stalest) = self
+                    .times
+                    .iter()
+                    .min_by_key(|(_, times)| times.back().copied())
+                    .map(|(key, _)| key.clone())
+            {
+                self.times.remove(&stalest);
+            }
+        }
+        let times = self.times.entry(key).or_default();
+        prune(times, now);
+        times.push_back(now);
+        // Only whether the limit is reached matters: never keep more than that.
+        while times.len() > self.max {
+            times.pop_front();
+        }
+    }
+
+    fn forgive(&mut self, key: &K, at: Instant) {
+        if let Some(times) = self.times.get_mut(key) {
+            if let Some(index) = times.iter().rposition(|t| *t == at) {
+                times.remove(index);
+            }
+            if times.is_empty() {
+                self.times.remove(key);
+            }
+        }
+    }
+}
+
+fn prune(times: &mut VecDeque<Instant>, now: Instant) {
+    while times
+        .front()
+        .is_some_and(|at| now.saturating_duration_since(*at) >= LOGIN_WINDOW)
+    {
+        times.pop_front();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,7 +507,89 @@ mod tests {
         assert!(verify_password("correct horse", &hash));
         assert!(!verify_password("wrong", &hash));
         assert!(!verify_password("x", "not a hash"));
+        let mut memory = Vec::new();
+        assert!(verify_password_in("correct horse", &hash, &mut memory));
+        assert!(!verify_password_in("wrong", &hash, &mut memory));
+        assert!(!verify_password_in("x", "not a hash", &mut memory));
+        assert_eq!(memory.len(), Params::default().block_count());
         assert_ne!(new_token(), new_token());
         assert_eq!(token_hash("a").len(), 64);
+    }
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn an_address_is_refused_after_its_failures_and_others_are_not() {
+        let guard = LoginGuard::new();
+        let start = Instant::now();
+        for n in 0..ADDRESS_MAX_FAILURES {
+            let email = format!("user{n}@example.com");
+            assert!(guard.admit_at(&email, ip("203.0.113.7"), start).is_ok());
+        }
+        let wait = guard
+            .admit_at(
+                "fresh@example.com",
+                ip("203.0.113.7"),
+                start + Duration::from_secs(60),
+            )
+            .unwrap_err();
+        assert_eq!(wait, LOGIN_WINDOW - Duration::from_secs(60));
+        assert!(
+            guard
+                .admit_at("fresh@example.com", ip("203.0.113.8"), start)
+                .is_ok()
+        );
+        // Once the window has passed, the address may try again.
+        assert!(
+            guard
+                .admit_at("fresh@example.com", ip("203.0.113.7"), start + LOGIN_WINDOW)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn an_account_is_refused_after_its_failures_and_forgiven_attempts_do_not_count() {
+        let guard = LoginGuard::new();
+        let start = Instant::now();
+        let attempt = guard
+            .admit_at("A@example.com", ip("10.0.0.1"), start)
+            .unwrap();
+        guard.forgive(&attempt);
+        for n in 0..ACCOUNT_MAX_FAILURES {
+            let client = IpAddr::from([10, 0, (n / 250) as u8, (n % 250) as u8 + 1]);
+            assert!(
+                guard.admit_at(" a@example.com", client, start).is_ok(),
+                "{n}"
+            );
+        }
+        assert!(
+            guard
+                .admit_at("a@example.com", ip("10.9.9.9"), start)
+                .is_err()
+        );
+        assert!(
+            guard
+                .admit_at("b@example.com", ip("10.9.9.9"), start)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn an_ipv6_client_is_its_64_and_the_limiter_stays_bounded() {
+        assert_eq!(
+            address_key(ip("2001:db8:1:2:3:4:5:6")),
+            ip("2001:db8:1:2::")
+        );
+        let mut log = FailureLog::new(1);
+        let start = Instant::now();
+        for n in 0..LIMITER_MAX_KEYS + 100 {
+            log.record(n, start + Duration::from_millis(n as u64));
+        }
+        assert_eq!(log.times.len(), LIMITER_MAX_KEYS);
+        // The stalest were forgotten, the latest kept.
+        assert!(log.times.contains_key(&(LIMITER_MAX_KEYS + 99)));
+        assert!(!log.times.contains_key(&0));
     }
 }

@@ -121,7 +121,21 @@ enum UsersCommand {
         /// Also creates an API token and prints it.
         #[arg(long)]
         api_token: bool,
+        /// The API token is valid for this many days (default: until revoked).
+        #[arg(long, requires = "api_token", value_parser = clap::value_parser!(i64).range(1..=auth::MAX_TOKEN_EXPIRY_DAYS))]
+        expires_in_days: Option<i64>,
     },
+    /// Lists or revokes a user's API tokens.
+    #[command(subcommand)]
+    Tokens(TokensCommand),
+}
+
+#[derive(Subcommand)]
+enum TokensCommand {
+    /// Lists a user's API tokens (never their secrets): id, name, created, last used, expiry.
+    List { email: String },
+    /// Revokes (deletes) one of a user's API tokens.
+    Revoke { email: String, id: uuid::Uuid },
 }
 
 #[derive(Subcommand)]
@@ -262,6 +276,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             language,
             timezone,
             api_token,
+            expires_in_days,
         }) => {
             let password = match (password, password_stdin) {
                 (Some(password), _) => Some(password),
@@ -291,11 +306,45 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("Created user {} ({})", user.email, user.id);
             if api_token {
                 let token = format!("{}{}", auth::API_TOKEN_PREFIX, auth::new_token());
-                state
+                let expires_at = auth::token_expiry(expires_in_days).map_err(anyhow::Error::msg)?;
+                let row = state
                     .db
-                    .create_api_token(&auth::token_hash(&token), user.id, "cli")
+                    .create_api_token_expiring(
+                        &auth::token_hash(&token),
+                        user.id,
+                        "cli",
+                        expires_at,
+                    )
                     .await?;
                 println!("API token: {token}");
+                if let Some(at) = row.expires_at {
+                    println!("Expires: {}", utc(at));
+                }
+            }
+            Ok(())
+        }
+        Command::Users(UsersCommand::Tokens(command)) => {
+            let state = AppState::new(load_config(file)?).await?;
+            let email = match &command {
+                TokensCommand::List { email } | TokensCommand::Revoke { email, .. } => email,
+            };
+            let user = state
+                .db
+                .user_by_email(email.trim())
+                .await?
+                .with_context(|| format!("no user has the email {email}"))?;
+            match command {
+                TokensCommand::List { .. } => {
+                    print!("{}", tokens_table(&state.db.api_tokens_of(user.id).await?));
+                }
+                TokensCommand::Revoke { id, .. } => {
+                    anyhow::ensure!(
+                        state.db.delete_api_token(user.id, id).await?,
+                        "{} has no API token {id}",
+                        user.email
+                    );
+                    println!("Revoked API token {id} of {}.", user.email);
+                }
             }
             Ok(())
         }
@@ -391,6 +440,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 text: "This is a test email from meet-recorder. Email delivery works.".into(),
                 html: "<p>This is a test email from meet-recorder. Email delivery works.</p>"
                     .into(),
+                message_key: None,
             };
             state
                 .recorder
@@ -522,4 +572,36 @@ fn progress_bar(done: usize, total: usize) {
         "#".repeat(filled),
         ".".repeat(WIDTH - filled)
     );
+}
+
+/// A time for people: UTC, to the minute.
+fn utc(ms: i64) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default()
+}
+
+/// `users tokens list`: one line per token, never its secret; expired tokens say so.
+fn tokens_table(tokens: &[crate::db::ApiTokenRow]) -> String {
+    let now = crate::db::now_ms();
+    let mut out = format!(
+        "{:<36}  {:<24}  {:<20}  {:<20}  EXPIRES\n",
+        "ID", "NAME", "CREATED", "LAST USED"
+    );
+    for token in tokens {
+        let expires = match token.expires_at {
+            None => "never".to_owned(),
+            Some(at) if at <= now => format!("{} (expired)", utc(at)),
+            Some(at) => utc(at),
+        };
+        out.push_str(&format!(
+            "{:<36}  {:<24}  {:<20}  {:<20}  {}\n",
+            token.id,
+            token.name,
+            utc(token.created_at),
+            token.last_used_at.map_or_else(|| "never".to_owned(), utc),
+            expires
+        ));
+    }
+    out
 }

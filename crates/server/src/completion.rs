@@ -274,7 +274,10 @@ impl Recorder {
                 mode: recording.mode,
             };
             let rendered = crate::mail::render(&email, &self.brand);
-            let message = Outgoing::from_rendered(&self.brand, &owner.email, rendered);
+            // One id per recording, owner and kind: a retry after a crash that came between
+            // the SMTP server's answer and our record of it is recognisably the same email.
+            let message = Outgoing::from_rendered(&self.brand, &owner.email, rendered)
+                .keyed(format!("recording-{id}-{kind}-{}", owner.id));
             if let Err(error) = self.mailer.send(&message).await {
                 return Outcome::Retry(format!("email to owner {}: {error}", owner.id));
             }

@@ -124,9 +124,6 @@ pub struct JobSettings {
     pub max_attempts: i64,
     /// How many times a finished egress's file is looked for before the recording fails.
     pub confirm_attempts: i64,
-    /// With storage events as the completion signal, how long after `egress_ended` the
-    /// file is looked for all the same, in case its event was lost.
-    pub storage_event_grace: Duration,
 }
 
 /// The optional transcription service (`SUMMARY_SERVICE_*`, the reference's v2 API).
@@ -164,8 +161,46 @@ pub struct Config {
     pub transcription: Option<TranscriptionSettings>,
     /// How often expired recordings are purged.
     pub purge_interval: Duration,
+    /// How long the ids of handled webhooks are kept (deduplication needs minutes).
+    pub webhook_event_retention: Duration,
+    /// How long expired sessions are kept before they are deleted.
+    pub expired_session_retention: Duration,
+    /// How often the tables above are pruned.
+    pub prune_interval: Duration,
     /// Reverse proxies whose `X-Forwarded-For` is believed (`MEET_RECORDER_TRUSTED_PROXIES`).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// What HTTP clients may hold of the machine.
+    pub connections: ConnectionSettings,
+}
+
+/// What HTTP clients may hold: connections (each a file descriptor), the time to send a
+/// request's headers, and event streams (long-lived connections) per client.
+#[derive(Debug, Clone)]
+pub struct ConnectionSettings {
+    /// Open connections at most (`MEET_RECORDER_MAX_CONNECTIONS`); beyond, a new one is
+    /// answered 503 and closed.
+    pub max_connections: usize,
+    /// How long a client has to send a request's headers, and how long an idle keep-alive
+    /// connection is kept (`MEET_RECORDER_HEADER_TIMEOUT_S`).
+    pub header_timeout: Duration,
+    /// Open `recording-events` streams per client address
+    /// (`MEET_RECORDER_EVENT_STREAMS_PER_CLIENT`); beyond, 429.
+    pub event_streams_per_client: usize,
+}
+
+fn connection_settings(source: &Source) -> Result<ConnectionSettings, ConfigError> {
+    let positive = |name: &str, default: u64| -> Result<u64, ConfigError> {
+        match source.number::<u64>(name)? {
+            None => Ok(default),
+            Some(0) => Err(invalid(name, "must be at least 1")),
+            Some(value) => Ok(value),
+        }
+    };
+    Ok(ConnectionSettings {
+        max_connections: positive("MEET_RECORDER_MAX_CONNECTIONS", 512)? as usize,
+        header_timeout: Duration::from_secs(positive("MEET_RECORDER_HEADER_TIMEOUT_S", 10)?),
+        event_streams_per_client: positive("MEET_RECORDER_EVENT_STREAMS_PER_CLIENT", 32)? as usize,
+    })
 }
 
 /// `MEET_RECORDER_TRUSTED_PROXIES`: comma-separated addresses or CIDR blocks.
@@ -225,8 +260,13 @@ const KNOWN: &[&str] = &[
     "MEET_RECORDER_JOB_RETRY_BASE_MS",
     "MEET_RECORDER_JOB_MAX_ATTEMPTS",
     "MEET_RECORDER_CONFIRM_ATTEMPTS",
-    "MEET_RECORDER_STORAGE_EVENT_GRACE_S",
     "MEET_RECORDER_TRUSTED_PROXIES",
+    "MEET_RECORDER_WEBHOOK_EVENT_RETENTION_HOURS",
+    "MEET_RECORDER_EXPIRED_SESSION_RETENTION_DAYS",
+    "MEET_RECORDER_PRUNE_INTERVAL_S",
+    "MEET_RECORDER_MAX_CONNECTIONS",
+    "MEET_RECORDER_HEADER_TIMEOUT_S",
+    "MEET_RECORDER_EVENT_STREAMS_PER_CLIENT",
     "EMAIL_BACKEND",
     "EMAIL_HOST",
     "EMAIL_PORT",
@@ -676,6 +716,23 @@ impl Config {
                     .unwrap_or(3600),
             ),
             trusted_proxies: trusted_proxies(source)?,
+            webhook_event_retention: Duration::from_secs(
+                3600 * source
+                    .number("MEET_RECORDER_WEBHOOK_EVENT_RETENTION_HOURS")?
+                    .unwrap_or(72),
+            ),
+            expired_session_retention: Duration::from_secs(
+                86_400
+                    * source
+                        .number("MEET_RECORDER_EXPIRED_SESSION_RETENTION_DAYS")?
+                        .unwrap_or(7),
+            ),
+            prune_interval: Duration::from_secs(
+                source
+                    .number("MEET_RECORDER_PRUNE_INTERVAL_S")?
+                    .unwrap_or(3600),
+            ),
+            connections: connection_settings(source)?,
             reconcile_grace: Duration::from_secs(
                 source
                     .number("MEET_RECORDER_RECONCILE_GRACE_S")?
@@ -697,11 +754,6 @@ impl Config {
                 confirm_attempts: source
                     .number("MEET_RECORDER_CONFIRM_ATTEMPTS")?
                     .unwrap_or(8),
-                storage_event_grace: Duration::from_secs(
-                    source
-                        .number("MEET_RECORDER_STORAGE_EVENT_GRACE_S")?
-                        .unwrap_or(300),
-                ),
             },
         })
     }
@@ -795,6 +847,18 @@ impl Config {
             (
                 "MEET_RECORDER_STORAGE_DIR",
                 self.storage_dir.display().to_string(),
+            ),
+            (
+                "MEET_RECORDER_MAX_CONNECTIONS",
+                self.connections.max_connections.to_string(),
+            ),
+            (
+                "MEET_RECORDER_HEADER_TIMEOUT_S",
+                self.connections.header_timeout.as_secs().to_string(),
+            ),
+            (
+                "MEET_RECORDER_EVENT_STREAMS_PER_CLIENT",
+                self.connections.event_streams_per_client.to_string(),
             ),
         ]);
         match &self.s3 {
@@ -901,15 +965,31 @@ fn public_url_is_https(source: &Source) -> Result<bool, ConfigError> {
         .is_some_and(|url| url.starts_with("https://")))
 }
 
-/// A database URL without its password.
+/// A database URL without its password, whether in the user part or a query parameter
+/// (`?password=`, `?sslpassword=`).
 fn redact_url(value: &str) -> String {
-    match url::Url::parse(value) {
-        Ok(mut url) if url.password().is_some() => {
-            let _ = url.set_password(Some("********"));
-            url.to_string()
-        }
-        _ => value.to_owned(),
+    let Ok(mut url) = url::Url::parse(value) else {
+        return value.to_owned();
+    };
+    if url.password().is_some() {
+        let _ = url.set_password(Some("********"));
     }
+    if url.query().is_some() {
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(name, value)| {
+                let secret = name.to_ascii_lowercase().contains("password");
+                let shown = if secret {
+                    "********".into()
+                } else {
+                    value.into_owned()
+                };
+                (name.into_owned(), shown)
+            })
+            .collect();
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    url.to_string()
 }
 
 #[cfg(test)]
@@ -946,6 +1026,10 @@ mod tests {
         assert_eq!(error.variable, "AWS_S3_ACCESS_KEY_ID");
         let error = config(&[("RECORDING_WORKER_CLASSES", r#"{"video":"x"}"#)]).unwrap_err();
         assert_eq!(error.variable, "RECORDING_WORKER_CLASSES");
+        let error = config(&[("MEET_RECORDER_MAX_CONNECTIONS", "0")]).unwrap_err();
+        assert_eq!(error.variable, "MEET_RECORDER_MAX_CONNECTIONS");
+        let error = config(&[("MEET_RECORDER_HEADER_TIMEOUT_S", "soon")]).unwrap_err();
+        assert_eq!(error.variable, "MEET_RECORDER_HEADER_TIMEOUT_S");
     }
 
     #[test]
@@ -975,6 +1059,17 @@ mod tests {
         .unwrap();
         let text = config.describe();
         assert!(!text.contains("hunter2") && !text.contains(":pw@") && !text.contains("tok123"));
+        let in_query = Config::from_source(&Source::from_pairs([(
+            "DATABASE_URL",
+            "postgres://u@db/x?sslmode=require&password=s3cret&sslpassword=k3y",
+        )]))
+        .unwrap()
+        .describe();
+        assert!(
+            !in_query.contains("s3cret") && !in_query.contains("k3y"),
+            "{in_query}"
+        );
+        assert!(in_query.contains("sslmode=require"), "{in_query}");
         assert!(!format!("{config:?}").contains("hunter2"));
     }
 

@@ -59,3 +59,19 @@ impl Recorder {
         Ok(report)
     }
 }
+
+impl Recorder {
+    /// Prunes what the database keeps only for a while (handled webhook ids, expired
+    /// sessions) and counts it in the metrics.
+    pub async fn prune(&self) -> Result<crate::db::Pruned, sqlx::Error> {
+        let pruned = self
+            .db
+            .prune(
+                self.config.webhook_event_retention.as_millis() as i64,
+                self.config.expired_session_retention.as_millis() as i64,
+            )
+            .await?;
+        self.metrics.pruned(pruned);
+        Ok(pruned)
+    }
+}

@@ -22,6 +22,8 @@ pub const CONFIRM_RECORDING: &str = "confirm_recording";
 pub const NOTIFY_OWNERS: &str = "notify_owners";
 /// The stored kind of [`Job::Transcribe`].
 pub const TRANSCRIBE: &str = "transcribe";
+/// The stored kind of [`Job::DeleteFile`].
+pub const DELETE_FILE: &str = "delete_file";
 
 /// How long a claimed job may go without a heartbeat before another runner takes it back.
 const LEASE: Duration = Duration::from_secs(15);
@@ -31,7 +33,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(600);
 
 /// A background job: its kind names the variant (the `kind` column), its fields are the
 /// JSON payload.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Job {
     /// Confirm that a finished recording's file is in storage; `{"recording_id"}`.
     ConfirmRecording { recording_id: Uuid },
@@ -42,6 +44,8 @@ pub enum Job {
     },
     /// Hand a saved recording to the transcription service; `{"recording_id"}`.
     Transcribe { recording_id: Uuid },
+    /// Delete an object whose recording row is gone (its room was deleted); `{"key"}`.
+    DeleteFile { key: String },
 }
 
 impl Job {
@@ -50,6 +54,7 @@ impl Job {
             Job::ConfirmRecording { .. } => CONFIRM_RECORDING,
             Job::NotifyOwners { .. } => NOTIFY_OWNERS,
             Job::Transcribe { .. } => TRANSCRIBE,
+            Job::DeleteFile { .. } => DELETE_FILE,
         }
     }
 
@@ -62,6 +67,7 @@ impl Job {
                 recording_id,
                 notification,
             } => json!({ "recording_id": recording_id, "kind": notification.as_str() }),
+            Job::DeleteFile { key } => json!({ "key": key }),
         }
     }
 
@@ -74,11 +80,21 @@ impl Job {
                 notification,
             } => format!("notify:{}:{recording_id}", notification.as_str()),
             Job::Transcribe { recording_id } => format!("transcribe:{recording_id}"),
+            Job::DeleteFile { key } => format!("delete:{key}"),
         }
     }
 
     /// The job a stored row holds.
     pub fn parse(kind: &str, payload: &Value) -> Result<Self, String> {
+        if kind == DELETE_FILE {
+            let key = payload["key"]
+                .as_str()
+                .filter(|key| !key.is_empty())
+                .ok_or_else(|| format!("payload has no key: {payload}"))?;
+            return Ok(Job::DeleteFile {
+                key: key.to_owned(),
+            });
+        }
         let recording_id = payload["recording_id"]
             .as_str()
             .and_then(|id| id.parse::<Uuid>().ok())
@@ -141,6 +157,10 @@ async fn run(state: &AppState, row: &JobRow) -> Outcome {
                 .await
         }
         Job::Transcribe { recording_id } => state.recorder.hand_off_transcript(recording_id).await,
+        Job::DeleteFile { key } => match state.recorder.storage.delete(&key).await {
+            Ok(()) | Err(crate::storage::StorageError::NotFound) => Outcome::Done,
+            Err(error) => Outcome::Retry(format!("delete {key}: {error}")),
+        },
     }
 }
 
@@ -265,8 +285,11 @@ mod tests {
                 notification: Notification::Failed,
             },
             Job::Transcribe { recording_id },
+            Job::DeleteFile {
+                key: "recordings/x.mp4".into(),
+            },
         ] {
-            assert_eq!(Job::parse(job.kind(), &job.payload()), Ok(job));
+            assert_eq!(Job::parse(job.kind(), &job.payload()), Ok(job.clone()));
         }
         assert!(Job::parse("teleport", &json!({"recording_id": recording_id})).is_err());
         assert!(Job::parse(CONFIRM_RECORDING, &json!({})).is_err());

@@ -19,6 +19,7 @@ pub struct Metrics {
     job_failures: Mutex<BTreeMap<String, u64>>,
     stop_to_saved: Mutex<Timing>,
     saved_to_notified: Mutex<Timing>,
+    pruned: Mutex<crate::db::Pruned>,
 }
 
 impl Metrics {
@@ -39,6 +40,12 @@ impl Metrics {
         let mut timing = self.stop_to_saved.lock().unwrap();
         timing.count += 1;
         timing.sum_seconds += elapsed.as_secs_f64();
+    }
+
+    pub fn pruned(&self, pruned: crate::db::Pruned) {
+        let mut total = self.pruned.lock().unwrap();
+        total.webhook_events += pruned.webhook_events;
+        total.sessions += pruned.sessions;
     }
 
     pub fn saved_to_notified(&self, elapsed: Duration) {
@@ -88,6 +95,21 @@ impl Metrics {
             let _ = writeln!(
                 out,
                 "meet_recorder_job_failures_total{{kind=\"{kind}\"}} {count}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP meet_recorder_pruned_rows_total Rows removed by age, by table."
+        );
+        let _ = writeln!(out, "# TYPE meet_recorder_pruned_rows_total counter");
+        let pruned = *self.pruned.lock().unwrap();
+        for (table, count) in [
+            ("webhook_events", pruned.webhook_events),
+            ("sessions", pruned.sessions),
+        ] {
+            let _ = writeln!(
+                out,
+                "meet_recorder_pruned_rows_total{{table=\"{table}\"}} {count}"
             );
         }
         for (name, help, timing) in [

@@ -41,6 +41,14 @@ pub enum StartError {
 }
 
 #[derive(Debug, thiserror::Error)]
+pub enum DeleteRoomError {
+    #[error("a recording of the room is in progress")]
+    RecordingInProgress,
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+#[derive(Debug, thiserror::Error)]
 pub enum StopError {
     #[error("no active recording")]
     NotFound,
@@ -439,7 +447,7 @@ impl Recorder {
     /// Enqueues `job` in the caller's transaction (once per recording: see
     /// [`Job::dedupe_key`]).
     async fn enqueue_job(&self, tx: &mut sqlx::AnyConnection, job: Job) -> Result<(), sqlx::Error> {
-        let attempts = match job {
+        let attempts = match &job {
             Job::ConfirmRecording { .. } => self.config.jobs.confirm_attempts,
             _ => self.config.jobs.max_attempts,
         };
@@ -798,6 +806,29 @@ impl Recorder {
             .await?
             .into_iter()
             .find(|info| self.recording_id_in(info) == Some(recording.id)))
+    }
+
+    /// Deletes a room: refused while one of its recordings may still be recording or
+    /// writing its file; otherwise the rows go and every recording's file is deleted by a
+    /// job enqueued in the same transaction (storage down: the job retries).
+    pub async fn delete_room(&self, room: Uuid) -> Result<(), DeleteRoomError> {
+        let mut tx = self.db.pool().begin().await?;
+        // A start for this room waits for this transaction, or this one sees its row.
+        if !self.db.lock_room(&mut tx, room).await? {
+            return Ok(());
+        }
+        let recordings = self.db.recordings_of_room(&mut tx, room).await?;
+        if recordings.iter().any(|r| r.status.awaits_egress()) {
+            return Err(DeleteRoomError::RecordingInProgress);
+        }
+        for recording in &recordings {
+            let key = self.key(recording.id, recording.mode);
+            self.enqueue_job(&mut tx, Job::DeleteFile { key }).await?;
+        }
+        self.db.delete_room(&mut tx, room).await?;
+        tx.commit().await?;
+        self.jobs_wakeup.notify_one();
+        Ok(())
     }
 
     /// Stops every egress LiveKit runs for a recording of ours that is no longer open

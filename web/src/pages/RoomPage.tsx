@@ -159,9 +159,10 @@ function transitionToast(
       return {
         tone: 'success',
         message: t(`toast.stopped.${mode}`),
-        link: canOpenRecording
-          ? { to: `/recording/${recording.id}`, label: t('toast.openRecording') }
-          : undefined,
+        link:
+          canOpenRecording && recording.id
+            ? { to: `/recording/${recording.id}`, label: t('toast.openRecording') }
+            : undefined,
       };
   }
 }

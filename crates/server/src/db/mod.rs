@@ -14,15 +14,17 @@
 
 mod jobs;
 mod recordings;
+mod retention;
 mod rooms;
 mod share_links;
 mod users;
 
 pub use jobs::{JobRow, QueueDepth};
 pub use recordings::{NewRecording, RecordingPatch, RecordingRow};
-pub use rooms::{RoomAccessRow, RoomRow};
+pub use retention::Pruned;
+pub use rooms::{AccessRemoval, RoomAccessRow, RoomRow};
 pub use share_links::ShareLinkRow;
-pub use users::UserRow;
+pub use users::{ApiTokenRow, UserRow};
 
 use std::str::FromStr;
 

@@ -379,6 +379,19 @@ impl Db {
     }
 
     /// A room's latest recordings, newest first.
+    /// Every recording of a room, in the caller's transaction.
+    pub async fn recordings_of_room(
+        &self,
+        conn: &mut AnyConnection,
+        room: Uuid,
+    ) -> Result<Vec<RecordingRow>, sqlx::Error> {
+        let rows = sqlx::query(&format!("{SELECT} WHERE rec.room_id = $1"))
+            .bind(room.to_string())
+            .fetch_all(conn)
+            .await?;
+        rows.iter().map(RecordingRow::from_row).collect()
+    }
+
     pub async fn latest_recordings_of_room(
         &self,
         room: Uuid,

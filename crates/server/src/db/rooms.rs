@@ -1,10 +1,24 @@
 //! Rooms and who may do what in them (owner, administrator, member).
 
 use meet_recorder_domain::Role;
-use sqlx::{Row, any::AnyRow};
+use sqlx::{AnyConnection, Row, any::AnyRow};
 use uuid::Uuid;
 
-use super::{Db, StoreError, now_ms, parse_column};
+use super::{Backend, Db, StoreError, now_ms, parse_column};
+
+/// What [`Db::remove_room_access`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessRemoval {
+    Removed,
+    /// The room has no such access.
+    NotFound,
+    /// The requester is (no longer) privileged on the room.
+    NotPrivileged,
+    /// Only an owner may remove an owner.
+    OwnerRequired,
+    /// The access is the room's last owner's.
+    LastOwner,
+}
 
 #[derive(Debug, Clone)]
 pub struct RoomRow {
@@ -164,10 +178,11 @@ impl Db {
         row.as_ref().map(RoomRow::from_row).transpose()
     }
 
-    pub async fn delete_room(&self, id: Uuid) -> Result<(), sqlx::Error> {
+    /// Deletes a room, its accesses and its recordings' rows, in the caller's transaction.
+    pub async fn delete_room(&self, conn: &mut AnyConnection, id: Uuid) -> Result<(), sqlx::Error> {
         sqlx::query("DELETE FROM rooms WHERE id = $1")
             .bind(id.to_string())
-            .execute(&self.pool)
+            .execute(conn)
             .await?;
         Ok(())
     }
@@ -233,6 +248,92 @@ impl Db {
             .execute(&self.pool)
             .await?;
         Ok(result.rows_affected() > 0)
+    }
+
+    /// Removes an access as `requester`, in one transaction that holds the room's accesses
+    /// still while it checks: the requester's role now (not when the request began), and
+    /// that a room never loses its last owner, however many removals run at once.
+    /// Serialises changes of a room behind its row, in the caller's transaction:
+    /// PostgreSQL locks it (`FOR UPDATE` also waits for a recording being inserted for
+    /// it); SQLite takes the database's write lock with a first write (a transaction that
+    /// only read first could not write later under WAL once another one did). Returns
+    /// whether the room exists.
+    pub async fn lock_room(
+        &self,
+        conn: &mut AnyConnection,
+        room: Uuid,
+    ) -> Result<bool, sqlx::Error> {
+        Ok(match self.backend {
+            Backend::Postgres => sqlx::query("SELECT id FROM rooms WHERE id = $1 FOR UPDATE")
+                .bind(room.to_string())
+                .fetch_optional(conn)
+                .await?
+                .is_some(),
+            Backend::Sqlite => {
+                sqlx::query("UPDATE rooms SET updated_at = updated_at WHERE id = $1")
+                    .bind(room.to_string())
+                    .execute(conn)
+                    .await?
+                    .rows_affected()
+                    > 0
+            }
+        })
+    }
+
+    pub async fn remove_room_access(
+        &self,
+        room: Uuid,
+        access: Uuid,
+        requester: Uuid,
+    ) -> Result<AccessRemoval, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        if !self.lock_room(&mut tx, room).await? {
+            return Ok(AccessRemoval::NotFound);
+        }
+        let requester_role: Option<Role> =
+            sqlx::query("SELECT role FROM room_accesses WHERE room_id = $1 AND user_id = $2")
+                .bind(room.to_string())
+                .bind(requester.to_string())
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|row| parse_column(&row, "role"))
+                .transpose()?;
+        if !requester_role.is_some_and(Role::is_privileged) {
+            return Ok(AccessRemoval::NotPrivileged);
+        }
+        let target_role: Option<Role> =
+            sqlx::query("SELECT role FROM room_accesses WHERE room_id = $1 AND id = $2")
+                .bind(room.to_string())
+                .bind(access.to_string())
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|row| parse_column(&row, "role"))
+                .transpose()?;
+        let Some(target_role) = target_role else {
+            return Ok(AccessRemoval::NotFound);
+        };
+        if target_role == Role::Owner {
+            if requester_role != Some(Role::Owner) {
+                return Ok(AccessRemoval::OwnerRequired);
+            }
+            let owners: i64 = sqlx::query(
+                "SELECT COUNT(*) AS n FROM room_accesses WHERE room_id = $1 AND role = 'owner'",
+            )
+            .bind(room.to_string())
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("n")?;
+            if owners <= 1 {
+                return Ok(AccessRemoval::LastOwner);
+            }
+        }
+        sqlx::query("DELETE FROM room_accesses WHERE id = $1 AND room_id = $2")
+            .bind(access.to_string())
+            .bind(room.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(AccessRemoval::Removed)
     }
 
     /// How many owners the room has (the last one cannot be removed).

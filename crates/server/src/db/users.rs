@@ -35,6 +35,32 @@ pub(super) fn user_from_row(row: &AnyRow) -> Result<UserRow, sqlx::Error> {
 
 const USER_COLUMNS: &str = "id, email, full_name, password_hash, language, timezone";
 
+/// An API token as its owner sees it: never its secret (only a hash is stored anyway).
+#[derive(Debug, Clone)]
+pub struct ApiTokenRow {
+    pub id: Uuid,
+    pub name: String,
+    pub created_at: i64,
+    /// Unix ms; `None`: valid until revoked.
+    pub expires_at: Option<i64>,
+    /// Unix ms, recorded at most once a minute.
+    pub last_used_at: Option<i64>,
+}
+
+impl ApiTokenRow {
+    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            id: parse_column(row, "id")?,
+            name: row.try_get("name")?,
+            created_at: row.try_get("created_at")?,
+            expires_at: row.try_get("expires_at")?,
+            last_used_at: row.try_get("last_used_at")?,
+        })
+    }
+}
+
+const TOKEN_COLUMNS: &str = "id, name, created_at, expires_at, last_used_at";
+
 impl Db {
     pub async fn create_user(
         &self,
@@ -145,38 +171,113 @@ impl Db {
         Ok(())
     }
 
+    /// Creates an API token that never expires (see [`Db::create_api_token_expiring`]).
     pub async fn create_api_token(
         &self,
         token_hash: &str,
         user_id: Uuid,
         name: &str,
     ) -> Result<Uuid, sqlx::Error> {
-        let id = Uuid::new_v4();
-        sqlx::query(
-            "INSERT INTO api_tokens (id, token_hash, user_id, name, created_at) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(id.to_string())
+        Ok(self
+            .create_api_token_expiring(token_hash, user_id, name, None)
+            .await?
+            .id)
+    }
+
+    /// Creates an API token, valid until `expires_at` (Unix ms) when given.
+    pub async fn create_api_token_expiring(
+        &self,
+        token_hash: &str,
+        user_id: Uuid,
+        name: &str,
+        expires_at: Option<i64>,
+    ) -> Result<ApiTokenRow, sqlx::Error> {
+        let row = sqlx::query(&format!(
+            "INSERT INTO api_tokens (id, token_hash, user_id, name, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING {TOKEN_COLUMNS}"
+        ))
+        .bind(Uuid::new_v4().to_string())
         .bind(token_hash)
         .bind(user_id.to_string())
         .bind(name)
         .bind(now_ms())
-        .execute(&self.pool)
+        .bind(expires_at)
+        .fetch_one(&self.pool)
         .await?;
-        Ok(id)
+        ApiTokenRow::from_row(&row)
     }
 
+    /// The user an API token signs in as, and the token, unless it expired at `now`.
     pub async fn user_by_api_token(
         &self,
         token_hash: &str,
-    ) -> Result<Option<UserRow>, sqlx::Error> {
+        now: i64,
+    ) -> Result<Option<(UserRow, ApiTokenRow)>, sqlx::Error> {
         let row = sqlx::query(
-            "SELECT u.id, u.email, u.full_name, u.password_hash, u.language, u.timezone \
-             FROM users u JOIN api_tokens t ON t.user_id = u.id WHERE t.token_hash = $1",
+            "SELECT u.id, u.email, u.full_name, u.password_hash, u.language, u.timezone, \
+             t.id AS token_id, t.name AS token_name, t.created_at AS token_created_at, \
+             t.expires_at AS token_expires_at, t.last_used_at AS token_last_used_at \
+             FROM users u JOIN api_tokens t ON t.user_id = u.id \
+             WHERE t.token_hash = $1 AND (t.expires_at IS NULL OR t.expires_at > $2)",
         )
         .bind(token_hash)
+        .bind(now)
         .fetch_optional(&self.pool)
         .await?;
-        row.as_ref().map(UserRow::from_row).transpose()
+        row.map(|row| {
+            let token = ApiTokenRow {
+                id: parse_column(&row, "token_id")?,
+                name: row.try_get("token_name")?,
+                created_at: row.try_get("token_created_at")?,
+                expires_at: row.try_get("token_expires_at")?,
+                last_used_at: row.try_get("token_last_used_at")?,
+            };
+            Ok((UserRow::from_row(&row)?, token))
+        })
+        .transpose()
+    }
+
+    /// Records that a token was used at `now`, unless that was already recorded after
+    /// `stale_before` (so a busy token costs one write per interval, not one per request).
+    pub async fn touch_api_token(
+        &self,
+        id: Uuid,
+        now: i64,
+        stale_before: i64,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE api_tokens SET last_used_at = $1 \
+             WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $3)",
+        )
+        .bind(now)
+        .bind(id.to_string())
+        .bind(stale_before)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// A user's API tokens (expired ones included), newest first.
+    pub async fn api_tokens_of(&self, user_id: Uuid) -> Result<Vec<ApiTokenRow>, sqlx::Error> {
+        sqlx::query(&format!(
+            "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE user_id = $1 \
+             ORDER BY created_at DESC, id"
+        ))
+        .bind(user_id.to_string())
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(ApiTokenRow::from_row)
+        .collect()
+    }
+
+    /// Deletes one of the user's API tokens; false when the user has no such token.
+    pub async fn delete_api_token(&self, user_id: Uuid, id: Uuid) -> Result<bool, sqlx::Error> {
+        let result = sqlx::query("DELETE FROM api_tokens WHERE id = $1 AND user_id = $2")
+            .bind(id.to_string())
+            .bind(user_id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected() > 0)
     }
 }

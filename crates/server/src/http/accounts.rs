@@ -2,18 +2,22 @@
 
 use axum::{
     Json,
-    extract::State,
+    extract::{Path, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::error::{ApiError, JsonBody};
+use super::{
+    client::ClientAddr,
+    error::{ApiError, JsonBody},
+    recordings::iso,
+};
 use crate::{
     app::AppState,
-    auth::{self, CurrentUser, SESSION_COOKIE},
-    db::{UserRow, now_ms},
+    auth::{self, CurrentUser, SESSION_COOKIE, VerifyError},
+    db::{ApiTokenRow, UserRow, now_ms},
     mail::Language,
 };
 
@@ -37,22 +41,64 @@ pub struct Login {
     password: String,
 }
 
+/// `POST auth/login/`. Every attempt does the same work (one lookup, one password
+/// verification on the bounded hashing pool, a dummy hash for unknown emails) and counts
+/// against the account's and the client address's limits until it succeeds (429 with
+/// `Retry-After` beyond them; see [`auth::LoginGuard`]).
 pub async fn login(
     State(state): State<AppState>,
+    client: ClientAddr,
     JsonBody(body): JsonBody<Login>,
 ) -> Result<Response, ApiError> {
-    let user = state.db.user_by_email(body.email.trim()).await?;
-    let valid = user.as_ref().is_some_and(|u| {
-        u.password_hash
-            .as_deref()
-            .is_some_and(|hash| auth::verify_password(&body.password, hash))
-    });
+    let guard = auth::LoginGuard::of(&state);
+    let email = body.email.trim();
+    let attempt = match guard.admit(email, client.0) {
+        Ok(attempt) => attempt,
+        Err(wait) => {
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            return Ok(with_retry_after(
+                ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too-many-login-attempts",
+                    format!("Too many failed sign-ins. Try again in {seconds} seconds."),
+                )
+                .with("retry_after", seconds.max(1)),
+                seconds.max(1),
+            ));
+        }
+    };
+    let user = match state.db.user_by_email(email).await {
+        Ok(user) => user,
+        Err(error) => {
+            guard.forgive(&attempt);
+            return Err(error.into());
+        }
+    };
+    let hash = user.as_ref().and_then(|u| u.password_hash.clone());
+    let valid = match guard.verify(body.password, hash).await {
+        Ok(valid) => valid,
+        Err(error) => {
+            guard.forgive(&attempt);
+            return match error {
+                VerifyError::Busy => Ok(with_retry_after(
+                    ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "login-busy",
+                        "Too many sign-ins at once. Try again in a second.",
+                    ),
+                    1,
+                )),
+                VerifyError::Failed => Err(ApiError::internal("password verification failed")),
+            };
+        }
+    };
     let Some(user) = user.filter(|_| valid) else {
         return Err(ApiError::bad_request(
             "invalid-credentials",
             "Unable to sign in with the provided credentials.",
         ));
     };
+    guard.forgive(&attempt);
     let token = auth::new_token();
     let ttl = state.config.session_ttl;
     state
@@ -78,6 +124,14 @@ pub async fn login(
         HeaderValue::from_str(&cookie).map_err(ApiError::internal)?,
     );
     Ok(response)
+}
+
+fn with_retry_after(error: ApiError, seconds: u64) -> Response {
+    let mut response = error.into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    response
 }
 
 pub async fn logout(
@@ -158,13 +212,27 @@ pub async fn update_me(
     Ok(Json(user_json(&updated)))
 }
 
+/// An API token as its owner sees it: never the secret.
+pub fn token_json(token: &ApiTokenRow) -> Value {
+    json!({
+        "id": token.id,
+        "name": token.name,
+        "created_at": iso(token.created_at),
+        "last_used_at": token.last_used_at.map(iso),
+        "expires_at": token.expires_at.map(iso),
+    })
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewToken {
     name: String,
+    /// Valid for this many days; without it, until revoked.
+    #[serde(default)]
+    expires_in_days: Option<i64>,
 }
 
-/// Creates an API token; it is shown once, only its hash is kept.
+/// `POST users/me/tokens/`: creates an API token; it is shown once, only its hash is kept.
 pub async fn create_token(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -177,13 +245,40 @@ pub async fn create_token(
             "A token needs a name of 1 to 100 characters.",
         ));
     }
+    let expires_at = auth::token_expiry(body.expires_in_days)
+        .map_err(|detail| ApiError::bad_request("invalid-expiry", detail))?;
     let token = format!("{}{}", auth::API_TOKEN_PREFIX, auth::new_token());
-    let id = state
+    let row = state
         .db
-        .create_api_token(&auth::token_hash(&token), user.id, name)
+        .create_api_token_expiring(&auth::token_hash(&token), user.id, name, expires_at)
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"id": id, "name": name, "token": token})),
-    ))
+    let mut body = token_json(&row);
+    body["token"] = json!(token);
+    Ok((StatusCode::CREATED, Json(body)))
+}
+
+/// `GET users/me/tokens/`: the user's API tokens, newest first, expired ones included.
+pub async fn list_tokens(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+) -> Result<Json<Value>, ApiError> {
+    let tokens = state.db.api_tokens_of(user.id).await?;
+    Ok(Json(Value::Array(tokens.iter().map(token_json).collect())))
+}
+
+/// `DELETE users/me/tokens/{id}/`: revokes one of the user's tokens (404 for anyone
+/// else's, without telling whether it exists).
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let not_found =
+        || ApiError::not_found("token-not-found", "No API token matches the given query.");
+    let id: uuid::Uuid = id.parse().map_err(|_| not_found())?;
+    if state.db.delete_api_token(user.id, id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(not_found())
+    }
 }

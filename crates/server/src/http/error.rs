@@ -63,6 +63,23 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, code, detail)
     }
 
+    /// 415: a body that is not declared JSON (see [`JsonBody`]).
+    pub fn unsupported_media_type(given: Option<&HeaderValue>) -> Self {
+        let detail = match given.map(|v| v.to_str().unwrap_or("?")) {
+            Some(given) => format!(
+                "Unsupported media type \"{}\" in request: send JSON with \
+                 Content-Type: application/json.",
+                given.chars().take(100).collect::<String>()
+            ),
+            None => "A request body needs Content-Type: application/json.".to_owned(),
+        };
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            detail,
+        )
+    }
+
     pub fn internal(error: impl std::fmt::Display) -> Self {
         tracing::error!(%error, "internal error");
         Self::new(
@@ -94,8 +111,25 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// A JSON body whose rejections use our error format. An empty body counts as `{}` so
-/// that optional-body endpoints (stop-recording) accept a bare POST.
+/// Whether a `Content-Type` declares JSON: `application/json` or `application/*+json`,
+/// with any parameters (`; charset=utf-8`).
+pub fn is_json_content_type(value: &HeaderValue) -> bool {
+    let Ok(value) = value.to_str() else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    let Some((kind, subtype)) = essence.split_once('/') else {
+        return false;
+    };
+    kind.eq_ignore_ascii_case("application")
+        && (subtype.eq_ignore_ascii_case("json") || subtype.to_ascii_lowercase().ends_with("+json"))
+}
+
+/// A JSON body whose rejections use our error format. The body must be declared JSON
+/// (`Content-Type: application/json`, else 415 `unsupported-media-type`): a form or
+/// `text/plain` body is what another site's page can make a browser send without asking
+/// (no CORS preflight). A request with no body and no `Content-Type` counts as `{}`, so
+/// that optional-body endpoints (stop-recording) accept a bare POST from curl.
 pub struct JsonBody<T>(pub T);
 
 impl<S, T> FromRequest<S> for JsonBody<T>
@@ -106,6 +140,12 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let content_type = request.headers().get(header::CONTENT_TYPE).cloned();
+        if let Some(content_type) = &content_type
+            && !is_json_content_type(content_type)
+        {
+            return Err(ApiError::unsupported_media_type(Some(content_type)));
+        }
         let bytes = axum::body::Bytes::from_request(request, state)
             .await
             .map_err(|rejection: BytesRejection| {
@@ -119,11 +159,11 @@ where
                     ApiError::bad_request("invalid-body", rejection.body_text())
                 }
             })?;
-        let bytes = if bytes.iter().all(u8::is_ascii_whitespace) {
-            &b"{}"[..]
-        } else {
-            &bytes[..]
-        };
+        let blank = bytes.iter().all(u8::is_ascii_whitespace);
+        if content_type.is_none() && !blank {
+            return Err(ApiError::unsupported_media_type(None));
+        }
+        let bytes = if blank { &b"{}"[..] } else { &bytes[..] };
         serde_json::from_slice(bytes)
             .map(JsonBody)
             .map_err(|e| ApiError::bad_request("invalid-json", format!("Invalid JSON body: {e}")))
@@ -147,5 +187,37 @@ where
         axum::extract::Query::<T>::try_from_uri(&parts.uri)
             .map(|axum::extract::Query(value)| QueryParams(value))
             .map_err(|e| ApiError::bad_request("invalid-query", e.body_text()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_is_application_json_with_or_without_parameters() {
+        for json in [
+            "application/json",
+            "Application/JSON; charset=utf-8",
+            "application/merge-patch+json",
+        ] {
+            assert!(
+                is_json_content_type(&HeaderValue::from_static(json)),
+                "{json}"
+            );
+        }
+        for other in [
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x",
+            "text/json",
+            "application/jsonp",
+            "",
+        ] {
+            assert!(
+                !is_json_content_type(&HeaderValue::from_static(other)),
+                "{other}"
+            );
+        }
     }
 }

@@ -13,6 +13,8 @@
 //! - `media_auth.rs`: nginx `auth_request` compatibility. `share_links.rs`: share links and
 //!   the public `/s/{token}` page.
 //! - `system.rs`: `config/`, health and readiness.
+//! - `guard.rs`: cross-site requests (own origin, JSON bodies), dev mode's host names,
+//!   security headers on every response. `client.rs`: the client's address.
 //!
 //! Everything else is the browser app ([`crate::web`]).
 
@@ -21,6 +23,7 @@ pub mod client;
 pub use accounts::LANGUAGES;
 pub mod error;
 mod external_process;
+pub mod guard;
 pub mod media;
 mod media_auth;
 mod recordings;
@@ -31,9 +34,12 @@ mod storage_hook;
 pub mod system;
 mod webhooks;
 
+use std::sync::Arc;
+
 use axum::{
-    Router,
+    Extension, Router,
     extract::DefaultBodyLimit,
+    middleware,
     routing::{get, post},
 };
 use tower_http::{
@@ -52,7 +58,14 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/login/", post(accounts::login))
         .route("/auth/logout/", post(accounts::logout))
         .route("/users/me/", get(accounts::me).patch(accounts::update_me))
-        .route("/users/me/tokens/", post(accounts::create_token))
+        .route(
+            "/users/me/tokens/",
+            get(accounts::list_tokens).post(accounts::create_token),
+        )
+        .route(
+            "/users/me/tokens/{token}/",
+            axum::routing::delete(accounts::revoke_token),
+        )
         .route("/rooms/", get(rooms::list).post(rooms::create))
         .route(
             "/rooms/{room}/",
@@ -75,15 +88,6 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/rooms/{room}/start-recording/", post(recordings::start))
         .route("/rooms/{room}/stop-recording/", post(recordings::stop))
-        .route("/rooms/webhooks-livekit/", post(webhooks::livekit))
-        .route(
-            "/recordings/storage-hook/",
-            post(storage_hook::storage_hook),
-        )
-        .route(
-            "/recordings/external-process-hook/",
-            post(external_process::external_process_hook),
-        )
         .route("/recordings/", get(recordings::list))
         .route("/recordings/media-auth/", get(media_auth::media_auth))
         .route("/recordings/{id}/media/", get(media::media))
@@ -100,9 +104,25 @@ pub fn router(state: AppState) -> Router {
             get(recordings::retrieve).delete(recordings::destroy),
         )
         .route("/config/", get(system::config))
+        // Everything above is what browsers use, with the signed-in person's cookie.
+        .route_layer(middleware::from_fn_with_state(
+            Arc::new(guard::OriginPolicy::new(&state.config, state.dev.is_some())),
+            guard::cross_site_guard,
+        ))
+        // Server-to-server: no browser, no cookie; each carries its own authentication
+        // (a signed JWT, a bearer token).
+        .route("/rooms/webhooks-livekit/", post(webhooks::livekit))
+        .route(
+            "/recordings/storage-hook/",
+            post(storage_hook::storage_hook),
+        )
+        .route(
+            "/recordings/external-process-hook/",
+            post(external_process::external_process_hook),
+        )
         .fallback(system::not_found)
         .method_not_allowed_fallback(system::method_not_allowed);
-    Router::new()
+    let router = Router::new()
         .nest("/api/v1.0", api)
         .route("/healthz", get(system::healthz))
         .route("/s/{token}", get(share_links::page))
@@ -111,7 +131,23 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(system::metrics))
         .fallback(crate::web::serve)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(Extension(room_events::EventStreamLimiter::new(
+            state.config.connections.event_streams_per_client,
+        )));
+    // A DNS-rebinding page reaches a local dev server under the attacker's host name.
+    let router = match &state.dev {
+        Some(_) => router.layer(middleware::from_fn_with_state(
+            Arc::new(guard::DevHosts::new(&state.config)),
+            guard::dev_host_guard,
+        )),
+        None => router,
+    };
+    router
         .layer(CatchPanicLayer::custom(system::panic_response))
+        .layer(middleware::from_fn_with_state(
+            Arc::new(guard::SecurityHeaders::new(&state.config)),
+            guard::security_headers,
+        ))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))

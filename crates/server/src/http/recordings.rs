@@ -48,7 +48,7 @@ impl Page {
                 .parse::<i64>()
                 .ok()
                 .filter(|p| *p >= 1)
-                .ok_or_else(|| ApiError::not_found("invalid-page", "Invalid page.")),
+                .ok_or_else(invalid_page),
         }
     }
 
@@ -60,10 +60,19 @@ impl Page {
             .map_or(PAGE_SIZE, |s| s.min(MAX_PAGE_SIZE))
     }
 
-    /// `(limit, offset)` for the query.
+    /// `(limit, offset)` for the query. A page whose offset does not fit in 64 bits is
+    /// past the end of any list: 404 "Invalid page." like any page past the end, never an
+    /// overflow (a panic in debug builds, a negative `OFFSET` PostgreSQL refuses in release).
     pub fn limits(&self) -> Result<(i64, i64), ApiError> {
-        Ok((self.size(), (self.number()? - 1) * self.size()))
+        let offset = (self.number()? - 1)
+            .checked_mul(self.size())
+            .ok_or_else(invalid_page)?;
+        Ok((self.size(), offset))
     }
+}
+
+fn invalid_page() -> ApiError {
+    ApiError::not_found("invalid-page", "Invalid page.")
 }
 
 /// `{"count", "next", "previous", "results"}`; a page past the end is 404 "Invalid page."
@@ -78,7 +87,7 @@ pub fn paginate(
     let size = page.size();
     let last = ((count + size - 1) / size).max(1);
     if number > last {
-        return Err(ApiError::not_found("invalid-page", "Invalid page."));
+        return Err(invalid_page());
     }
     let link = |n: i64| {
         let mut url = format!("{}/api/v1.0/{path}?page={n}", state.config.public_url);

@@ -2,29 +2,131 @@
 //! recording state, so every open page shows "recording" and its end without reloading
 //! and without depending on LiveKit. The first event is the current state; each later
 //! one follows a committed change (see [`crate::events`]). Each event is
-//! `event: recording-state` with `{"room", "recordings": {mode: {id, status, layout,
-//! started_at, is_open, may_be_recording, stoppable, stop_reason, error}}}` for the latest
-//! recording of each mode.
-//! Guests of a public room may listen too: everyone in the room must see the badge.
+//! `event: recording-state` with `{"room", "recordings": {mode: {ref, status, layout,
+//! started_at, is_open, may_be_recording, stoppable, stop_reason, error_code}}}` for the
+//! latest recording of each mode; the room's owners and administrators also get the
+//! recording's `id` and its `error` text.
+//!
+//! Guests of a public room may listen too: everyone in the room must see the badge. What
+//! they need is no more than that: a recording id is a capability elsewhere (the storage
+//! hook without authentication, logs, support requests) and error texts carry internal
+//! URLs and transport messages, so everyone else gets `ref`, an opaque key that tells one
+//! recording from the next, and `error_code`, a stable code.
+//!
+//! Each stream is a connection held open for as long as the page is: one client address
+//! may hold at most `MEET_RECORDER_EVENT_STREAMS_PER_CLIENT` (429 beyond).
 
-use std::{convert::Infallible, time::Duration};
+use std::{
+    collections::HashMap,
+    convert::Infallible,
+    net::IpAddr,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use axum::{
+    Extension,
     extract::{Path, State},
-    response::sse::{Event, KeepAlive, Sse},
+    http::{HeaderValue, StatusCode, header},
+    response::{
+        IntoResponse, Response,
+        sse::{Event, KeepAlive, Sse},
+    },
 };
-use futures::Stream;
+use meet_recorder_domain::{Role, Status};
 use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
 use tokio::sync::broadcast::error::RecvError;
 use uuid::Uuid;
 
 use super::{
+    client::ClientAddr,
     error::{ApiError, QueryParams},
     recordings::iso,
     rooms::{GuestName, load_room_as, participant},
 };
-use crate::{app::AppState, auth::MaybeUser};
+use crate::{app::AppState, auth::MaybeUser, db::RecordingRow};
 
+/// How long a refused client is asked to wait before opening another stream.
+const RETRY_AFTER_S: u64 = 10;
+
+/// Open event streams per client address (IPv6 per /64: one host usually has a whole
+/// /64 to pick addresses from).
+pub struct EventStreamLimiter {
+    per_client: usize,
+    open: Mutex<HashMap<IpAddr, usize>>,
+}
+
+impl EventStreamLimiter {
+    pub fn new(per_client: usize) -> Arc<Self> {
+        Arc::new(Self {
+            per_client,
+            open: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn bucket(client: IpAddr) -> IpAddr {
+        match client {
+            IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+            v4 => v4,
+        }
+    }
+
+    /// A slot for one more stream of `client`, given back when dropped; none at the cap.
+    fn try_open(self: &Arc<Self>, client: IpAddr) -> Option<StreamSlot> {
+        let bucket = Self::bucket(client);
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let count = open.entry(bucket).or_default();
+        if *count >= self.per_client {
+            return None;
+        }
+        *count += 1;
+        Some(StreamSlot {
+            limiter: self.clone(),
+            bucket,
+        })
+    }
+}
+
+/// One open stream's place in its client's count.
+struct StreamSlot {
+    limiter: Arc<EventStreamLimiter>,
+    bucket: IpAddr,
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut open = self.limiter.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = open.get_mut(&self.bucket) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                open.remove(&self.bucket);
+            }
+        }
+    }
+}
+
+/// An opaque key for a recording: equal in every event about it, different for the next
+/// one, and no way back to its id.
+fn opaque_ref(id: Uuid) -> String {
+    let digest = Sha256::digest(format!("meet-recorder recording-events ref {id}"));
+    hex::encode(&digest[..12])
+}
+
+/// The stable code of a recording's error: what a guest may know of it.
+fn error_code(recording: &RecordingRow) -> Option<&'static str> {
+    Some(match recording.status {
+        Status::FailedToStart => "start-failed",
+        Status::FailedToStop => "stop-failed",
+        Status::Aborted => "aborted",
+        Status::Failed => "recording-failed",
+        Status::ExternalProcessFailed => "processing-failed",
+        _ if recording.error.is_some() => "recording-error",
+        _ => return None,
+    })
+}
+
+/// The room's state in full, as its owners and administrators see it.
 async fn room_state(state: &AppState, room: Uuid) -> Result<Value, sqlx::Error> {
     let mut recordings = Map::new();
     for recording in state.db.latest_recordings_of_room(room, 20).await? {
@@ -33,6 +135,7 @@ async fn room_state(state: &AppState, room: Uuid) -> Result<Value, sqlx::Error> 
             .or_insert_with(|| {
                 json!({
                     "id": recording.id,
+                    "ref": opaque_ref(recording.id),
                     "status": recording.status,
                     "layout": recording.layout,
                     "started_at": recording.started_at.map(iso),
@@ -42,19 +145,49 @@ async fn room_state(state: &AppState, room: Uuid) -> Result<Value, sqlx::Error> 
                     "stoppable": recording.status.is_stoppable(),
                     "stop_reason": recording.stop_reason,
                     "error": recording.error,
+                    "error_code": error_code(&recording),
                 })
             });
     }
     Ok(json!({ "room": room, "recordings": recordings }))
 }
 
+/// The state as someone who is not an owner or administrator sees it (see the module
+/// documentation): no recording ids, no error texts.
+fn as_seen_by(mut full: Value, privileged: bool) -> Value {
+    if !privileged && let Some(recordings) = full["recordings"].as_object_mut() {
+        for recording in recordings.values_mut() {
+            if let Some(recording) = recording.as_object_mut() {
+                recording.remove("id");
+                recording.remove("error");
+            }
+        }
+    }
+    full
+}
+
 pub async fn recording_events(
     State(state): State<AppState>,
+    Extension(limiter): Extension<Arc<EventStreamLimiter>>,
+    ClientAddr(client): ClientAddr,
     MaybeUser(user): MaybeUser,
     Path(room): Path<String>,
     QueryParams(guest): QueryParams<GuestName>,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let (room, _) = load_room_as(&state, &room, user.as_ref()).await?;
+) -> Result<Response, ApiError> {
+    let Some(slot) = limiter.try_open(client) else {
+        let mut response = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too-many-event-streams",
+            "Too many open event streams from this address; close some pages and retry.",
+        )
+        .into_response();
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_S));
+        return Ok(response);
+    };
+    let (room, role) = load_room_as(&state, &room, user.as_ref()).await?;
+    let privileged = role.is_some_and(Role::is_privileged);
     // In dev mode the open page is the participant (see `crate::presence`).
     let presence = match &state.dev {
         Some(dev) => {
@@ -65,17 +198,23 @@ pub async fn recording_events(
     };
     // Subscribe before reading, so a change between the two is not missed.
     let hints = state.recorder.events.subscribe();
-    let initial = room_state(&state, room.id).await?;
+    let initial = as_seen_by(room_state(&state, room.id).await?, privileged);
+    // The slot and the presence live as long as the stream.
+    let held = (slot, presence);
     let stream = futures::stream::unfold(
-        (state, hints, Some(initial), Value::Null, presence),
-        move |(state, mut hints, pending, mut last, presence)| async move {
+        (state, hints, Some(initial), Value::Null, held),
+        move |(state, mut hints, pending, mut last, held)| async move {
             let mut next = pending;
             while next.is_none() {
                 match hints.recv().await {
                     Ok(changed) if changed != room.id => continue,
                     Ok(_) | Err(RecvError::Lagged(_)) => match room_state(&state, room.id).await {
-                        Ok(current) if current != last => next = Some(current),
-                        Ok(_) => {}
+                        Ok(current) => {
+                            let current = as_seen_by(current, privileged);
+                            if current != last {
+                                next = Some(current);
+                            }
+                        }
                         Err(error) => {
                             tracing::warn!(%error, "cannot read a room's recording state");
                         }
@@ -88,8 +227,36 @@ pub async fn recording_events(
             let event = Event::default()
                 .event("recording-state")
                 .data(current.to_string());
-            Some((Ok(event), (state, hints, None, last, presence)))
+            Some((Ok::<_, Infallible>(event), (state, hints, None, last, held)))
         },
     );
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_holds_at_most_its_share_of_streams_and_gets_them_back() {
+        let limiter = EventStreamLimiter::new(2);
+        let client: IpAddr = "203.0.113.7".parse().unwrap();
+        let first = limiter.try_open(client).unwrap();
+        let _second = limiter.try_open(client).unwrap();
+        assert!(limiter.try_open(client).is_none());
+        assert!(limiter.try_open("203.0.113.8".parse().unwrap()).is_some());
+        drop(first);
+        assert!(limiter.try_open(client).is_some());
+        // One IPv6 host's /64 is one client.
+        let a = limiter.try_open("2001:db8::1".parse().unwrap()).unwrap();
+        let b = limiter.try_open("2001:db8::2".parse().unwrap()).unwrap();
+        assert!(limiter.try_open("2001:db8::3".parse().unwrap()).is_none());
+        drop((a, b));
+        assert!(
+            limiter.open.lock().unwrap().len() <= 1,
+            "empty counts are forgotten"
+        );
+    }
 }

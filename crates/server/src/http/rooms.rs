@@ -19,7 +19,8 @@ use super::{
 use crate::{
     app::AppState,
     auth::{CurrentUser, MaybeUser},
-    db::{RoomRow, StoreError, UserRow},
+    db::{AccessRemoval, RoomRow, StoreError, UserRow},
+    recorder::DeleteRoomError,
 };
 
 const ACCESS_LEVELS: &[&str] = &["public", "trusted", "restricted"];
@@ -252,8 +253,15 @@ pub async fn destroy(
             "Only an owner can delete a room.",
         ));
     }
-    state.db.delete_room(room.id).await?;
-    Ok(StatusCode::NO_CONTENT)
+    match state.recorder.delete_room(room.id).await {
+        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        Err(DeleteRoomError::RecordingInProgress) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "recording-in-progress",
+            "A recording of this room is in progress; stop it before deleting the room.",
+        )),
+        Err(DeleteRoomError::Database(error)) => Err(error.into()),
+    }
 }
 
 /// `GET rooms/{id}/token/[?name=]`: a LiveKit token to join the room, as the signed-in
@@ -342,6 +350,9 @@ pub async fn add_access(
     ))
 }
 
+/// `DELETE rooms/{id}/accesses/{access}/`. The checks that matter under concurrency (the
+/// requester's role, the last owner) run inside the removal's transaction, so two owners
+/// removing each other at once leave one owner, never none.
 pub async fn remove_access(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -352,25 +363,25 @@ pub async fn remove_access(
     let not_found =
         || ApiError::not_found("access-not-found", "No access matches the given query.");
     let access: Uuid = access.parse().map_err(|_| not_found())?;
-    let accesses = state.db.room_accesses(room.id).await?;
-    let target = accesses
-        .iter()
-        .find(|a| a.id == access)
-        .ok_or_else(not_found)?;
-    if target.role == Role::Owner {
-        if role != Some(Role::Owner) {
-            return Err(ApiError::forbidden(
-                "room-owner-required",
-                "Only an owner can remove an owner.",
-            ));
-        }
-        if state.db.room_owner_count(room.id).await? <= 1 {
-            return Err(ApiError::forbidden(
-                "last-owner",
-                "A room keeps at least one owner.",
-            ));
-        }
+    match state
+        .db
+        .remove_room_access(room.id, access, user.id)
+        .await?
+    {
+        AccessRemoval::Removed => Ok(StatusCode::NO_CONTENT),
+        AccessRemoval::NotFound => Err(not_found()),
+        // Removed or demoted by someone else since the request began.
+        AccessRemoval::NotPrivileged => Err(ApiError::forbidden(
+            "room-privileges-required",
+            "You must have privileges on room to perform this action.",
+        )),
+        AccessRemoval::OwnerRequired => Err(ApiError::forbidden(
+            "room-owner-required",
+            "Only an owner can remove an owner.",
+        )),
+        AccessRemoval::LastOwner => Err(ApiError::forbidden(
+            "last-owner",
+            "A room keeps at least one owner.",
+        )),
     }
-    state.db.delete_room_access(room.id, access).await?;
-    Ok(StatusCode::NO_CONTENT)
 }

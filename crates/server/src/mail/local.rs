@@ -103,6 +103,7 @@ mod tests {
             subject: "Hello".into(),
             text: "text part".into(),
             html: "<p>html part</p>".into(),
+            message_key: None,
         }
     }
 

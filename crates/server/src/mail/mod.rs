@@ -46,6 +46,11 @@ pub struct Outgoing {
     pub subject: String,
     pub text: String,
     pub html: String,
+    /// What the message is about, when a retry must be recognisable as the same message:
+    /// its `Message-ID` is then `<{key}@{sender's domain}>` on every attempt, so a
+    /// message sent twice (a crash between the server's reply and recording it) shows
+    /// once. `None`: a fresh id.
+    pub message_key: Option<String>,
 }
 
 impl Outgoing {
@@ -57,7 +62,14 @@ impl Outgoing {
             subject: rendered.subject,
             text: rendered.text,
             html: rendered.html,
+            message_key: None,
         }
+    }
+
+    /// The same message with a stable `Message-ID` (see [`Outgoing::message_key`]).
+    pub fn keyed(mut self, key: impl Into<String>) -> Self {
+        self.message_key = Some(key.into());
+        self
     }
 
     /// The RFC 5322 message: `From`, `To`, `Subject` (RFC 2047 encoded when not ASCII),
@@ -74,7 +86,11 @@ impl Outgoing {
             .parse()
             .map_err(|e| MailError::Address(format!("to {:?}: {e}", self.to)))?;
         // The sender's domain rather than this host's name (often a container id).
-        let message_id = format!("<{}@{}>", uuid::Uuid::new_v4(), from.email.domain());
+        let local_part = self
+            .message_key
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let message_id = format!("<{local_part}@{}>", from.email.domain());
         Message::builder()
             .message_id(Some(message_id))
             .from(from)
@@ -172,7 +188,30 @@ mod tests {
             subject: "Votre enregistrement est prêt".into(),
             text: "plain body".into(),
             html: "<p>html body</p>".into(),
+            message_key: None,
         }
+    }
+
+    #[test]
+    fn a_keyed_message_has_the_same_id_on_every_attempt() {
+        let keyed = outgoing().keyed("recording-1-ready-2");
+        let id = |message: &Outgoing| {
+            let raw = String::from_utf8(message.to_message().unwrap().formatted()).unwrap();
+            raw.lines()
+                .find_map(|line| line.strip_prefix("Message-ID: ").map(str::to_owned))
+                .unwrap()
+        };
+        assert_eq!(id(&keyed), id(&keyed));
+        assert!(
+            id(&keyed).starts_with("<recording-1-ready-2@"),
+            "{}",
+            id(&keyed)
+        );
+        assert_ne!(
+            id(&outgoing()),
+            id(&outgoing()),
+            "unkeyed messages get fresh ids"
+        );
     }
 
     #[test]
@@ -251,6 +290,7 @@ mod tests {
                 subject: "s".into(),
                 text: "t".into(),
                 html: "h".into(),
+                message_key: None,
             }
         );
     }
