@@ -258,3 +258,78 @@ async fn purge_expired_reports_then_purges_with_a_progress_bar() {
         "without RECORDING_EXPIRATION_DAYS there is nothing to purge"
     );
 }
+
+/// Runs `serve` until it logs that it listens (and two seconds more), and returns what it
+/// logged.
+async fn serve_start_up_log(app: &TestApp, extra_env: &[(&str, &str)]) -> String {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut command = Command::new(env!("CARGO_BIN_EXE_meet-recorder"));
+    command
+        .arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env(
+            "DATABASE_URL",
+            app.state.config.database_url.expose_secret(),
+        )
+        .env("MEET_RECORDER_LISTEN", "127.0.0.1:0")
+        .env("LIVEKIT_API_URL", &app.livekit_url)
+        .env("LIVEKIT_API_KEY", API_KEY)
+        .env("LIVEKIT_API_SECRET", API_SECRET)
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    for (name, value) in extra_env {
+        command.env(name, value);
+    }
+    let mut child = command.spawn().expect("run meet-recorder serve");
+    // The log goes to stdout (tracing's default writer).
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut log = String::new();
+    let listening = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            log.push_str(&line);
+            log.push('\n');
+            if line.contains("meet-recorder listening") {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    // What it logs as it starts serving comes right after.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            log.push_str(&line);
+            log.push('\n');
+        }
+    })
+    .await;
+    let _ = child.kill().await;
+    assert_eq!(listening, Ok(true), "serve did not start: {log}");
+    log
+}
+
+#[tokio::test]
+async fn serve_warns_loudly_when_the_storage_hook_has_no_authentication() {
+    let app = spawn_app().await;
+    let open = serve_start_up_log(
+        &app,
+        &[
+            ("RECORDING_STORAGE_EVENT_ENABLE", "true"),
+            ("RECORDING_ENABLE_STORAGE_EVENT_AUTH", "false"),
+        ],
+    )
+    .await;
+    assert!(open.contains("WITHOUT AUTHENTICATION"), "{open}");
+    let guarded = serve_start_up_log(
+        &app,
+        &[
+            ("RECORDING_STORAGE_EVENT_ENABLE", "true"),
+            ("RECORDING_STORAGE_EVENT_TOKEN", "a-token"),
+        ],
+    )
+    .await;
+    assert!(!guarded.contains("WITHOUT AUTHENTICATION"), "{guarded}");
+}
