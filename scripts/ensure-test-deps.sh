@@ -38,58 +38,7 @@ apt_install() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
 }
 
-if ! command -v ffmpeg >/dev/null || ! command -v ffprobe >/dev/null; then
-    apt_install ffmpeg
-fi
-if [ ! -x /usr/bin/chromium ]; then
-    apt_install chromium
-fi
-if [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then
-    apt_install fonts-dejavu-core
-fi
-
-# LiveKit's Python SDKs: the server API (the protocol oracle) and the real-time SDK (bots
-# that join rooms as real participants; its wheel ships the native WebRTC library).
-if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import livekit.api, livekit.rtc, numpy, aiosmtpd' 2>/dev/null; then
-    log "creating Python venv in $VENV"
-    mkdir -p "$CACHE_DIR"
-    [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV" >&2 || { apt_install python3-venv; python3 -m venv "$VENV" >&2; }
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check \
-        'livekit-api==1.2.2' 'livekit==1.2.0' 'numpy>=2,<3' 'aiosmtpd>=1.4,<2' >&2
-fi
-
-if [ ! -x "$LIVEKIT_SERVER_DIR/server" ]; then
-    command -v go >/dev/null || { log "the Go toolchain (1.26) is needed to build the LiveKit server"; exit 1; }
-    log "go install livekit-server $LIVEKIT_SERVER_VERSION (a few minutes on 2 cores)"
-    mkdir -p "$LIVEKIT_SERVER_DIR"
-    GOBIN="$LIVEKIT_SERVER_DIR" GOFLAGS=-mod=mod \
-        go install "github.com/livekit/livekit-server/cmd/server@$LIVEKIT_SERVER_VERSION" >&2
-fi
-if [ ! -x "$MINIO_DIR/minio" ]; then
-    command -v go >/dev/null || { log "the Go toolchain (1.26) is needed to build MinIO"; exit 1; }
-    log "go install minio $MINIO_VERSION (about 6 minutes on 2 cores)"
-    mkdir -p "$MINIO_DIR"
-    GOBIN="$MINIO_DIR" GOFLAGS=-mod=mod go install "github.com/minio/minio@$MINIO_VERSION" >&2
-fi
-if [ ! -x "$MC_DIR/mc" ]; then
-    log "go install mc $MC_VERSION (1-3 minutes)"
-    mkdir -p "$MC_DIR"
-    GOBIN="$MC_DIR" GOFLAGS=-mod=mod go install "github.com/minio/mc@$MC_VERSION" >&2
-fi
-# One stable name for each pinned binary (scripts/livekit-server.sh and scripts/minio.sh
-# use them).
-mkdir -p "$CACHE_DIR/bin"
-ln -sfn "$LIVEKIT_SERVER_DIR/server" "$CACHE_DIR/bin/livekit-server"
-ln -sfn "$MINIO_DIR/minio" "$CACHE_DIR/bin/minio"
-ln -sfn "$MC_DIR/mc" "$CACHE_DIR/bin/mc"
-command -v unshare >/dev/null || apt_install util-linux
-command -v ip >/dev/null || apt_install iproute2
-
-if ! command -v garage >/dev/null && [ ! -x "$HOME/.cargo/bin/garage" ]; then
-    log "cargo install garage $GARAGE_VERSION (about 10-15 minutes on 2 cores)"
-    cargo install garage --version "$GARAGE_VERSION" --locked --quiet >&2
-fi
-
+# The services first: they take seconds, and everything else can wait for the builds below.
 # PostgreSQL: the tests connect as `postgres` without a password, over TCP on loopback
 # and, from inside the network namespace of the real-LiveKit tests (scripts/netns.sh),
 # through the Unix socket.
@@ -143,4 +92,56 @@ if ! redis_answers; then
         --logfile "$CACHE_DIR/redis.log" >&2
     for _ in $(seq 1 50); do redis_answers && break; sleep 0.1; done
     redis_answers || { log "Redis does not answer on 127.0.0.1:6379"; exit 1; }
+fi
+
+if ! command -v ffmpeg >/dev/null || ! command -v ffprobe >/dev/null; then
+    apt_install ffmpeg
+fi
+if [ ! -x /usr/bin/chromium ]; then
+    apt_install chromium
+fi
+if [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then
+    apt_install fonts-dejavu-core
+fi
+
+# LiveKit's Python SDKs: the server API (the protocol oracle) and the real-time SDK (bots
+# that join rooms as real participants; its wheel ships the native WebRTC library).
+if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import livekit.api, livekit.rtc, numpy, aiosmtpd' 2>/dev/null; then
+    log "creating Python venv in $VENV"
+    mkdir -p "$CACHE_DIR"
+    [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV" >&2 || { apt_install python3-venv; python3 -m venv "$VENV" >&2; }
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check \
+        'livekit-api==1.2.2' 'livekit==1.2.0' 'numpy>=2,<3' 'aiosmtpd>=1.4,<2' >&2
+fi
+
+if [ ! -x "$LIVEKIT_SERVER_DIR/server" ]; then
+    command -v go >/dev/null || { log "the Go toolchain (1.26) is needed to build the LiveKit server"; exit 1; }
+    log "go install livekit-server $LIVEKIT_SERVER_VERSION (a few minutes on 2 cores)"
+    mkdir -p "$LIVEKIT_SERVER_DIR"
+    GOBIN="$LIVEKIT_SERVER_DIR" GOFLAGS=-mod=mod \
+        go install "github.com/livekit/livekit-server/cmd/server@$LIVEKIT_SERVER_VERSION" >&2
+fi
+if [ ! -x "$MINIO_DIR/minio" ]; then
+    command -v go >/dev/null || { log "the Go toolchain (1.26) is needed to build MinIO"; exit 1; }
+    log "go install minio $MINIO_VERSION (about 6 minutes on 2 cores)"
+    mkdir -p "$MINIO_DIR"
+    GOBIN="$MINIO_DIR" GOFLAGS=-mod=mod go install "github.com/minio/minio@$MINIO_VERSION" >&2
+fi
+if [ ! -x "$MC_DIR/mc" ]; then
+    log "go install mc $MC_VERSION (1-3 minutes)"
+    mkdir -p "$MC_DIR"
+    GOBIN="$MC_DIR" GOFLAGS=-mod=mod go install "github.com/minio/mc@$MC_VERSION" >&2
+fi
+# One stable name for each pinned binary (scripts/livekit-server.sh and scripts/minio.sh
+# use them).
+mkdir -p "$CACHE_DIR/bin"
+ln -sfn "$LIVEKIT_SERVER_DIR/server" "$CACHE_DIR/bin/livekit-server"
+ln -sfn "$MINIO_DIR/minio" "$CACHE_DIR/bin/minio"
+ln -sfn "$MC_DIR/mc" "$CACHE_DIR/bin/mc"
+command -v unshare >/dev/null || apt_install util-linux
+command -v ip >/dev/null || apt_install iproute2
+
+if ! command -v garage >/dev/null && [ ! -x "$HOME/.cargo/bin/garage" ]; then
+    log "cargo install garage $GARAGE_VERSION (about 10-15 minutes on 2 cores)"
+    cargo install garage --version "$GARAGE_VERSION" --locked --quiet >&2
 fi
