@@ -125,7 +125,7 @@ describe('recording a room end to end', () => {
     await host.keyboard.press('Escape');
     await dialog.waitFor({ state: 'detached' });
     assert.equal(await start.evaluate((button) => button === document.activeElement), true);
-    assert.equal(await host.getByTestId('recording-badge').count(), 0);
+    await host.getByTestId('recording-badge').waitFor({ state: 'detached', timeout: 15_000 });
   });
 });
 
