@@ -35,6 +35,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             get(list_faults).post(add_fault).delete(clear_faults),
         )
         .route("/admin/webhooks", get(webhook_log))
+        .route("/admin/calls", get(calls))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_ADMIN_BODY_BYTES))
         .with_state(shared)
 }
@@ -148,4 +149,9 @@ async fn clear_faults(State(shared): State<Arc<Shared>>) -> Response {
 
 async fn webhook_log(State(shared): State<Arc<Shared>>) -> Response {
     Json(shared.webhooks.log()).into_response()
+}
+
+/// `GET /admin/calls`: how many authenticated API calls each method answered so far.
+async fn calls(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {
+    Json(json!(*shared.calls.lock().unwrap()))
 }

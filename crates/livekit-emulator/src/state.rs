@@ -23,6 +23,9 @@ pub(crate) struct Shared {
     pub config: EmulatorConfig,
     pub inner: Mutex<Inner>,
     pub webhooks: WebhookSender,
+    /// Authenticated API calls answered, by method (`livekit.RoomService/ListRooms`): what
+    /// a benchmark reads to prove each request did the LiveKit work it should, and no more.
+    pub calls: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 #[derive(Default)]
@@ -47,6 +50,7 @@ impl Shared {
             config,
             inner: Mutex::new(Inner::default()),
             webhooks,
+            calls: Mutex::new(BTreeMap::new()),
         })
     }
 

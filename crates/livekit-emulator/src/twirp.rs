@@ -232,6 +232,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
             .into_response();
         }
     };
+    *shared.calls.lock().unwrap().entry(rpc.route()).or_default() += 1;
     let call = Call {
         encoding,
         caller,
@@ -277,6 +278,21 @@ enum Rpc {
 }
 
 impl Rpc {
+    fn route(self) -> &'static str {
+        match self {
+            Self::StartRoomCompositeEgress => "livekit.Egress/StartRoomCompositeEgress",
+            Self::StopEgress => "livekit.Egress/StopEgress",
+            Self::ListEgress => "livekit.Egress/ListEgress",
+            Self::UpdateLayout => "livekit.Egress/UpdateLayout",
+            Self::CreateRoom => "livekit.RoomService/CreateRoom",
+            Self::ListRooms => "livekit.RoomService/ListRooms",
+            Self::DeleteRoom => "livekit.RoomService/DeleteRoom",
+            Self::UpdateRoomMetadata => "livekit.RoomService/UpdateRoomMetadata",
+            Self::SendData => "livekit.RoomService/SendData",
+            Self::ListParticipants => "livekit.RoomService/ListParticipants",
+        }
+    }
+
     fn from_route(route: &str) -> Option<Self> {
         Some(match route {
             "livekit.Egress/StartRoomCompositeEgress" => Self::StartRoomCompositeEgress,
