@@ -10,7 +10,7 @@
 //! anyone sees. LiveKit side effects are best effort: a missed metadata update only
 //! affects what participants see until the next change.
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
 use livekit_protocol as proto;
 use meet_recorder_domain::{
@@ -379,8 +379,7 @@ impl Recorder {
         event: Event,
         patch: RecordingPatch,
     ) -> Result<Option<Applied>, sqlx::Error> {
-        self.db.lock_recording(&mut tx, id).await?;
-        let Some(before) = self.db.recording_in(&mut tx, id).await? else {
+        let Some(before) = self.db.locked_recording(&mut tx, id).await? else {
             tx.commit().await?;
             return Ok(None);
         };
@@ -398,11 +397,15 @@ impl Recorder {
             }
             _ => None,
         };
-        let row = self
-            .db
-            .recording_in(&mut tx, id)
-            .await?
-            .unwrap_or_else(|| before.clone());
+        let row = match decision {
+            Some(_) => self
+                .db
+                .recording_in(&mut tx, id)
+                .await?
+                .unwrap_or_else(|| before.clone()),
+            // Nothing changed: most webhooks (LiveKit repeats EGRESS_ACTIVE) end here.
+            None => before.clone(),
+        };
         tx.commit().await?;
         if let Some(decision) = &decision {
             if !decision.follow_ups.is_empty() {
@@ -568,7 +571,7 @@ impl Recorder {
             tx.commit().await?;
             return Ok("processed");
         };
-        if !info.egress_id.is_empty() {
+        if !info.egress_id.is_empty() && recording.worker_id.is_none() {
             self.db
                 .set_worker_id(&mut tx, recording.id, &info.egress_id)
                 .await?;
@@ -654,6 +657,20 @@ impl Recorder {
     /// recordings changed.
     pub async fn reconcile(&self, grace_ms: i64) -> Result<usize, sqlx::Error> {
         let cutoff = now_ms() - grace_ms;
+        // One call lists every running egress, so a healthy recording costs no call of its
+        // own (10,000 open recordings: one ListEgress, not 10,000); only egresses missing
+        // from it, ended or forgotten, are asked about one by one.
+        let running = match self.livekit.active_egresses().await {
+            Ok(running) => running,
+            Err(error) => {
+                tracing::warn!(%error, "LiveKit unreachable; reconciliation will retry");
+                return Ok(0);
+            }
+        };
+        let running_by_id: HashMap<&str, &proto::EgressInfo> = running
+            .iter()
+            .map(|info| (info.egress_id.as_str(), info))
+            .collect();
         let mut changed = 0;
         for recording in self.db.recordings_awaiting_egress().await? {
             if recording.updated_at > cutoff {
@@ -664,13 +681,22 @@ impl Recorder {
             } else {
                 EgressDoubt::None
             };
-            match self.reconcile_recording(&recording, doubt).await? {
+            let known = recording
+                .worker_id
+                .as_deref()
+                .and_then(|id| running_by_id.get(id).copied());
+            match self.reconcile_known(&recording, doubt, known).await? {
                 Reconciled::Changed => changed += 1,
                 Reconciled::Unchanged => {}
                 Reconciled::LiveKitUnreachable => return Ok(changed),
             }
         }
-        self.stop_orphan_egresses().await?;
+        if changed == 0 {
+            self.stop_orphans_among(running).await?;
+        } else {
+            // Recordings closed above: their egresses may have ended since the list.
+            self.stop_orphan_egresses().await?;
+        }
         Ok(changed)
     }
 
@@ -686,17 +712,31 @@ impl Recorder {
         recording: &RecordingRow,
         doubt: EgressDoubt,
     ) -> Result<Reconciled, sqlx::Error> {
+        self.reconcile_known(recording, doubt, None).await
+    }
+
+    /// [`Self::reconcile_recording`] with the egress's state when the caller already has
+    /// it from the list of running egresses.
+    async fn reconcile_known(
+        &self,
+        recording: &RecordingRow,
+        doubt: EgressDoubt,
+        known: Option<&proto::EgressInfo>,
+    ) -> Result<Reconciled, sqlx::Error> {
         let Some(egress_id) = recording.worker_id.clone() else {
             // The start never stored an egress id (a crash, or a start whose answer was
             // lost): LiveKit may be recording all the same.
             return self.adopt_or_fail(recording).await;
         };
-        let info = match self.livekit.egress_info(&egress_id).await {
-            Ok(info) => info,
-            Err(error) => {
-                tracing::warn!(%error, "LiveKit unreachable; reconciliation will retry");
-                return Ok(Reconciled::LiveKitUnreachable);
-            }
+        let info = match known {
+            Some(info) => Some(info.clone()),
+            None => match self.livekit.egress_info(&egress_id).await {
+                Ok(info) => info,
+                Err(error) => {
+                    tracing::warn!(%error, "LiveKit unreachable; reconciliation will retry");
+                    return Ok(Reconciled::LiveKitUnreachable);
+                }
+            },
         };
         let before = recording.status;
         let after = match info {
@@ -842,6 +882,14 @@ impl Recorder {
                 return Ok(0);
             }
         };
+        self.stop_orphans_among(running).await
+    }
+
+    /// [`Self::stop_orphan_egresses`] over a list of running egresses already fetched.
+    async fn stop_orphans_among(
+        &self,
+        running: Vec<proto::EgressInfo>,
+    ) -> Result<usize, sqlx::Error> {
         let mut stopped = 0;
         for info in running {
             let Some(id) = self.recording_id_in(&info) else {

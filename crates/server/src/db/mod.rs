@@ -78,8 +78,13 @@ impl Db {
             (Backend::Postgres, url.to_owned())
         };
         let mut options = AnyPoolOptions::new().max_connections(match backend {
-            // One writer at a time anyway; a few readers.
-            Backend::Sqlite => 8,
+            // SQLite lets one writer in at a time and makes the others wait in its busy
+            // handler, which sleeps in growing steps (up to 100 ms): with several
+            // connections one write in a hundred waited 150-250 ms behind others. One
+            // connection queues every statement in the pool's fair FIFO instead, each of
+            // them taking microseconds, so no write ever meets a lock held in this process
+            // (`busy_timeout` still covers other processes, such as the CLI).
+            Backend::Sqlite => 1,
             Backend::Postgres => 16,
         });
         if backend == Backend::Sqlite {

@@ -6,7 +6,7 @@ use meet_recorder_domain::{Layout, Mode, Role, Status};
 use sqlx::{AnyConnection, Row, any::AnyRow};
 use uuid::Uuid;
 
-use super::{Db, StoreError, now_ms, parse_column};
+use super::{Backend, Db, StoreError, now_ms, parse_column};
 
 #[derive(Debug, Clone)]
 pub struct RecordingRow {
@@ -301,20 +301,32 @@ impl Db {
         Ok(())
     }
 
-    /// Takes the recording's write lock at the start of a transaction that reads it and
-    /// then changes it: on SQLite a transaction that starts with a read cannot always
-    /// upgrade to a write under contention (SQLITE_BUSY), one that starts with a write
-    /// waits its turn; on PostgreSQL it locks the row, serialising its transitions.
-    pub async fn lock_recording(
+    /// Reads a recording and takes its write lock until the transaction ends, so that two
+    /// status changes of one recording run one after the other. PostgreSQL: `SELECT ...
+    /// FOR UPDATE`. SQLite: a write first, because a transaction that starts with a read
+    /// cannot always upgrade to a write when another process (the CLI) writes meanwhile
+    /// (SQLITE_BUSY), while one that starts with a write waits its turn; within the
+    /// service the pool's single connection already runs one transaction at a time.
+    pub async fn locked_recording(
         &self,
         conn: &mut AnyConnection,
         id: Uuid,
-    ) -> Result<(), sqlx::Error> {
-        sqlx::query("UPDATE recordings SET updated_at = updated_at WHERE id = $1")
+    ) -> Result<Option<RecordingRow>, sqlx::Error> {
+        let lock = match self.backend {
+            Backend::Postgres => " FOR UPDATE OF rec",
+            Backend::Sqlite => {
+                sqlx::query("UPDATE recordings SET updated_at = updated_at WHERE id = $1")
+                    .bind(id.to_string())
+                    .execute(&mut *conn)
+                    .await?;
+                ""
+            }
+        };
+        let row = sqlx::query(&format!("{SELECT} WHERE rec.id = $1{lock}"))
             .bind(id.to_string())
-            .execute(conn)
+            .fetch_optional(conn)
             .await?;
-        Ok(())
+        row.as_ref().map(RecordingRow::from_row).transpose()
     }
 
     /// Records the egress id of a recording that does not have one yet.
