@@ -38,8 +38,8 @@ export MEETREC_TEST_EGRESS_WORKER="$PWD/target/egress-worker"
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-# PostgreSQL: each test creates its own meetrec_test_* database; drop those of
-# earlier runs.
+# PostgreSQL: each test creates its own meetrec_test_* database and drops it when
+# it ends; drop those a killed run left behind.
 psql "$PG_ADMIN" -qtAc "select 1" >/dev/null || {
     echo "PostgreSQL does not answer at $PG_ADMIN" >&2
     exit 1

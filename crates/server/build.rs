@@ -3,4 +3,6 @@
 fn main() {
     println!("cargo:rerun-if-changed=../../web/dist");
     println!("cargo:rerun-if-changed=build.rs");
+    // `sqlx::migrate!` embeds the migrations; a new file must rebuild the crate as well.
+    println!("cargo:rerun-if-changed=migrations");
 }

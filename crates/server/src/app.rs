@@ -45,9 +45,18 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Connects to the database (migrating it) and builds the LiveKit clients, the
-    /// object storage and the mailer.
+    /// Connects to the database and builds the LiveKit clients, the object storage and the
+    /// mailer. The database must have this build's schema already: this is how the operator's
+    /// commands open it, and none of them may create or change tables (see
+    /// [`Db::connect_current`]). `serve` and `dev` use [`AppState::migrated`].
     pub async fn new(config: Config) -> anyhow::Result<Self> {
+        let db = Db::connect_current(config.database_url.expose_secret()).await?;
+        Self::with_db(config, db).await
+    }
+
+    /// As [`AppState::new`], applying pending migrations first: what the service does when
+    /// it starts, so an upgrade needs no separate step.
+    pub async fn migrated(config: Config) -> anyhow::Result<Self> {
         let db = Db::connect(config.database_url.expose_secret()).await?;
         db.migrate().await?;
         Self::with_db(config, db).await

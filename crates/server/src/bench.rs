@@ -170,7 +170,7 @@ impl Rig {
             ("MEET_RECORDER_STORAGE_DIR", storage_dir.as_str()),
         ];
         pairs.extend_from_slice(settings);
-        let state = AppState::new(Config::from_source(&Source::from_pairs(pairs))?).await?;
+        let state = AppState::migrated(Config::from_source(&Source::from_pairs(pairs))?).await?;
         let user = state
             .db
             .create_user("bench@example.com", "Bench", None, "en", "UTC")
@@ -366,10 +366,10 @@ async fn bench_downloads(database: &str, options: &BenchOptions) -> anyhow::Resu
     rig.stop_recording().await?;
     let recording = loop {
         let (recordings, _) = rig.state.db.recordings_of(rig.user_id, 1, 0).await?;
-        if let Some(r) = recordings
+        if let Some((r, _)) = recordings
             .into_iter()
             .next()
-            .filter(|r| r.status.is_saved())
+            .filter(|(r, _)| r.status.is_saved())
         {
             break r;
         }

@@ -233,7 +233,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let file = cli.config_file.as_deref();
     match cli.command {
         Command::Serve => {
-            let state = AppState::new(load_config(file)?).await?;
+            let state = AppState::migrated(load_config(file)?).await?;
             let app = Application::build(state).await?;
             tracing::info!(addr = %app.addr(), "meet-recorder listening");
             app.run(shutdown_signal()).await

@@ -45,7 +45,7 @@ impl Recorder {
         let Some(settings) = &self.config.transcription else {
             return Outcome::Done;
         };
-        let recording = match self.db.recording(id).await {
+        let recording = match self.db.queries().recording(id).await {
             Ok(Some(recording)) => recording,
             Ok(None) => return Outcome::Done,
             Err(error) => return Outcome::Retry(error.to_string()),
@@ -168,7 +168,7 @@ impl Recorder {
 
     /// The `confirm_recording` job: is the file in storage?
     pub async fn confirm_file(&self, id: Uuid, last_attempt: bool) -> Outcome {
-        let recording = match self.db.recording(id).await {
+        let recording = match self.db.queries().recording(id).await {
             Ok(Some(recording)) => recording,
             Ok(None) => return Outcome::Done,
             Err(error) => return Outcome::Retry(error.to_string()),
@@ -232,7 +232,7 @@ impl Recorder {
     /// The `notify_owners` job: one email per owner, never twice, then
     /// `notification_succeeded` for a saved recording.
     pub async fn notify_owners(&self, id: Uuid, kind: &str) -> Outcome {
-        let recording = match self.db.recording(id).await {
+        let recording = match self.db.queries().recording(id).await {
             Ok(Some(recording)) => recording,
             Ok(None) => return Outcome::Done,
             Err(error) => return Outcome::Retry(error.to_string()),

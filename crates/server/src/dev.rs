@@ -54,7 +54,7 @@ pub async fn run(
     emulator_config.webhook_retry_base = Duration::from_secs(1);
     let emulator = Emulator::start(emulator_config, livekit_bind).await?;
 
-    let mut state = AppState::new(config).await?;
+    let mut state = AppState::migrated(config).await?;
     state.dev = Some(Arc::new(DevMode {
         presence: SimulatedPresence::new(emulator.participants(), DEPARTURE_GRACE),
         demo_email: DEMO_EMAIL,

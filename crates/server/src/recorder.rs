@@ -387,7 +387,8 @@ impl Recorder {
             Some(decision)
                 if self
                     .db
-                    .move_recording(&mut tx, id, before.status, decision.to, &patch)
+                    .on(&mut *tx)
+                    .move_recording(id, before.status, decision.to, &patch)
                     .await? =>
             {
                 for follow_up in &decision.follow_ups {
@@ -400,7 +401,8 @@ impl Recorder {
         let row = match decision {
             Some(_) => self
                 .db
-                .recording_in(&mut tx, id)
+                .on(&mut *tx)
+                .recording(id)
                 .await?
                 .unwrap_or_else(|| before.clone()),
             // Nothing changed: most webhooks (LiveKit repeats EGRESS_ACTIVE) end here.
@@ -455,8 +457,8 @@ impl Recorder {
             _ => self.config.jobs.max_attempts,
         };
         self.db
+            .on(tx)
             .enqueue_job(
-                tx,
                 job.kind(),
                 &job.payload(),
                 Some(&job.dedupe_key()),
@@ -543,7 +545,8 @@ impl Recorder {
         if !event.id.is_empty()
             && !self
                 .db
-                .first_time_event(&mut tx, &event.id, &event.event)
+                .on(&mut *tx)
+                .first_time_event(&event.id, &event.event)
                 .await?
         {
             tracing::debug!(id = %event.id, "duplicate webhook");
@@ -553,13 +556,14 @@ impl Recorder {
             None
         } else {
             self.db
-                .recording_by_worker(&mut tx, &info.egress_id)
+                .on(&mut *tx)
+                .recording_by_worker(&info.egress_id)
                 .await?
         };
         if recording.is_none()
             && let Some(id) = self.recording_id_in(&info)
         {
-            recording = self.db.recording_in(&mut tx, id).await?;
+            recording = self.db.on(&mut *tx).recording(id).await?;
         }
         let Some(recording) = recording else {
             tracing::info!(egress = %info.egress_id, event = %event.event, "webhook for an egress we did not start");
@@ -573,7 +577,8 @@ impl Recorder {
         };
         if !info.egress_id.is_empty() && recording.worker_id.is_none() {
             self.db
-                .set_worker_id(&mut tx, recording.id, &info.egress_id)
+                .on(&mut *tx)
+                .set_worker_id(recording.id, &info.egress_id)
                 .await?;
         }
         self.apply_in(tx, recording.id, domain_event, patch).await?;
@@ -819,9 +824,9 @@ impl Recorder {
             ),
         };
         if let Some(info) = &found {
-            let mut conn = self.db.pool().acquire().await?;
             self.db
-                .set_worker_id(&mut conn, recording.id, &info.egress_id)
+                .queries()
+                .set_worker_id(recording.id, &info.egress_id)
                 .await?;
         }
         let changed = self
@@ -854,10 +859,10 @@ impl Recorder {
     pub async fn delete_room(&self, room: Uuid) -> Result<(), DeleteRoomError> {
         let mut tx = self.db.pool().begin().await?;
         // A start for this room waits for this transaction, or this one sees its row.
-        if !self.db.lock_room(&mut tx, room).await? {
+        if !self.db.on(&mut *tx).lock_room(room).await? {
             return Ok(());
         }
-        let recordings = self.db.recordings_of_room(&mut tx, room).await?;
+        let recordings = self.db.on(&mut *tx).recordings_of_room(room).await?;
         if recordings.iter().any(|r| r.status.awaits_egress()) {
             return Err(DeleteRoomError::RecordingInProgress);
         }
@@ -865,7 +870,7 @@ impl Recorder {
             let key = self.key(recording.id, recording.mode);
             self.enqueue_job(&mut tx, Job::DeleteFile { key }).await?;
         }
-        self.db.delete_room(&mut tx, room).await?;
+        self.db.on(&mut *tx).delete_room(room).await?;
         tx.commit().await?;
         self.jobs_wakeup.notify_one();
         Ok(())
@@ -895,7 +900,7 @@ impl Recorder {
             let Some(id) = self.recording_id_in(&info) else {
                 continue;
             };
-            let Some(recording) = self.db.recording(id).await? else {
+            let Some(recording) = self.db.queries().recording(id).await? else {
                 tracing::warn!(egress = %info.egress_id, recording = %id, "an egress records for a recording we do not have");
                 continue;
             };

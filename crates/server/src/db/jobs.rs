@@ -5,10 +5,10 @@
 //! [`Db::requeue_stalled`] puts it back.
 
 use serde_json::Value;
-use sqlx::{AnyConnection, Row, any::AnyRow};
+use sqlx::{AnyExecutor, Row, any::AnyRow};
 use uuid::Uuid;
 
-use super::{Backend, Db, now_ms, parse_column};
+use super::{Backend, Db, Queries, now_ms, parse_column};
 
 #[derive(Debug, Clone)]
 pub struct JobRow {
@@ -56,50 +56,6 @@ pub struct QueueDepth {
 }
 
 impl Db {
-    /// Enqueues a job inside the caller's transaction. With a `dedupe_key` already used,
-    /// nothing is enqueued and `false` is returned.
-    pub async fn enqueue_job(
-        &self,
-        conn: &mut AnyConnection,
-        kind: &str,
-        payload: &Value,
-        dedupe_key: Option<&str>,
-        max_attempts: i64,
-    ) -> Result<bool, sqlx::Error> {
-        self.enqueue_job_at(conn, kind, payload, dedupe_key, max_attempts, now_ms())
-            .await
-    }
-
-    /// As [`Db::enqueue_job`], due at `run_at` (Unix milliseconds) rather than now.
-    pub async fn enqueue_job_at(
-        &self,
-        conn: &mut AnyConnection,
-        kind: &str,
-        payload: &Value,
-        dedupe_key: Option<&str>,
-        max_attempts: i64,
-        run_at: i64,
-    ) -> Result<bool, sqlx::Error> {
-        let now = now_ms();
-        let result = sqlx::query(
-            "INSERT INTO jobs (id, kind, payload, status, attempts, max_attempts, run_at, \
-             dedupe_key, created_at, updated_at) \
-             VALUES ($1, $2, $3, 'queued', 0, $4, $5, $6, $7, $8) \
-             ON CONFLICT (dedupe_key) DO NOTHING",
-        )
-        .bind(Uuid::new_v4().to_string())
-        .bind(kind)
-        .bind(payload.to_string())
-        .bind(max_attempts)
-        .bind(run_at)
-        .bind(dedupe_key)
-        .bind(now)
-        .bind(now)
-        .execute(conn)
-        .await?;
-        Ok(result.rows_affected() == 1)
-    }
-
     /// Takes the next due job for `worker`, leased for `lease_ms`.
     pub async fn claim_job(
         &self,
@@ -358,5 +314,52 @@ impl Db {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(super::users::user_from_row).collect()
+    }
+}
+
+/// Enqueueing, which a transaction does along with the change that needs the job (see
+/// [`Queries`]).
+impl<'e, E: AnyExecutor<'e>> Queries<E> {
+    /// Enqueues a job; in the caller's transaction, it commits (or not) with the change that
+    /// needs it. With a `dedupe_key` already used, nothing is enqueued and `false` is
+    /// returned.
+    pub async fn enqueue_job(
+        self,
+        kind: &str,
+        payload: &Value,
+        dedupe_key: Option<&str>,
+        max_attempts: i64,
+    ) -> Result<bool, sqlx::Error> {
+        self.enqueue_job_at(kind, payload, dedupe_key, max_attempts, now_ms())
+            .await
+    }
+
+    /// As [`Queries::enqueue_job`], due at `run_at` (Unix milliseconds) rather than now.
+    pub async fn enqueue_job_at(
+        self,
+        kind: &str,
+        payload: &Value,
+        dedupe_key: Option<&str>,
+        max_attempts: i64,
+        run_at: i64,
+    ) -> Result<bool, sqlx::Error> {
+        let now = now_ms();
+        let result = sqlx::query(
+            "INSERT INTO jobs (id, kind, payload, status, attempts, max_attempts, run_at, \
+             dedupe_key, created_at, updated_at) \
+             VALUES ($1, $2, $3, 'queued', 0, $4, $5, $6, $7, $8) \
+             ON CONFLICT (dedupe_key) DO NOTHING",
+        )
+        .bind(Uuid::new_v4().to_string())
+        .bind(kind)
+        .bind(payload.to_string())
+        .bind(max_attempts)
+        .bind(run_at)
+        .bind(dedupe_key)
+        .bind(now)
+        .bind(now)
+        .execute(self.executor)
+        .await?;
+        Ok(result.rows_affected() == 1)
     }
 }

@@ -2,15 +2,29 @@
 //!
 //! Queries are written once in the SQL both engines share (`$n` parameters in ascending
 //! order, `RETURNING`, `ON CONFLICT`, partial unique indexes) and run through sqlx's `Any`
-//! driver; each backend owns its migrations (`migrations/sqlite`, `migrations/postgres`).
-//! Times are Unix milliseconds, identifiers UUID text, JSON text.
+//! driver; so are the migrations, one folder for both backends (`migrations/`). A migration
+//! is never edited once released: sqlx keeps each applied one's checksum and refuses a
+//! database whose history differs. Times are Unix milliseconds, identifiers UUID text, JSON
+//! text.
+//!
+//! Only `serve`, `dev` and `migrate` change the schema ([`Db::migrate`]); every other
+//! command opens the database with [`Db::connect_current`], which refuses one whose schema
+//! is not this build's, so a read-only command never creates or alters tables.
+//!
+//! Most queries are methods of [`Db`] and run on its pool. Those a caller may need inside
+//! its own transaction are methods of [`Queries`], which runs them on any executor:
+//! `db.on(&mut *tx).recording(id)` in a transaction, `db.queries().recording(id)` on the
+//! pool.
 //!
 //! # Layout
-//! - `mod.rs`: connecting, migrating, readiness, shared helpers.
+//! - `mod.rs`: connecting, migrating and the schema check, readiness, [`Queries`], shared
+//!   helpers.
 //! - `users.rs`: accounts, sessions, API tokens.
 //! - `rooms.rs`: rooms and their accesses.
 //! - `recordings.rs`: recordings, their accesses, guarded status changes, webhook dedupe.
 //! - `jobs.rs`: the durable job queue and the record of sent notifications.
+//! - `share_links.rs`: share links (stored by token hash).
+//! - `retention.rs`: pruning what is kept only for a while.
 
 mod jobs;
 mod recordings;
@@ -30,9 +44,18 @@ use std::str::FromStr;
 
 use anyhow::Context;
 use sqlx::{
-    AnyPool, Executor,
+    AnyExecutor, AnyPool, Executor,
     any::{AnyPoolOptions, install_default_drivers},
+    migrate::{Migrate, Migrator},
 };
+
+/// The migrations, the same SQL for both backends. Their versions and checksums are what
+/// existing databases recorded when they applied them: see the test that pins them.
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// The message of a command that needs a migrated database; `meet-recorder migrate` (or
+/// starting `serve`) is the fix.
+pub const SCHEMA_BEHIND: &str = "the database schema is behind: run `meet-recorder migrate`";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -43,6 +66,16 @@ pub enum Backend {
 #[derive(Clone)]
 pub struct Db {
     pool: AnyPool,
+    backend: Backend,
+}
+
+/// The queries that run on any executor: the pool ([`Db::queries`]) or a transaction or
+/// connection the caller holds ([`Db::on`]), so the same function serves a lone read and a
+/// step of a larger transaction. Each query takes the executor by value: call `db.on(...)`
+/// again for the next one.
+#[derive(Clone, Copy)]
+pub struct Queries<E> {
+    executor: E,
     backend: Backend,
 }
 
@@ -114,14 +147,69 @@ impl Db {
         &self.pool
     }
 
-    /// Applies the backend's pending migrations.
+    /// The [`Queries`] on the pool: each runs on a connection of its own.
+    pub fn queries(&self) -> Queries<&AnyPool> {
+        self.on(&self.pool)
+    }
+
+    /// The [`Queries`] on `executor`, typically the caller's transaction (`&mut *tx`).
+    pub fn on<'e, E: AnyExecutor<'e>>(&self, executor: E) -> Queries<E> {
+        Queries {
+            executor,
+            backend: self.backend,
+        }
+    }
+
+    /// Connects to a database that must already have this build's schema, for the commands
+    /// that only use it: refuses (with [`SCHEMA_BEHIND`] when migrating would help) rather
+    /// than create or change anything. A missing SQLite file is not created.
+    pub async fn connect_current(url: &str) -> anyhow::Result<Self> {
+        if let Some(path) = sqlite_path(url)
+            && path != ":memory:"
+            && !std::path::Path::new(path).exists()
+        {
+            anyhow::bail!("{SCHEMA_BEHIND} (there is no database file {path} yet)");
+        }
+        let db = Self::connect(url).await?;
+        db.check_schema().await?;
+        Ok(db)
+    }
+
+    /// Applies the pending migrations.
     pub async fn migrate(&self) -> anyhow::Result<()> {
-        let migrator = match self.backend {
-            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
-            Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
-        };
-        migrator.run(&self.pool).await.context("apply migrations")?;
+        MIGRATOR.run(&self.pool).await.context("apply migrations")?;
         Ok(())
+    }
+
+    /// Checks, reading only, that every migration of this build was applied, unchanged, and
+    /// nothing else: what [`Db::migrate`] would find with nothing to do.
+    pub async fn check_schema(&self) -> anyhow::Result<()> {
+        // sqlx's own listing needs its table, which it would create: look for it first.
+        let table_query = match self.backend {
+            Backend::Sqlite => {
+                "SELECT COUNT(*) AS n FROM sqlite_master \
+                 WHERE type = 'table' AND name = '_sqlx_migrations'"
+            }
+            Backend::Postgres => {
+                "SELECT COUNT(*) AS n FROM information_schema.tables \
+                 WHERE table_schema = current_schema() AND table_name = '_sqlx_migrations'"
+            }
+        };
+        let tables: i64 =
+            sqlx::Row::try_get(&sqlx::query(table_query).fetch_one(&self.pool).await?, "n")?;
+        let applied = if tables == 0 {
+            Vec::new()
+        } else {
+            let mut conn = self.pool.acquire().await?;
+            if let Some(version) = conn.dirty_version().await? {
+                anyhow::bail!(
+                    "the database schema is broken: migration {version} failed part-way; \
+                     repair it, then run `meet-recorder migrate`"
+                );
+            }
+            conn.list_applied_migrations().await?
+        };
+        schema_verdict(&MIGRATOR, &applied)
     }
 
     /// Whether the database answers (`/readyz`).
@@ -132,6 +220,53 @@ impl Db {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// How the migrations applied to a database compare with this build's: `Ok` when they are
+/// the same, the operator's next step otherwise.
+fn schema_verdict(
+    migrator: &Migrator,
+    applied: &[sqlx::migrate::AppliedMigration],
+) -> anyhow::Result<()> {
+    let known = |version: i64| migrator.iter().find(|m| m.version == version);
+    for migration in applied {
+        match known(migration.version) {
+            None => anyhow::bail!(
+                "the database schema is newer than this meet-recorder (it has migration {}, \
+                 unknown to this build): run a newer release",
+                migration.version
+            ),
+            Some(ours) if ours.checksum != migration.checksum => anyhow::bail!(
+                "the database schema differs from this build's: migration {} ({}) was applied \
+                 with other contents",
+                ours.version,
+                ours.description
+            ),
+            Some(_) => {}
+        }
+    }
+    let pending: Vec<_> = migrator
+        .iter()
+        .filter(|m| m.migration_type.is_up_migration())
+        .filter(|m| !applied.iter().any(|a| a.version == m.version))
+        .collect();
+    match pending.first() {
+        None => Ok(()),
+        Some(first) => anyhow::bail!(
+            "{SCHEMA_BEHIND} ({} migration(s) pending, from {} {})",
+            pending.len(),
+            first.version,
+            first.description
+        ),
+    }
+}
+
+/// The file path of a `sqlite:` URL (without its query), `None` for another database.
+fn sqlite_path(url: &str) -> Option<&str> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    Some(rest.split_once('?').map_or(rest, |(path, _)| path))
 }
 
 /// `sqlite://path` → an absolute-or-relative file URL that creates the file when missing.
@@ -168,4 +303,102 @@ where
         index: column.to_owned(),
         source: e.to_string().into(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use sqlx::migrate::AppliedMigration;
+
+    use super::*;
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    fn applied(versions: &[i64]) -> Vec<AppliedMigration> {
+        versions
+            .iter()
+            .map(|&version| AppliedMigration {
+                version,
+                checksum: MIGRATOR
+                    .iter()
+                    .find(|m| m.version == version)
+                    .map_or(Cow::Borrowed(&[][..]), |m| m.checksum.clone()),
+            })
+            .collect()
+    }
+
+    /// Databases migrated before the two backends shared one folder recorded these: a
+    /// changed file (even a byte of whitespace) would make `migrate` refuse them.
+    #[test]
+    fn released_migrations_keep_their_versions_and_checksums() {
+        let pinned = [
+            (
+                1,
+                "initial",
+                "94bc9b2af60b37a6fb526290d011e8a492927586b223b146947796406d524d42be07499b0a4d870a4fefac8cf1e24b48",
+            ),
+            (
+                2,
+                "jobs",
+                "39580ccfb98a17b787ffbd0efc71e70b1bd7d645270b238587f3b5f08f4111ec9c9bba30964fdfaf96c77ac00e973352",
+            ),
+            (
+                3,
+                "share links",
+                "19c7d9bb1cd08b1b1040080685c8796ae54af667af041da5ffc64d15889d491ceec3386a62ff43ebf888baa32ab9251b",
+            ),
+            (
+                4,
+                "stop reason",
+                "a3096a32ccaa2c3a46ba7d63436aa8aa9e523298ddf101fbf86d7a6bac3755384f7e2b0341788572a0dedf957368397f",
+            ),
+            (
+                5,
+                "api token expiry",
+                "49cad3a792b1a3ee4aa024ed4803c71856e330e83768651873693bd383f88f1887992303c62f3221c7d9aeb6cd3f282b",
+            ),
+        ];
+        for (version, description, checksum) in pinned {
+            let migration = MIGRATOR
+                .iter()
+                .find(|m| m.version == version)
+                .unwrap_or_else(|| panic!("migration {version} is gone"));
+            assert_eq!(migration.description, description);
+            assert_eq!(hex(&migration.checksum), checksum, "migration {version}");
+        }
+    }
+
+    #[test]
+    fn a_database_with_every_migration_is_current() {
+        let all: Vec<i64> = MIGRATOR.iter().map(|m| m.version).collect();
+        schema_verdict(&MIGRATOR, &applied(&all)).unwrap();
+    }
+
+    #[test]
+    fn a_database_missing_migrations_is_behind() {
+        for versions in [&[][..], &[1, 2][..]] {
+            let error = schema_verdict(&MIGRATOR, &applied(versions)).unwrap_err();
+            assert!(error.to_string().starts_with(SCHEMA_BEHIND), "{error}");
+        }
+    }
+
+    #[test]
+    fn a_database_with_an_unknown_or_changed_migration_is_refused_without_migrating() {
+        let mut newer = applied(&[1, 2, 3, 4, 5]);
+        newer.push(AppliedMigration {
+            version: 99,
+            checksum: Cow::Borrowed(&[1, 2, 3]),
+        });
+        let error = schema_verdict(&MIGRATOR, &newer).unwrap_err().to_string();
+        assert!(error.contains("newer than this meet-recorder"), "{error}");
+
+        let mut changed = applied(&[1, 2, 3, 4, 5]);
+        changed[1].checksum = Cow::Borrowed(&[0; 48]);
+        let error = schema_verdict(&MIGRATOR, &changed).unwrap_err().to_string();
+        assert!(error.contains("migration 2 (jobs)"), "{error}");
+        assert!(!error.contains("run `meet-recorder migrate`"), "{error}");
+    }
 }

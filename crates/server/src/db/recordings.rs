@@ -3,10 +3,10 @@
 //! the other sees it changed nothing.
 
 use meet_recorder_domain::{Layout, Mode, Role, Status};
-use sqlx::{AnyConnection, Row, any::AnyRow};
+use sqlx::{AnyExecutor, Row, any::AnyRow};
 use uuid::Uuid;
 
-use super::{Backend, Db, StoreError, now_ms, parse_column};
+use super::{Backend, Db, Queries, StoreError, now_ms, parse_column};
 
 #[derive(Debug, Clone)]
 pub struct RecordingRow {
@@ -81,11 +81,22 @@ pub struct NewRecording {
     pub owner: Uuid,
 }
 
-const SELECT: &str = "SELECT rec.id, rec.room_id, r.name AS room_name, r.slug AS room_slug, \
-     r.access_level AS room_access_level, rec.status, rec.mode, rec.layout, rec.options, \
-     rec.worker_id, rec.started_at, rec.stopped_at, rec.duration_ms, rec.size_bytes, \
-     rec.file_location, rec.error, rec.stop_reason, rec.created_at, rec.updated_at \
-     FROM recordings rec JOIN rooms r ON r.id = rec.room_id";
+/// What [`RecordingRow::from_row`] reads, from `recordings rec JOIN rooms r`. A macro, so
+/// that [`SELECT`] is one literal and a query can add columns of its own.
+macro_rules! recording_columns {
+    () => {
+        "rec.id, rec.room_id, r.name AS room_name, r.slug AS room_slug, \
+         r.access_level AS room_access_level, rec.status, rec.mode, rec.layout, rec.options, \
+         rec.worker_id, rec.started_at, rec.stopped_at, rec.duration_ms, rec.size_bytes, \
+         rec.file_location, rec.error, rec.stop_reason, rec.created_at, rec.updated_at"
+    };
+}
+
+const SELECT: &str = concat!(
+    "SELECT ",
+    recording_columns!(),
+    " FROM recordings rec JOIN rooms r ON r.id = rec.room_id"
+);
 
 impl Db {
     /// Creates an `initiated` recording and gives `owner` an owner access, in one
@@ -120,44 +131,13 @@ impl Db {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        let row = sqlx::query(&format!("{SELECT} WHERE rec.id = $1"))
-            .bind(id.to_string())
-            .fetch_one(&mut *tx)
-            .await?;
+        let recording = self
+            .on(&mut *tx)
+            .recording(id)
+            .await?
+            .ok_or(sqlx::Error::RowNotFound)?;
         tx.commit().await?;
-        Ok(RecordingRow::from_row(&row)?)
-    }
-
-    pub async fn recording(&self, id: Uuid) -> Result<Option<RecordingRow>, sqlx::Error> {
-        let row = sqlx::query(&format!("{SELECT} WHERE rec.id = $1"))
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(RecordingRow::from_row).transpose()
-    }
-
-    pub async fn recording_by_worker(
-        &self,
-        conn: &mut AnyConnection,
-        egress_id: &str,
-    ) -> Result<Option<RecordingRow>, sqlx::Error> {
-        let row = sqlx::query(&format!("{SELECT} WHERE rec.worker_id = $1"))
-            .bind(egress_id)
-            .fetch_optional(conn)
-            .await?;
-        row.as_ref().map(RecordingRow::from_row).transpose()
-    }
-
-    pub async fn recording_in(
-        &self,
-        conn: &mut AnyConnection,
-        id: Uuid,
-    ) -> Result<Option<RecordingRow>, sqlx::Error> {
-        let row = sqlx::query(&format!("{SELECT} WHERE rec.id = $1"))
-            .bind(id.to_string())
-            .fetch_optional(conn)
-            .await?;
-        row.as_ref().map(RecordingRow::from_row).transpose()
+        Ok(recording)
     }
 
     /// The user's role on a recording, if any.
@@ -176,17 +156,22 @@ impl Db {
         row.map(|row| parse_column(&row, "role")).transpose()
     }
 
-    /// The recordings `user` may open (owner or administrator), newest first, and how many.
+    /// The recordings `user` may open (owner or administrator) with the user's role on each,
+    /// newest first, and how many there are. One query for the page, roles included, however
+    /// long it is.
     pub async fn recordings_of(
         &self,
         user: Uuid,
         limit: i64,
         offset: i64,
-    ) -> Result<(Vec<RecordingRow>, i64), sqlx::Error> {
-        const MINE: &str = "rec.id IN (SELECT recording_id FROM recording_accesses \
-             WHERE user_id = $1 AND role IN ('owner', 'administrator'))";
+    ) -> Result<(Vec<(RecordingRow, Role)>, i64), sqlx::Error> {
+        const PRIVILEGED: &str = "a.user_id = $1 AND a.role IN ('owner', 'administrator')";
         let rows = sqlx::query(&format!(
-            "{SELECT} WHERE {MINE} ORDER BY rec.created_at DESC, rec.id DESC LIMIT $2 OFFSET $3"
+            "SELECT {}, a.role AS access_role FROM recordings rec \
+             JOIN rooms r ON r.id = rec.room_id \
+             JOIN recording_accesses a ON a.recording_id = rec.id \
+             WHERE {PRIVILEGED} ORDER BY rec.created_at DESC, rec.id DESC LIMIT $2 OFFSET $3",
+            recording_columns!()
         ))
         .bind(user.to_string())
         .bind(limit)
@@ -194,7 +179,8 @@ impl Db {
         .fetch_all(&self.pool)
         .await?;
         let count = sqlx::query(&format!(
-            "SELECT COUNT(*) AS n FROM recordings rec WHERE {MINE}"
+            "SELECT COUNT(*) AS n FROM recordings rec \
+             JOIN recording_accesses a ON a.recording_id = rec.id WHERE {PRIVILEGED}"
         ))
         .bind(user.to_string())
         .fetch_one(&self.pool)
@@ -202,8 +188,13 @@ impl Db {
         .try_get("n")?;
         let recordings = rows
             .iter()
-            .map(RecordingRow::from_row)
-            .collect::<Result<_, _>>()?;
+            .map(|row| {
+                Ok((
+                    RecordingRow::from_row(row)?,
+                    parse_column(row, "access_role")?,
+                ))
+            })
+            .collect::<Result<_, sqlx::Error>>()?;
         Ok((recordings, count))
     }
 
@@ -251,42 +242,6 @@ impl Db {
         rows.iter().map(RecordingRow::from_row).collect()
     }
 
-    /// Moves a recording from `from` to `to` if it is still `from`. Returns whether it moved.
-    /// `started_at` keeps the first value it is given (a repeated `ACTIVE` does not restart
-    /// the clock of the maximum duration); the patch's other fields overwrite.
-    pub async fn move_recording(
-        &self,
-        conn: &mut AnyConnection,
-        id: Uuid,
-        from: Status,
-        to: Status,
-        patch: &RecordingPatch,
-    ) -> Result<bool, sqlx::Error> {
-        let result = sqlx::query(
-            "UPDATE recordings SET status = $1, updated_at = $2, \
-             worker_id = COALESCE($3, worker_id), started_at = COALESCE(started_at, $4), \
-             stopped_at = COALESCE($5, stopped_at), duration_ms = COALESCE($6, duration_ms), \
-             size_bytes = COALESCE($7, size_bytes), file_location = COALESCE($8, file_location), \
-             error = COALESCE($9, error), stop_reason = COALESCE($10, stop_reason) \
-             WHERE id = $11 AND status = $12",
-        )
-        .bind(to.as_str())
-        .bind(now_ms())
-        .bind(patch.worker_id.clone())
-        .bind(patch.started_at)
-        .bind(patch.stopped_at)
-        .bind(patch.duration_ms)
-        .bind(patch.size_bytes)
-        .bind(patch.file_location.clone())
-        .bind(patch.error.clone())
-        .bind(patch.stop_reason.clone())
-        .bind(id.to_string())
-        .bind(from.as_str())
-        .execute(conn)
-        .await?;
-        Ok(result.rows_affected() == 1)
-    }
-
     /// Records why an open recording is about to stop, before asking LiveKit to stop it:
     /// the egress's own `ENDING` webhook may move the status before our stop returns.
     pub async fn set_stop_reason(&self, id: Uuid, reason: &str) -> Result<(), sqlx::Error> {
@@ -298,49 +253,6 @@ impl Db {
         .bind(id.to_string())
         .execute(&self.pool)
         .await?;
-        Ok(())
-    }
-
-    /// Reads a recording and takes its write lock until the transaction ends, so that two
-    /// status changes of one recording run one after the other. PostgreSQL: `SELECT ...
-    /// FOR UPDATE`. SQLite: a write first, because a transaction that starts with a read
-    /// cannot always upgrade to a write when another process (the CLI) writes meanwhile
-    /// (SQLITE_BUSY), while one that starts with a write waits its turn; within the
-    /// service the pool's single connection already runs one transaction at a time.
-    pub async fn locked_recording(
-        &self,
-        conn: &mut AnyConnection,
-        id: Uuid,
-    ) -> Result<Option<RecordingRow>, sqlx::Error> {
-        let lock = match self.backend {
-            Backend::Postgres => " FOR UPDATE OF rec",
-            Backend::Sqlite => {
-                sqlx::query("UPDATE recordings SET updated_at = updated_at WHERE id = $1")
-                    .bind(id.to_string())
-                    .execute(&mut *conn)
-                    .await?;
-                ""
-            }
-        };
-        let row = sqlx::query(&format!("{SELECT} WHERE rec.id = $1{lock}"))
-            .bind(id.to_string())
-            .fetch_optional(conn)
-            .await?;
-        row.as_ref().map(RecordingRow::from_row).transpose()
-    }
-
-    /// Records the egress id of a recording that does not have one yet.
-    pub async fn set_worker_id(
-        &self,
-        conn: &mut AnyConnection,
-        id: Uuid,
-        egress_id: &str,
-    ) -> Result<(), sqlx::Error> {
-        sqlx::query("UPDATE recordings SET worker_id = $1 WHERE id = $2 AND worker_id IS NULL")
-            .bind(egress_id)
-            .bind(id.to_string())
-            .execute(conn)
-            .await?;
         Ok(())
     }
 
@@ -391,19 +303,6 @@ impl Db {
     }
 
     /// A room's latest recordings, newest first.
-    /// Every recording of a room, in the caller's transaction.
-    pub async fn recordings_of_room(
-        &self,
-        conn: &mut AnyConnection,
-        room: Uuid,
-    ) -> Result<Vec<RecordingRow>, sqlx::Error> {
-        let rows = sqlx::query(&format!("{SELECT} WHERE rec.room_id = $1"))
-            .bind(room.to_string())
-            .fetch_all(conn)
-            .await?;
-        rows.iter().map(RecordingRow::from_row).collect()
-    }
-
     pub async fn latest_recordings_of_room(
         &self,
         room: Uuid,
@@ -431,13 +330,124 @@ impl Db {
             .collect()
     }
 
-    /// Notes a webhook event id; false when it was seen before.
-    pub async fn first_time_event(
+    /// Reads a recording and takes its write lock until the transaction ends, so that two
+    /// status changes of one recording run one after the other. PostgreSQL: one
+    /// `SELECT ... FOR UPDATE`. SQLite: a write first, because a transaction that starts
+    /// with a read cannot always upgrade to a write when another process (the CLI) writes
+    /// meanwhile (SQLITE_BUSY), while one that starts with a write waits its turn; within
+    /// the service the pool's single connection already runs one transaction at a time.
+    pub async fn locked_recording(
         &self,
-        conn: &mut AnyConnection,
-        event_id: &str,
-        event: &str,
+        conn: &mut sqlx::AnyConnection,
+        id: Uuid,
+    ) -> Result<Option<RecordingRow>, sqlx::Error> {
+        if self.backend == Backend::Sqlite {
+            self.on(&mut *conn).lock_recording(id).await?;
+        }
+        self.on(conn).recording_for_update(id).await
+    }
+}
+
+/// The recording queries a transaction may need (see [`Queries`]).
+impl<'e, E: AnyExecutor<'e>> Queries<E> {
+    pub async fn recording(self, id: Uuid) -> Result<Option<RecordingRow>, sqlx::Error> {
+        let row = sqlx::query(&format!("{SELECT} WHERE rec.id = $1"))
+            .bind(id.to_string())
+            .fetch_optional(self.executor)
+            .await?;
+        row.as_ref().map(RecordingRow::from_row).transpose()
+    }
+
+    pub async fn recording_by_worker(
+        self,
+        egress_id: &str,
+    ) -> Result<Option<RecordingRow>, sqlx::Error> {
+        let row = sqlx::query(&format!("{SELECT} WHERE rec.worker_id = $1"))
+            .bind(egress_id)
+            .fetch_optional(self.executor)
+            .await?;
+        row.as_ref().map(RecordingRow::from_row).transpose()
+    }
+
+    /// Every recording of a room.
+    pub async fn recordings_of_room(self, room: Uuid) -> Result<Vec<RecordingRow>, sqlx::Error> {
+        let rows = sqlx::query(&format!("{SELECT} WHERE rec.room_id = $1"))
+            .bind(room.to_string())
+            .fetch_all(self.executor)
+            .await?;
+        rows.iter().map(RecordingRow::from_row).collect()
+    }
+
+    /// Moves a recording from `from` to `to` if it is still `from`. Returns whether it moved.
+    /// `started_at` keeps the first value it is given (a repeated `ACTIVE` does not restart
+    /// the clock of the maximum duration); the patch's other fields overwrite.
+    pub async fn move_recording(
+        self,
+        id: Uuid,
+        from: Status,
+        to: Status,
+        patch: &RecordingPatch,
     ) -> Result<bool, sqlx::Error> {
+        let result = sqlx::query(
+            "UPDATE recordings SET status = $1, updated_at = $2, \
+             worker_id = COALESCE($3, worker_id), started_at = COALESCE(started_at, $4), \
+             stopped_at = COALESCE($5, stopped_at), duration_ms = COALESCE($6, duration_ms), \
+             size_bytes = COALESCE($7, size_bytes), file_location = COALESCE($8, file_location), \
+             error = COALESCE($9, error), stop_reason = COALESCE($10, stop_reason) \
+             WHERE id = $11 AND status = $12",
+        )
+        .bind(to.as_str())
+        .bind(now_ms())
+        .bind(patch.worker_id.clone())
+        .bind(patch.started_at)
+        .bind(patch.stopped_at)
+        .bind(patch.duration_ms)
+        .bind(patch.size_bytes)
+        .bind(patch.file_location.clone())
+        .bind(patch.error.clone())
+        .bind(patch.stop_reason.clone())
+        .bind(id.to_string())
+        .bind(from.as_str())
+        .execute(self.executor)
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// Reads a recording for a status change (see [`Db::locked_recording`]): on PostgreSQL
+    /// `SELECT ... FOR UPDATE`, which also locks the row until the transaction ends.
+    pub async fn recording_for_update(self, id: Uuid) -> Result<Option<RecordingRow>, sqlx::Error> {
+        let lock = match self.backend {
+            Backend::Postgres => " FOR UPDATE OF rec",
+            Backend::Sqlite => "",
+        };
+        let row = sqlx::query(&format!("{SELECT} WHERE rec.id = $1{lock}"))
+            .bind(id.to_string())
+            .fetch_optional(self.executor)
+            .await?;
+        row.as_ref().map(RecordingRow::from_row).transpose()
+    }
+
+    /// Takes the recording's write lock with a write (SQLite; see [`Db::locked_recording`]).
+    async fn lock_recording(self, id: Uuid) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE recordings SET updated_at = updated_at WHERE id = $1")
+            .bind(id.to_string())
+            .execute(self.executor)
+            .await?;
+        Ok(())
+    }
+
+    /// Records the egress id of a recording that does not have one yet.
+    pub async fn set_worker_id(self, id: Uuid, egress_id: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE recordings SET worker_id = $1 WHERE id = $2 AND worker_id IS NULL")
+            .bind(egress_id)
+            .bind(id.to_string())
+            .execute(self.executor)
+            .await?;
+        Ok(())
+    }
+
+    /// Notes a webhook event id; false when it was seen before.
+    pub async fn first_time_event(self, event_id: &str, event: &str) -> Result<bool, sqlx::Error> {
         let result = sqlx::query(
             "INSERT INTO webhook_events (id, event, received_at) VALUES ($1, $2, $3) \
              ON CONFLICT (id) DO NOTHING",
@@ -445,7 +455,7 @@ impl Db {
         .bind(event_id)
         .bind(event)
         .bind(now_ms())
-        .execute(conn)
+        .execute(self.executor)
         .await?;
         Ok(result.rows_affected() == 1)
     }

@@ -1,10 +1,10 @@
 //! Rooms and who may do what in them (owner, administrator, member).
 
 use meet_recorder_domain::Role;
-use sqlx::{AnyConnection, Row, any::AnyRow};
+use sqlx::{AnyExecutor, Row, any::AnyRow};
 use uuid::Uuid;
 
-use super::{Backend, Db, StoreError, now_ms, parse_column};
+use super::{Backend, Db, Queries, StoreError, now_ms, parse_column};
 
 /// What [`Db::remove_room_access`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,15 +130,17 @@ impl Db {
         Ok(row.try_get::<i64, _>("n")? > 0)
     }
 
-    /// The rooms `user` has any role on, newest first, and how many there are.
+    /// The rooms `user` has any role on with that role, newest first, and how many there
+    /// are. One query for the page, roles included, however long it is.
     pub async fn rooms_of(
         &self,
         user: Uuid,
         limit: i64,
         offset: i64,
-    ) -> Result<(Vec<RoomRow>, i64), sqlx::Error> {
+    ) -> Result<(Vec<(RoomRow, Role)>, i64), sqlx::Error> {
         let rows = sqlx::query(&format!(
-            "SELECT {ROOM_COLUMNS} FROM rooms r JOIN room_accesses a ON a.room_id = r.id \
+            "SELECT {ROOM_COLUMNS}, a.role AS access_role FROM rooms r \
+             JOIN room_accesses a ON a.room_id = r.id \
              WHERE a.user_id = $1 ORDER BY r.created_at DESC, r.id LIMIT $2 OFFSET $3"
         ))
         .bind(user.to_string())
@@ -153,8 +155,8 @@ impl Db {
             .try_get("n")?;
         let rooms = rows
             .iter()
-            .map(RoomRow::from_row)
-            .collect::<Result<_, _>>()?;
+            .map(|row| Ok((RoomRow::from_row(row)?, parse_column(row, "access_role")?)))
+            .collect::<Result<_, sqlx::Error>>()?;
         Ok((rooms, count))
     }
 
@@ -176,15 +178,6 @@ impl Db {
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(RoomRow::from_row).transpose()
-    }
-
-    /// Deletes a room, its accesses and its recordings' rows, in the caller's transaction.
-    pub async fn delete_room(&self, conn: &mut AnyConnection, id: Uuid) -> Result<(), sqlx::Error> {
-        sqlx::query("DELETE FROM rooms WHERE id = $1")
-            .bind(id.to_string())
-            .execute(conn)
-            .await?;
-        Ok(())
     }
 
     /// The user's role on the room, if any.
@@ -253,33 +246,6 @@ impl Db {
     /// Removes an access as `requester`, in one transaction that holds the room's accesses
     /// still while it checks: the requester's role now (not when the request began), and
     /// that a room never loses its last owner, however many removals run at once.
-    /// Serialises changes of a room behind its row, in the caller's transaction:
-    /// PostgreSQL locks it (`FOR UPDATE` also waits for a recording being inserted for
-    /// it); SQLite takes the database's write lock with a first write (a transaction that
-    /// only read first could not write later under WAL once another one did). Returns
-    /// whether the room exists.
-    pub async fn lock_room(
-        &self,
-        conn: &mut AnyConnection,
-        room: Uuid,
-    ) -> Result<bool, sqlx::Error> {
-        Ok(match self.backend {
-            Backend::Postgres => sqlx::query("SELECT id FROM rooms WHERE id = $1 FOR UPDATE")
-                .bind(room.to_string())
-                .fetch_optional(conn)
-                .await?
-                .is_some(),
-            Backend::Sqlite => {
-                sqlx::query("UPDATE rooms SET updated_at = updated_at WHERE id = $1")
-                    .bind(room.to_string())
-                    .execute(conn)
-                    .await?
-                    .rows_affected()
-                    > 0
-            }
-        })
-    }
-
     pub async fn remove_room_access(
         &self,
         room: Uuid,
@@ -287,7 +253,7 @@ impl Db {
         requester: Uuid,
     ) -> Result<AccessRemoval, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
-        if !self.lock_room(&mut tx, room).await? {
+        if !self.on(&mut *tx).lock_room(room).await? {
             return Ok(AccessRemoval::NotFound);
         }
         let requester_role: Option<Role> =
@@ -343,5 +309,40 @@ impl Db {
             .fetch_one(&self.pool)
             .await?
             .try_get("n")
+    }
+}
+
+/// The room queries a transaction may need (see [`Queries`]).
+impl<'e, E: AnyExecutor<'e>> Queries<E> {
+    /// Serialises changes of a room behind its row, for the rest of the caller's transaction:
+    /// PostgreSQL locks it (`FOR UPDATE` also waits for a recording being inserted for
+    /// it); SQLite takes the database's write lock with a first write (a transaction that
+    /// only read first could not write later under WAL once another one did). Returns
+    /// whether the room exists.
+    pub async fn lock_room(self, room: Uuid) -> Result<bool, sqlx::Error> {
+        Ok(match self.backend {
+            Backend::Postgres => sqlx::query("SELECT id FROM rooms WHERE id = $1 FOR UPDATE")
+                .bind(room.to_string())
+                .fetch_optional(self.executor)
+                .await?
+                .is_some(),
+            Backend::Sqlite => {
+                sqlx::query("UPDATE rooms SET updated_at = updated_at WHERE id = $1")
+                    .bind(room.to_string())
+                    .execute(self.executor)
+                    .await?
+                    .rows_affected()
+                    > 0
+            }
+        })
+    }
+
+    /// Deletes a room, its accesses and its recordings' rows (cascading).
+    pub async fn delete_room(self, id: Uuid) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM rooms WHERE id = $1")
+            .bind(id.to_string())
+            .execute(self.executor)
+            .await?;
+        Ok(())
     }
 }

@@ -123,6 +123,7 @@ impl Db {
         };
         // A recording deleted in between took its links with it: the link is gone too.
         Ok(self
+            .queries()
             .recording(link.recording_id)
             .await?
             .map(|recording| (link, recording)))

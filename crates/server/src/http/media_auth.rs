@@ -99,7 +99,7 @@ pub async fn media_auth(
         .parse()
         .map_err(|_| denied("media-url-invalid", "The recording id is not a UUID."))?;
 
-    let recording = state.db.recording(id).await?.ok_or_else(|| {
+    let recording = state.db.queries().recording(id).await?.ok_or_else(|| {
         ApiError::not_found("recording-not-found", "No recording found for this event.")
     })?;
     if recording.mode.extension() != extension {

@@ -291,11 +291,10 @@ pub async fn list(
 ) -> Result<Json<Value>, ApiError> {
     let (limit, offset) = page.limits()?;
     let (recordings, count) = state.db.recordings_of(user.id, limit, offset).await?;
-    let mut results = Vec::with_capacity(recordings.len());
-    for recording in &recordings {
-        let role = state.db.recording_role(recording.id, user.id).await?;
-        results.push(recording_json(&state, recording, role));
-    }
+    let results = recordings
+        .iter()
+        .map(|(recording, role)| recording_json(&state, recording, Some(*role)))
+        .collect();
     Ok(Json(paginate(
         &state,
         "recordings/",
@@ -318,7 +317,12 @@ pub async fn load_recording(
         )
     };
     let id: Uuid = id.parse().map_err(|_| not_found())?;
-    let recording = state.db.recording(id).await?.ok_or_else(not_found)?;
+    let recording = state
+        .db
+        .queries()
+        .recording(id)
+        .await?
+        .ok_or_else(not_found)?;
     let role = state
         .db
         .recording_role(id, user)

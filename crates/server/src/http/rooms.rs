@@ -121,11 +121,10 @@ pub async fn list(
 ) -> Result<Json<Value>, ApiError> {
     let (limit, offset) = page.limits()?;
     let (rooms, count) = state.db.rooms_of(user.id, limit, offset).await?;
-    let mut results = Vec::new();
-    for room in &rooms {
-        let role = state.db.room_role(room.id, user.id).await?;
-        results.push(room_json(room, role));
-    }
+    let results = rooms
+        .iter()
+        .map(|(room, role)| room_json(room, Some(*role)))
+        .collect();
     Ok(Json(paginate(&state, "rooms/", &page, count, results)?))
 }
 

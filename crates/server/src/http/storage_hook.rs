@@ -104,7 +104,7 @@ pub async fn storage_hook(
         };
         // An event that can never apply is answered 2xx all the same: MinIO with a
         // `queue_dir` re-sends a refused event forever and holds back every later one.
-        let Some(recording) = state.db.recording(id).await? else {
+        let Some(recording) = state.db.queries().recording(id).await? else {
             tracing::info!(recording = %id, "storage event for a recording we do not have");
             continue;
         };

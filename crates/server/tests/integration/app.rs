@@ -1,6 +1,7 @@
 //! `spawn_app()`: the real application on a free port, against a fresh database (SQLite
-//! file or a uniquely named PostgreSQL database, chosen by `MEETREC_TEST_DATABASE`), with
-//! the LiveKit emulator in-process sending its webhooks to the app.
+//! file or a uniquely named PostgreSQL database, chosen by `MEETREC_TEST_DATABASE`, and
+//! gone with the app), with the LiveKit emulator in-process sending its webhooks to the
+//! app.
 
 use std::time::Duration;
 
@@ -24,8 +25,9 @@ pub fn test_database() -> String {
 
 const POSTGRES_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
-/// A fresh, empty database URL for one test.
-async fn fresh_database_url(dir: &std::path::Path) -> String {
+/// A fresh, empty database for one test: its URL, and for PostgreSQL the database to drop
+/// when the test is over.
+pub async fn fresh_database(dir: &std::path::Path) -> (String, Option<TestDatabase>) {
     match test_database().as_str() {
         "postgres" => {
             let admin = std::env::var("MEETREC_TEST_POSTGRES_URL")
@@ -43,13 +45,61 @@ async fn fresh_database_url(dir: &std::path::Path) -> String {
             // The database is the URL's path; a query (`?host=/socket/dir`) stays.
             let (url, query) = admin.split_once('?').unwrap_or((&admin, ""));
             let base = url.rsplit_once('/').unwrap().0;
-            match query {
+            let url = match query {
                 "" => format!("{base}/{name}"),
                 query => format!("{base}/{name}?{query}"),
-            }
+            };
+            (url, Some(TestDatabase { admin, name }))
         }
-        "sqlite" => format!("sqlite://{}/meet-recorder.db", dir.display()),
+        // In the test's temporary directory, which goes with it.
+        "sqlite" => (format!("sqlite://{}/meet-recorder.db", dir.display()), None),
         other => panic!("MEETREC_TEST_DATABASE={other}: use sqlite or postgres"),
+    }
+}
+
+/// A PostgreSQL database a test created, dropped with the [`TestApp`] that owns it (also
+/// when the test fails), so test runs leave no `meetrec_test_*` databases behind.
+pub struct TestDatabase {
+    admin: String,
+    name: String,
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        // Drop cannot await, and the test's runtime cannot block on a future from inside:
+        // a thread of its own, with its own runtime and a fresh admin connection, drops
+        // the database while this one waits. `FORCE` ends the connections the app's pools
+        // still hold (their tasks stop with the test's runtime, after this).
+        let admin = self.admin.clone();
+        let drop_sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        let outcome = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            runtime.block_on(async {
+                use sqlx::Connection;
+                let mut conn = sqlx::AnyConnection::connect(&admin)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                sqlx::query(&drop_sql)
+                    .execute(&mut conn)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let _ = conn.close().await;
+                Ok::<_, String>(())
+            })
+        })
+        .join();
+        // Never panic here: this may run while a failed test unwinds.
+        match outcome {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => eprintln!("could not drop test database {}: {error}", self.name),
+            Err(_) => eprintln!(
+                "could not drop test database {}: the thread panicked",
+                self.name
+            ),
+        }
     }
 }
 
@@ -64,6 +114,8 @@ pub struct TestApp {
     pub livekit_url: String,
     _dir: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
+    /// Last, so it is dropped after everything else of the app.
+    _database: Option<TestDatabase>,
 }
 
 /// A signed-in user: an account and an API token.
@@ -117,7 +169,12 @@ pub async fn spawn_app_on(
         .await
         .unwrap();
 
-    let database_url = fresh_database_url(dir.path()).await;
+    // A test that names a database (another instance's) gets no fresh one: it would be
+    // created for nothing. The instance that created a database drops it.
+    let (database_url, database) = match settings.iter().find(|(name, _)| *name == "DATABASE_URL") {
+        Some((_, url)) => ((*url).to_owned(), None),
+        None => fresh_database(dir.path()).await,
+    };
     let livekit_url = livekit.url();
     let public_url = format!("http://{addr}");
     let mut pairs: Vec<(String, String)> = vec![
@@ -147,7 +204,9 @@ pub async fn spawn_app_on(
         pairs.push(((*name).into(), (*value).into()));
     }
     let config = Config::from_source(&Source::from_pairs(pairs)).expect("valid test settings");
-    let mut state = AppState::new(config).await.expect("build the application");
+    let mut state = AppState::migrated(config)
+        .await
+        .expect("build the application");
     configure_state(&mut state, &livekit);
     let app = Application::with_listener(listener, state.clone());
     let (stop, stopped) = oneshot::channel::<()>();
@@ -171,6 +230,7 @@ pub async fn spawn_app_on(
         livekit_url,
         _dir: dir,
         stop: Some(stop),
+        _database: database,
     }
 }
 

@@ -162,8 +162,8 @@ async fn jobs_list_shows_dead_jobs_and_retry_requeues_them() {
     let app = spawn_app_with(&[("MEET_RECORDER_RUN_JOBS", "false")], |_| {}).await;
     let mut conn = app.db.pool().acquire().await.unwrap();
     app.db
+        .on(&mut *conn)
         .enqueue_job(
-            &mut conn,
             "no_such_kind",
             &json!({"recording_id": uuid::Uuid::new_v4()}),
             None,
@@ -332,4 +332,92 @@ async fn serve_warns_loudly_when_the_storage_hook_has_no_authentication() {
     )
     .await;
     assert!(!guarded.contains("WITHOUT AUTHENTICATION"), "{guarded}");
+}
+
+/// The tables of the database at `url`, straight from its catalogue.
+async fn table_names(url: &str) -> Vec<String> {
+    use sqlx::Row;
+    sqlx::any::install_default_drivers();
+    let query = if url.starts_with("sqlite:") {
+        "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+    } else {
+        "SELECT table_name AS name FROM information_schema.tables \
+         WHERE table_schema = current_schema() ORDER BY table_name"
+    };
+    let pool = sqlx::AnyPool::connect(url).await.unwrap();
+    let names = sqlx::query(query)
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get("name"))
+        .collect();
+    pool.close().await;
+    names
+}
+
+/// Runs the binary on `url` with no other settings.
+async fn meet_recorder_on(url: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_meet-recorder"))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", url)
+        .env("RUST_LOG", "error")
+        .output()
+        .await
+        .expect("run meet-recorder")
+}
+
+/// Refused, with the operator's next step, and the database left as it was.
+async fn assert_read_only_commands_refuse(url: &str) {
+    for args in [
+        &["jobs", "list"][..],
+        &["users", "tokens", "list", "nobody@example.com"][..],
+    ] {
+        let output = meet_recorder_on(url, args).await;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?} ran: {output:?}");
+        assert!(
+            stderr.contains("the database schema is behind: run `meet-recorder migrate`"),
+            "{args:?}: {stderr}"
+        );
+    }
+    assert_eq!(
+        table_names(url).await,
+        Vec::<String>::new(),
+        "tables created"
+    );
+}
+
+#[tokio::test]
+async fn read_only_commands_refuse_an_unmigrated_database_and_create_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+
+    // An empty SQLite file, whatever the suite's database.
+    let file = dir.path().join("empty.db");
+    std::fs::File::create(&file).unwrap();
+    let url = format!("sqlite://{}", file.display());
+    assert_read_only_commands_refuse(&url).await;
+    // A missing file is not created either.
+    let missing = dir.path().join("missing.db");
+    let output = meet_recorder_on(
+        &format!("sqlite://{}", missing.display()),
+        &["jobs", "list"],
+    )
+    .await;
+    assert!(!output.status.success());
+    assert!(!missing.exists(), "the database file was created");
+
+    // `migrate` is what the message says to run; then the same command works.
+    let output = meet_recorder_on(&url, &["migrate"]).await;
+    assert!(output.status.success(), "{output:?}");
+    let output = meet_recorder_on(&url, &["jobs", "list"]).await;
+    assert!(output.status.success(), "{output:?}");
+
+    // The suite's PostgreSQL, when it runs on it: an empty database stays empty.
+    if test_database() == "postgres" {
+        let (url, _database) = fresh_database(dir.path()).await;
+        assert_read_only_commands_refuse(&url).await;
+    }
 }

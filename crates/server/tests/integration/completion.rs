@@ -169,7 +169,8 @@ async fn two_runners_never_claim_the_same_job() {
     let mut conn = app.db.pool().acquire().await.unwrap();
     for n in 0..60 {
         app.db
-            .enqueue_job(&mut conn, "test_job", &json!({ "n": n }), None, 3)
+            .on(&mut *conn)
+            .enqueue_job("test_job", &json!({ "n": n }), None, 3)
             .await
             .unwrap();
     }
@@ -205,8 +206,8 @@ async fn a_dead_job_is_kept_and_can_be_retried() {
     let app = spawn_app_with(&[("MEET_RECORDER_RUN_JOBS", "false")], |_| {}).await;
     let mut conn = app.db.pool().acquire().await.unwrap();
     app.db
+        .on(&mut *conn)
         .enqueue_job(
-            &mut conn,
             "no_such_kind",
             &json!({"recording_id": uuid::Uuid::new_v4()}),
             None,
@@ -517,7 +518,8 @@ async fn a_job_whose_runner_died_is_taken_back_when_its_lease_expires() {
     let app = spawn_app_with(&[("MEET_RECORDER_RUN_JOBS", "false")], |_| {}).await;
     let mut conn = app.db.pool().acquire().await.unwrap();
     app.db
-        .enqueue_job(&mut conn, "test_job", &json!({}), None, 3)
+        .on(&mut *conn)
+        .enqueue_job("test_job", &json!({}), None, 3)
         .await
         .unwrap();
     drop(conn);
@@ -547,7 +549,8 @@ async fn a_running_jobs_heartbeat_keeps_it_and_only_its_runner_can_renew_it() {
     let app = spawn_app_with(&[("MEET_RECORDER_RUN_JOBS", "false")], |_| {}).await;
     let mut conn = app.db.pool().acquire().await.unwrap();
     app.db
-        .enqueue_job(&mut conn, "test_job", &json!({}), None, 3)
+        .on(&mut *conn)
+        .enqueue_job("test_job", &json!({}), None, 3)
         .await
         .unwrap();
     drop(conn);

@@ -355,8 +355,8 @@ impl Real {
             .unwrap_or_else(|_| panic!("create a recording"));
         let mut conn = db.pool().acquire().await.unwrap();
         let moved = db
+            .on(&mut *conn)
             .move_recording(
-                &mut conn,
                 recording.id,
                 Status::Initiated,
                 Status::Active,
