@@ -173,7 +173,13 @@ impl LiveKit {
             egress_id: egress_id.to_owned(),
         };
         self.twirp
-            .call("Egress", "StopEgress", stop, record_grant(), REQUEST_TIMEOUT)
+            .call(
+                "Egress",
+                "StopEgress",
+                stop,
+                record_grant(),
+                REQUEST_TIMEOUT,
+            )
             .await
     }
 
@@ -220,7 +226,13 @@ impl LiveKit {
     ) -> Result<Vec<proto::EgressInfo>, LiveKitError> {
         let answer: proto::ListEgressResponse = self
             .twirp
-            .call("Egress", "ListEgress", request, record_grant(), REQUEST_TIMEOUT)
+            .call(
+                "Egress",
+                "ListEgress",
+                request,
+                record_grant(),
+                REQUEST_TIMEOUT,
+            )
             .await?;
         Ok(answer.items)
     }

@@ -115,7 +115,10 @@ impl Config {
                 "RECORDING_WORKER_CLASSES",
                 some(serde_json::to_string(&workers).unwrap_or_default()),
             ),
-            ("RECORDING_LAYOUT_DEFAULT", some(r.layout_default.to_string())),
+            (
+                "RECORDING_LAYOUT_DEFAULT",
+                some(r.layout_default.to_string()),
+            ),
             (
                 "RECORDING_MAX_DURATION",
                 r.max_duration_ms.map(|ms| ms.to_string()),
@@ -129,7 +132,10 @@ impl Config {
                 "SCREEN_RECORDING_BASE_URL",
                 r.download_base_url.clone().filter(|_| download_alias_used),
             ),
-            ("RECORDING_MEDIA_REDIRECT", some(r.media_redirect.to_string())),
+            (
+                "RECORDING_MEDIA_REDIRECT",
+                some(r.media_redirect.to_string()),
+            ),
             (
                 "RECORDING_ENCODING_ENABLED",
                 some(encoding.is_some().to_string()),
@@ -199,7 +205,10 @@ impl Config {
                 some(livekit.connection_test_room_prefix.clone()),
             ),
             ("AWS_S3_ENDPOINT_URL", s3.map(|s3| s3.endpoint.clone())),
-            ("AWS_S3_ACCESS_KEY_ID", s3.map(|s3| s3.access_key_id.clone())),
+            (
+                "AWS_S3_ACCESS_KEY_ID",
+                s3.map(|s3| s3.access_key_id.clone()),
+            ),
             (
                 "AWS_S3_SECRET_ACCESS_KEY",
                 secret(s3.map(|s3| &s3.secret_access_key)),
@@ -341,7 +350,10 @@ mod tests {
         ("AWS_S3_ACCESS_KEY_ID", "key"),
         ("AWS_S3_SECRET_ACCESS_KEY", "very-secret"),
         ("RECORDING_ENCODING_ENABLED", "true"),
-        ("SUMMARY_SERVICE_ENDPOINT", "http://summary.internal/api/v2/"),
+        (
+            "SUMMARY_SERVICE_ENDPOINT",
+            "http://summary.internal/api/v2/",
+        ),
         ("SUMMARY_SERVICE_API_TOKEN", "summary-token"),
     ];
 
@@ -405,7 +417,10 @@ mod tests {
             ("RECORDING_MAX_DURATION", "60000"),
             ("LIVEKIT_API_SECRET_FILE", secret_path.as_str()),
             ("RECORDING_ENCODING_WIDTH", "1920"),
-            ("SCREEN_RECORDING_BASE_URL", "https://meet.example.org/recording"),
+            (
+                "SCREEN_RECORDING_BASE_URL",
+                "https://meet.example.org/recording",
+            ),
         ]))
         .unwrap();
         let text = config.describe();
@@ -426,7 +441,9 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("\nRECORDING_ENCODING_WIDTH=  (given, but not used with these settings)\n"),
+            text.contains(
+                "\nRECORDING_ENCODING_WIDTH=  (given, but not used with these settings)\n"
+            ),
             "{text}"
         );
         assert!(
@@ -474,7 +491,13 @@ mod tests {
         ] {
             assert!(!text.contains(secret), "{secret} in\n{text}");
         }
-        assert!(text.contains("\nDATABASE_URL=postgres://u:********@db/x\n"), "{text}");
-        assert!(text.contains("\nAWS_S3_SECRET_ACCESS_KEY=********\n"), "{text}");
+        assert!(
+            text.contains("\nDATABASE_URL=postgres://u:********@db/x\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\nAWS_S3_SECRET_ACCESS_KEY=********\n"),
+            "{text}"
+        );
     }
 }

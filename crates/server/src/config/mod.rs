@@ -569,7 +569,6 @@ impl Config {
             },
         })
     }
-
 }
 
 fn transcription_settings(source: &Source) -> Result<Option<TranscriptionSettings>, ConfigError> {

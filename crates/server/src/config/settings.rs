@@ -221,7 +221,10 @@ mod tests {
         let groups: Vec<Group> = SETTINGS.iter().map(|s| s.group).collect();
         let mut sorted = groups.clone();
         sorted.sort();
-        assert_eq!(groups, sorted, "keep each group's settings together, in Group::ALL order");
+        assert_eq!(
+            groups, sorted,
+            "keep each group's settings together, in Group::ALL order"
+        );
     }
 
     /// The `### Settings` section of README.md, up to the next heading of its level.
@@ -276,10 +279,7 @@ mod tests {
             undocumented.is_empty(),
             "README.md's Settings tables do not list: {undocumented:?}"
         );
-        let unknown: Vec<&String> = documented
-            .iter()
-            .filter(|name| !is_known(name))
-            .collect();
+        let unknown: Vec<&String> = documented.iter().filter(|name| !is_known(name)).collect();
         assert!(
             unknown.is_empty(),
             "README.md's Settings tables list names the service does not read: {unknown:?}"

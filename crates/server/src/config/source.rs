@@ -191,7 +191,8 @@ impl Source {
         SETTINGS
             .iter()
             .filter_map(|setting| {
-                let given = |name: &str| self.values.get(name).is_some_and(|v| !v.trim().is_empty());
+                let given =
+                    |name: &str| self.values.get(name).is_some_and(|v| !v.trim().is_empty());
                 let origin = if setting.kind.from_file()
                     && self.values.contains_key(&format!("{}_FILE", setting.name))
                 {

@@ -124,5 +124,8 @@ async fn a_self_signed_livekit_is_refused_unless_verification_is_off() {
     let metadata: serde_json::Value =
         serde_json::from_str(view["metadata"].as_str().unwrap()).unwrap();
     assert_eq!(metadata, json!({"through": "tls"}), "{view}");
-    assert_eq!(view["data_messages"][0]["text"], r#"{"type":"hello"}"#, "{view}");
+    assert_eq!(
+        view["data_messages"][0]["text"], r#"{"type":"hello"}"#,
+        "{view}"
+    );
 }
