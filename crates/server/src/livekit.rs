@@ -76,7 +76,7 @@ impl LiveKit {
         }
         let twirp = Twirp {
             http: http_client(settings.verify_tls),
-            url: settings.api_url.trim_end_matches('/').to_owned(),
+            url: settings.api_url.clone(),
             api_key: settings.api_key.clone(),
             api_secret: settings.api_secret.clone(),
         };
@@ -421,7 +421,8 @@ fn http_client(verify_tls: bool) -> reqwest::Client {
 /// LiveKit's Twirp API: protobuf requests signed with a short-lived token per call.
 struct Twirp {
     http: reqwest::Client,
-    /// The API's base URL, without a trailing slash.
+    /// The API's URL (`LIVEKIT_API_URL`); its path is replaced by the call's, as
+    /// LiveKit's SDKs do.
     url: String,
     api_key: String,
     api_secret: SecretString,
@@ -443,14 +444,18 @@ impl Twirp {
                 code: None,
                 message: format!("cannot sign the API token: {e}"),
             })?;
-        let url = format!("{}/twirp/livekit.{service}/{method}", self.url);
+        let mut url = url::Url::parse(&self.url).map_err(|e| LiveKitError {
+            code: None,
+            message: format!("LIVEKIT_API_URL {:?}: {e}", self.url),
+        })?;
+        url.set_path(&format!("/twirp/livekit.{service}/{method}"));
         let unreachable = |e: reqwest::Error| LiveKitError {
             code: None,
             message: format!("{service}.{method}: {e}"),
         };
         let response = self
             .http
-            .post(&url)
+            .post(url)
             .bearer_auth(token)
             .header(reqwest::header::CONTENT_TYPE, "application/protobuf")
             .body(request.encode_to_vec())
