@@ -44,12 +44,21 @@ async fn config_prints_settings_with_secrets_redacted() {
     let output = meet_recorder(&app, &["config"], &[("RECORDING_MAX_DURATION", "60000")]).await;
     assert!(output.status.success());
     let text = stdout(&output);
-    assert!(text.contains("RECORDING_MAX_DURATION = 60000"), "{text}");
+    assert!(text.contains("\nRECORDING_MAX_DURATION=60000\n"), "{text}");
+    assert!(text.contains("\nLIVEKIT_API_SECRET=********\n"), "{text}");
+    assert!(!text.contains(API_SECRET));
+    // Every setting is listed, the ones not given marked as defaults.
+    for setting in meet_recorder::config::settings::SETTINGS {
+        assert!(
+            text.contains(&format!("\n{}=", setting.name)),
+            "{} missing from\n{text}",
+            setting.name
+        );
+    }
     assert!(
-        text.contains("LIVEKIT_API_SECRET = ******** (set)"),
+        text.contains("\nRECORDING_OUTPUT_FOLDER=recordings  (default)\n"),
         "{text}"
     );
-    assert!(!text.contains(API_SECRET));
 }
 
 #[tokio::test]

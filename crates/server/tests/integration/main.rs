@@ -12,6 +12,7 @@ mod emulator_protocol;
 mod emulator_python_sdk;
 mod helpers;
 mod lifecycle;
+mod livekit_tls;
 mod mail;
 mod media;
 mod media_auth;

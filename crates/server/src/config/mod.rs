@@ -2,11 +2,25 @@
 //! file under it), with the reference system's names and defaults. Secrets can also come
 //! from `NAME_FILE`. A bad value stops start-up with an error naming the variable; secret
 //! values never appear in errors, logs or `meet-recorder config`.
+//!
+//! Which settings exist is declared once, in `settings::SETTINGS`; this file parses them
+//! into typed values and describes the effective configuration.
 
-use std::{collections::BTreeMap, net::SocketAddr, path::Path, time::Duration};
+mod describe;
+pub mod settings;
+mod source;
+
+use std::{
+    collections::BTreeMap,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use meet_recorder_domain::{Layout, Mode};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
+
+pub use source::{Origin, Source};
 
 /// What each mode records with (`RECORDING_WORKER_CLASSES`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +94,9 @@ pub struct LiveKitSettings {
     pub public_url: String,
     pub webhook_events_filter: Option<regex::Regex>,
     pub connection_test_room_prefix: String,
+    /// Whether the API's TLS certificate is verified (`LIVEKIT_VERIFY_SSL`); off only for
+    /// self-signed or privately issued certificates, as La Suite Meet allows.
+    pub verify_tls: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -171,6 +188,13 @@ pub struct Config {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// What HTTP clients may hold of the machine.
     pub connections: ConnectionSettings,
+    /// `MEET_RECORDER_LOG_FORMAT`, shown by `meet-recorder config` (logging reads the
+    /// environment itself, before any configuration).
+    pub log_format: String,
+    /// The `KEY=VALUE` file read under the environment, if any.
+    pub config_file: Option<PathBuf>,
+    /// Which settings were given (the others are at their defaults), for `describe`.
+    pub given: BTreeMap<&'static str, Origin>,
 }
 
 /// What HTTP clients may hold: connections (each a file descriptor), the time to send a
@@ -236,240 +260,6 @@ fn invalid(variable: &str, problem: impl Into<String>) -> ConfigError {
     }
 }
 
-/// Every variable we read, for the unknown-variable warning.
-const KNOWN: &[&str] = &[
-    "MEET_RECORDER_LISTEN",
-    "MEET_RECORDER_LOG_FORMAT",
-    "MEET_RECORDER_PUBLIC_URL",
-    "MEET_RECORDER_CONFIG_FILE",
-    "MEET_RECORDER_SESSION_TTL_HOURS",
-    "MEET_RECORDER_SESSION_COOKIE_SECURE",
-    "MEET_RECORDER_SWEEP_INTERVAL_MS",
-    "MEET_RECORDER_STORAGE_DIR",
-    "MEET_RECORDER_RECONCILE_INTERVAL_S",
-    "MEET_RECORDER_PURGE_INTERVAL_S",
-    "SUMMARY_SERVICE_ENDPOINT",
-    "SUMMARY_SERVICE_API_TOKEN",
-    "SUMMARY_SERVICE_WEBHOOK_API_TOKEN",
-    "SUMMARY_SERVICE_CLOUD_STORAGE_SIGNED_URL_EXPIRY_SECONDS",
-    "SUMMARY_SERVICE_VERSION",
-    "TRANSCRIPTION_SATISFACTION_FORM_BASE_URL",
-    "MEET_RECORDER_RECONCILE_GRACE_S",
-    "MEET_RECORDER_JOB_POLL_MS",
-    "MEET_RECORDER_RUN_JOBS",
-    "MEET_RECORDER_JOB_RETRY_BASE_MS",
-    "MEET_RECORDER_JOB_MAX_ATTEMPTS",
-    "MEET_RECORDER_CONFIRM_ATTEMPTS",
-    "MEET_RECORDER_TRUSTED_PROXIES",
-    "MEET_RECORDER_WEBHOOK_EVENT_RETENTION_HOURS",
-    "MEET_RECORDER_EXPIRED_SESSION_RETENTION_DAYS",
-    "MEET_RECORDER_PRUNE_INTERVAL_S",
-    "MEET_RECORDER_MAX_CONNECTIONS",
-    "MEET_RECORDER_HEADER_TIMEOUT_S",
-    "MEET_RECORDER_EVENT_STREAMS_PER_CLIENT",
-    "EMAIL_BACKEND",
-    "EMAIL_HOST",
-    "EMAIL_PORT",
-    "EMAIL_HOST_USER",
-    "EMAIL_HOST_PASSWORD",
-    "EMAIL_USE_TLS",
-    "EMAIL_USE_SSL",
-    "EMAIL_TIMEOUT",
-    "EMAIL_FILE_PATH",
-    "EMAIL_FROM",
-    "EMAIL_BRAND_NAME",
-    "EMAIL_SUPPORT_EMAIL",
-    "DATABASE_URL",
-    "RECORDING_ENABLE",
-    "RECORDING_OUTPUT_FOLDER",
-    "RECORDING_WORKER_CLASSES",
-    "RECORDING_EVENT_PARSER_CLASS",
-    "RECORDING_ENABLE_STORAGE_EVENT_AUTH",
-    "RECORDING_STORAGE_EVENT_ENABLE",
-    "RECORDING_STORAGE_EVENT_TOKEN",
-    "RECORDING_EXPIRATION_DAYS",
-    "RECORDING_MAX_DURATION",
-    "RECORDING_LAYOUT_DEFAULT",
-    "RECORDING_ENCODING_ENABLED",
-    "RECORDING_ENCODING_WIDTH",
-    "RECORDING_ENCODING_HEIGHT",
-    "RECORDING_ENCODING_FRAMERATE",
-    "RECORDING_ENCODING_VIDEO_BITRATE_KBPS",
-    "RECORDING_ENCODING_AUDIO_BITRATE_KBPS",
-    "RECORDING_ENCODING_KEY_FRAME_INTERVAL_S",
-    "RECORDING_DOWNLOAD_BASE_URL",
-    "RECORDING_MEDIA_REDIRECT",
-    "SCREEN_RECORDING_BASE_URL",
-    "LIVEKIT_API_URL",
-    "LIVEKIT_API_KEY",
-    "LIVEKIT_API_SECRET",
-    "LIVEKIT_URL",
-    "LIVEKIT_WEBHOOK_EVENTS_FILTER_REGEX",
-    "LIVEKIT_VERIFY_SSL",
-    "CONNECTION_TEST_ROOM_PREFIX",
-    "AWS_S3_ENDPOINT_URL",
-    "AWS_S3_ACCESS_KEY_ID",
-    "AWS_S3_SECRET_ACCESS_KEY",
-    "AWS_S3_REGION_NAME",
-    "AWS_STORAGE_BUCKET_NAME",
-    "AWS_S3_SIGNATURE_VERSION",
-];
-
-/// Secrets that may also be read from `NAME_FILE`.
-const SECRETS: &[&str] = &[
-    "DATABASE_URL",
-    "LIVEKIT_API_SECRET",
-    "AWS_S3_SECRET_ACCESS_KEY",
-    "RECORDING_STORAGE_EVENT_TOKEN",
-    "EMAIL_HOST_PASSWORD",
-    "SUMMARY_SERVICE_API_TOKEN",
-    "SUMMARY_SERVICE_WEBHOOK_API_TOKEN",
-];
-
-const PREFIXES: &[&str] = &[
-    "MEET_RECORDER_",
-    "SUMMARY_SERVICE_",
-    "EMAIL_",
-    "RECORDING_",
-    "LIVEKIT_",
-    "AWS_S3_",
-    "AWS_STORAGE_",
-];
-
-/// The raw variables, from the process environment over an optional file.
-pub struct Source {
-    values: BTreeMap<String, String>,
-}
-
-impl Source {
-    pub fn from_pairs<I, K, V>(pairs: I) -> Self
-    where
-        I: IntoIterator<Item = (K, V)>,
-        K: Into<String>,
-        V: Into<String>,
-    {
-        Self {
-            values: pairs
-                .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
-        }
-    }
-
-    /// The environment, over the `KEY=VALUE` file named by `file` or
-    /// `MEET_RECORDER_CONFIG_FILE` (blank lines and `#` comments allowed).
-    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
-        let env: BTreeMap<String, String> = std::env::vars().collect();
-        let file = file
-            .map(Path::to_path_buf)
-            .or_else(|| env.get("MEET_RECORDER_CONFIG_FILE").map(Into::into));
-        let mut values = BTreeMap::new();
-        if let Some(file) = file {
-            let text = std::fs::read_to_string(&file).map_err(|e| {
-                invalid(
-                    "MEET_RECORDER_CONFIG_FILE",
-                    format!("cannot read {}: {e}", file.display()),
-                )
-            })?;
-            for (number, line) in text.lines().enumerate() {
-                let line = line.trim();
-                if line.is_empty() || line.starts_with('#') {
-                    continue;
-                }
-                let (key, value) = line.split_once('=').ok_or_else(|| {
-                    invalid(
-                        "MEET_RECORDER_CONFIG_FILE",
-                        format!("line {} of {} is not KEY=VALUE", number + 1, file.display()),
-                    )
-                })?;
-                let value = value.trim().trim_matches('"').trim_matches('\'');
-                values.insert(key.trim().to_owned(), value.to_owned());
-            }
-        }
-        values.extend(env);
-        Ok(Self { values })
-    }
-
-    /// Sets `name` unless it is already set (used by `meet-recorder dev`).
-    pub fn set_default(&mut self, name: &str, value: &str) {
-        self.values
-            .entry(name.to_owned())
-            .or_insert_with(|| value.to_owned());
-    }
-
-    /// The value of a plain (non-secret) setting as given, if any.
-    pub fn value(&self, name: &str) -> Option<&str> {
-        self.values
-            .get(name)
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
-    }
-
-    /// A value, with `NAME_FILE` honoured for secrets. Empty means unset.
-    fn get(&self, name: &str) -> Result<Option<String>, ConfigError> {
-        if SECRETS.contains(&name)
-            && let Some(path) = self.values.get(&format!("{name}_FILE"))
-        {
-            let value = std::fs::read_to_string(path).map_err(|e| {
-                invalid(&format!("{name}_FILE"), format!("cannot read {path}: {e}"))
-            })?;
-            return Ok(Some(value.trim_end_matches(['\n', '\r']).to_owned()));
-        }
-        Ok(self
-            .values
-            .get(name)
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty()))
-    }
-
-    fn string(&self, name: &str, default: &str) -> Result<String, ConfigError> {
-        Ok(self.get(name)?.unwrap_or_else(|| default.to_owned()))
-    }
-
-    fn bool(&self, name: &str, default: bool) -> Result<bool, ConfigError> {
-        match self.get(name)? {
-            None => Ok(default),
-            Some(v) => match v.to_ascii_lowercase().as_str() {
-                "1" | "true" | "yes" | "on" | "t" | "y" => Ok(true),
-                "0" | "false" | "no" | "off" | "f" | "n" => Ok(false),
-                _ => Err(invalid(
-                    name,
-                    format!("{v:?} is not a boolean (true/false)"),
-                )),
-            },
-        }
-    }
-
-    fn number<T: std::str::FromStr>(&self, name: &str) -> Result<Option<T>, ConfigError> {
-        match self.get(name)? {
-            None => Ok(None),
-            Some(v) => v
-                .parse()
-                .map(Some)
-                .map_err(|_| invalid(name, format!("{v:?} is not a valid number"))),
-        }
-    }
-
-    fn secret(&self, name: &str) -> Result<Option<SecretString>, ConfigError> {
-        Ok(self.get(name)?.map(SecretString::from))
-    }
-
-    /// Variables with one of our prefixes that we do not know: likely typos.
-    pub fn unknown_variables(&self) -> Vec<String> {
-        self.values
-            .keys()
-            .filter(|k| PREFIXES.iter().any(|p| k.starts_with(p)))
-            .filter(|k| {
-                !KNOWN.contains(&k.as_str())
-                    && !k
-                        .strip_suffix("_FILE")
-                        .is_some_and(|base| SECRETS.contains(&base))
-            })
-            .cloned()
-            .collect()
-    }
-}
-
 fn worker_kind(value: &str) -> Option<WorkerKind> {
     match value {
         "video_composite" | "core.recording.worker.services.VideoCompositeEgressService" => {
@@ -528,6 +318,20 @@ fn parse_event_parser(value: Option<String>) -> Result<EventParser, ConfigError>
         other => Err(invalid(
             "RECORDING_EVENT_PARSER_CLASS",
             format!("unknown parser {other:?} (minio, s3, aws-sns, eventbridge)"),
+        )),
+    }
+}
+
+/// `AWS_S3_SIGNATURE_VERSION`: requests to S3 are signed with AWS Signature Version 4
+/// only. The reference's default is `s3v4`; older versions (`s3`, v2) would silently be
+/// signed differently from what the operator asked, so they stop start-up.
+fn signature_version(source: &Source) -> Result<(), ConfigError> {
+    const NAME: &str = "AWS_S3_SIGNATURE_VERSION";
+    match source.get(NAME)?.map(|v| v.to_ascii_lowercase()).as_deref() {
+        None | Some("s3v4" | "v4") => Ok(()),
+        Some(other) => Err(invalid(
+            NAME,
+            format!("{other:?} is not supported: only s3v4 (AWS Signature Version 4) is"),
         )),
     }
 }
@@ -637,10 +441,8 @@ impl Config {
             "LIVEKIT_API_URL",
             source.string("LIVEKIT_API_URL", "http://127.0.0.1:7880")?,
         )?;
-        let public_livekit_url = match source.get("LIVEKIT_URL")? {
-            Some(url) => url,
-            None => api_url.replacen("http", "ws", 1),
-        };
+        let public_livekit_url =
+            source.string("LIVEKIT_URL", &api_url.replacen("http", "ws", 1))?;
         let webhook_events_filter = source
             .get("LIVEKIT_WEBHOOK_EVENTS_FILTER_REGEX")?
             .map(|pattern| {
@@ -658,6 +460,7 @@ impl Config {
             webhook_events_filter,
             connection_test_room_prefix: source
                 .string("CONNECTION_TEST_ROOM_PREFIX", "connection-test")?,
+            verify_tls: source.bool("LIVEKIT_VERIFY_SSL", true)?,
         };
 
         let s3 = match source.get("AWS_S3_ENDPOINT_URL")? {
@@ -669,6 +472,7 @@ impl Config {
                         .get(name)?
                         .ok_or_else(|| invalid(name, "is required when AWS_S3_ENDPOINT_URL is set"))
                 };
+                signature_version(source)?;
                 Some(S3Settings {
                     endpoint,
                     access_key_id: required("AWS_S3_ACCESS_KEY_ID")?,
@@ -679,7 +483,15 @@ impl Config {
             }
         };
 
+        let log_format = source.string("MEET_RECORDER_LOG_FORMAT", "text")?;
+        if !matches!(log_format.as_str(), "text" | "json") {
+            return Err(invalid("MEET_RECORDER_LOG_FORMAT", "must be text or json"));
+        }
+
         Ok(Self {
+            log_format,
+            config_file: source.config_file().map(Path::to_path_buf),
+            given: source.given(),
             listen,
             public_url,
             database_url: SecretString::from(database_url),
@@ -756,131 +568,6 @@ impl Config {
                     .unwrap_or(8),
             },
         })
-    }
-
-    /// The effective configuration, one `NAME = value` per line, secrets redacted.
-    pub fn describe(&self) -> String {
-        let secret = |s: &Option<SecretString>| match s {
-            Some(s) if !s.expose_secret().is_empty() => "******** (set)".to_owned(),
-            _ => "(unset)".to_owned(),
-        };
-        let opt = |v: Option<String>| v.unwrap_or_else(|| "(unset)".into());
-        let r = &self.recording;
-        let workers: Vec<String> = r
-            .worker_classes
-            .iter()
-            .map(|(mode, (_, kind))| format!("{mode}={kind:?}"))
-            .collect();
-        let mut lines = vec![
-            ("MEET_RECORDER_LISTEN", self.listen.to_string()),
-            ("MEET_RECORDER_PUBLIC_URL", self.public_url.clone()),
-            (
-                "DATABASE_URL",
-                redact_url(self.database_url.expose_secret()),
-            ),
-            ("RECORDING_ENABLE", r.enable.to_string()),
-            ("RECORDING_OUTPUT_FOLDER", r.output_folder.clone()),
-            ("RECORDING_WORKER_CLASSES", workers.join(", ")),
-            (
-                "RECORDING_EVENT_PARSER_CLASS",
-                format!("{:?}", r.event_parser),
-            ),
-            (
-                "RECORDING_ENABLE_STORAGE_EVENT_AUTH",
-                r.enable_storage_event_auth.to_string(),
-            ),
-            (
-                "RECORDING_STORAGE_EVENT_ENABLE",
-                r.storage_event_enable.to_string(),
-            ),
-            (
-                "RECORDING_STORAGE_EVENT_TOKEN",
-                secret(&r.storage_event_token),
-            ),
-            (
-                "RECORDING_EXPIRATION_DAYS",
-                opt(r.expiration_days.map(|d| d.to_string())),
-            ),
-            (
-                "RECORDING_MAX_DURATION",
-                opt(r.max_duration_ms.map(|d| d.to_string())),
-            ),
-            ("RECORDING_LAYOUT_DEFAULT", r.layout_default.to_string()),
-            (
-                "RECORDING_ENCODING_ENABLED",
-                r.encoding.is_some().to_string(),
-            ),
-            (
-                "RECORDING_DOWNLOAD_BASE_URL",
-                opt(r.download_base_url.clone()),
-            ),
-            ("RECORDING_MEDIA_REDIRECT", r.media_redirect.to_string()),
-            ("LIVEKIT_API_URL", self.livekit.api_url.clone()),
-            ("LIVEKIT_URL", self.livekit.public_url.clone()),
-            ("LIVEKIT_API_KEY", self.livekit.api_key.clone()),
-            (
-                "LIVEKIT_API_SECRET",
-                secret(&Some(self.livekit.api_secret.clone())),
-            ),
-            (
-                "LIVEKIT_WEBHOOK_EVENTS_FILTER_REGEX",
-                opt(self
-                    .livekit
-                    .webhook_events_filter
-                    .as_ref()
-                    .map(|r| r.to_string())),
-            ),
-            (
-                "CONNECTION_TEST_ROOM_PREFIX",
-                self.livekit.connection_test_room_prefix.clone(),
-            ),
-        ];
-        let email = &self.email;
-        lines.extend([
-            ("EMAIL_BACKEND", email.backend.clone()),
-            ("EMAIL_HOST", format!("{}:{}", email.host, email.port)),
-            ("EMAIL_HOST_USER", opt(email.user.clone())),
-            ("EMAIL_HOST_PASSWORD", secret(&email.password)),
-            ("EMAIL_USE_TLS", email.use_tls.to_string()),
-            ("EMAIL_USE_SSL", email.use_ssl.to_string()),
-            ("EMAIL_FROM", email.from.clone()),
-            (
-                "MEET_RECORDER_STORAGE_DIR",
-                self.storage_dir.display().to_string(),
-            ),
-            (
-                "MEET_RECORDER_MAX_CONNECTIONS",
-                self.connections.max_connections.to_string(),
-            ),
-            (
-                "MEET_RECORDER_HEADER_TIMEOUT_S",
-                self.connections.header_timeout.as_secs().to_string(),
-            ),
-            (
-                "MEET_RECORDER_EVENT_STREAMS_PER_CLIENT",
-                self.connections.event_streams_per_client.to_string(),
-            ),
-        ]);
-        match &self.s3 {
-            Some(s3) => lines.extend([
-                ("AWS_S3_ENDPOINT_URL", s3.endpoint.clone()),
-                ("AWS_S3_ACCESS_KEY_ID", s3.access_key_id.clone()),
-                (
-                    "AWS_S3_SECRET_ACCESS_KEY",
-                    secret(&Some(s3.secret_access_key.clone())),
-                ),
-                ("AWS_S3_REGION_NAME", s3.region.clone()),
-                ("AWS_STORAGE_BUCKET_NAME", s3.bucket.clone()),
-            ]),
-            None => lines.push((
-                "AWS_S3_ENDPOINT_URL",
-                "(unset: LiveKit-side storage)".into(),
-            )),
-        }
-        lines
-            .into_iter()
-            .map(|(name, value)| format!("{name} = {value}\n"))
-            .collect()
     }
 }
 
@@ -1071,6 +758,44 @@ mod tests {
         );
         assert!(in_query.contains("sslmode=require"), "{in_query}");
         assert!(!format!("{config:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn only_signature_version_4_is_accepted_for_s3() {
+        let s3 = [
+            ("AWS_S3_ENDPOINT_URL", "http://s3:9000"),
+            ("AWS_S3_ACCESS_KEY_ID", "key"),
+            ("AWS_S3_SECRET_ACCESS_KEY", "secret"),
+        ];
+        for accepted in ["s3v4", "v4", "S3V4"] {
+            let mut pairs = s3.to_vec();
+            pairs.push(("AWS_S3_SIGNATURE_VERSION", accepted));
+            assert!(config(&pairs).unwrap().s3.is_some(), "{accepted}");
+        }
+        for refused in ["s3", "v2", "s3v2"] {
+            let mut pairs = s3.to_vec();
+            pairs.push(("AWS_S3_SIGNATURE_VERSION", refused));
+            let error = config(&pairs).unwrap_err();
+            assert_eq!(error.variable, "AWS_S3_SIGNATURE_VERSION", "{refused}");
+            assert!(error.to_string().contains("s3v4"), "{error}");
+        }
+    }
+
+    #[test]
+    fn livekit_tls_verification_is_on_unless_turned_off() {
+        assert!(config(&[]).unwrap().livekit.verify_tls);
+        // The reference's settings are Python booleans.
+        let off = config(&[("LIVEKIT_VERIFY_SSL", "False")]).unwrap();
+        assert!(!off.livekit.verify_tls);
+        let error = config(&[("LIVEKIT_VERIFY_SSL", "sometimes")]).unwrap_err();
+        assert_eq!(error.variable, "LIVEKIT_VERIFY_SSL");
+    }
+
+    #[test]
+    fn log_format_is_text_or_json() {
+        assert_eq!(config(&[]).unwrap().log_format, "text");
+        let error = config(&[("MEET_RECORDER_LOG_FORMAT", "xml")]).unwrap_err();
+        assert_eq!(error.variable, "MEET_RECORDER_LOG_FORMAT");
     }
 
     #[test]
