@@ -22,6 +22,11 @@ export MEETREC_TEST_POSTGRES_URL="$PG_ADMIN"
 echo "== web app: type-check and build"
 scripts/build-web.sh
 (cd web && npm run --silent typecheck)
+echo "== web app: the generated API types match the service's views"
+cargo test --locked -p meet-recorder --lib export_bindings
+git diff --exit-code -- web/src/generated
+untracked="$(git ls-files --others --exclude-standard -- web/src/generated)"
+[ -z "$untracked" ] || { echo "generated but not checked in: $untracked" >&2; exit 1; }
 export MEETREC_TEST_REQUIRE_WEB=1
 
 echo "== cargo fmt --check"

@@ -127,6 +127,19 @@ describe('recording a room end to end', () => {
     assert.equal(await start.evaluate((button) => button === document.activeElement), true);
     await host.getByTestId('recording-badge').waitFor({ state: 'detached', timeout: 15_000 });
   });
+
+  test('German and Dutch: taken from the browser, and offered by the picker', async () => {
+    const visitor = await newPage(browser, { locale: 'de-DE' });
+    await visitor.goto(dev.url);
+    await visitor.waitForURL(/\/signin/);
+    await visitor.getByRole('heading', { name: 'Anmelden' }).waitFor();
+    const picker = visitor.getByLabel('Sprache');
+    const offered = await picker.locator('option').allInnerTexts();
+    assert.deepEqual(offered, ['English', 'Français', 'Deutsch', 'Nederlands']);
+    await picker.selectOption('nl');
+    await visitor.getByRole('heading', { name: 'Aanmelden' }).waitFor();
+    assert.equal(await visitor.evaluate(() => document.documentElement.lang), 'nl');
+  });
 });
 
 describe('the maximum duration', () => {

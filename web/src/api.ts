@@ -1,103 +1,28 @@
 // A typed client for the service's JSON API under /api/v1.0/. Every failure, including a
 // network one, becomes an ApiError so callers handle a single shape.
 
+// The bodies the service answers with are declared in Rust (crates/server/src/http/views.rs)
+// and generated into ./generated: this file only adds what the wire does not say.
+import type {
+  AccessLevel,
+  ApiErrorBody,
+  Config,
+  Language,
+  Layout,
+  Mode,
+  NewShareLink,
+  Page,
+  Recording,
+  RecordingMessage,
+  Room,
+  RoomToken,
+  ShareLink,
+  User,
+} from './generated';
+
+export type * from './generated';
+
 const BASE = '/api/v1.0/';
-
-export type Language = 'en' | 'fr';
-export type Mode = 'screen_recording' | 'transcript';
-export type AccessLevel = 'public' | 'trusted' | 'restricted';
-export type RecordingStatus =
-  | 'initiated'
-  | 'active'
-  | 'stopped'
-  | 'saved'
-  | 'aborted'
-  | 'failed_to_start'
-  | 'failed_to_stop'
-  | 'notification_succeeded'
-  | 'external_process_successful'
-  | 'external_process_failed'
-  | 'failed'
-  | 'expired';
-
-export interface User {
-  id: string;
-  email: string;
-  full_name: string;
-  language: string;
-  timezone: string;
-}
-
-export interface Config {
-  recording: {
-    is_enabled: boolean;
-    available_modes: Mode[];
-    expiration_days: number | null;
-    max_duration: number | null;
-    layouts: string[];
-    default_layout: string | null;
-  };
-  livekit: { url: string };
-  // Absent on older servers, which only ever speak to a real LiveKit.
-  room_media?: 'livekit' | 'simulated';
-  demo?: { email: string; password: string };
-}
-
-export interface Page<T> {
-  count: number;
-  next: string | null;
-  previous: string | null;
-  results: T[];
-}
-
-export interface Room {
-  id: string;
-  name: string;
-  slug: string;
-  access_level: AccessLevel;
-  role: 'owner' | 'administrator' | 'member' | null;
-  is_administrable: boolean;
-}
-
-export interface RoomToken {
-  url: string;
-  room: string;
-  token: string;
-}
-
-export interface Recording {
-  id: string;
-  room: { id: string; name: string; slug: string };
-  created_at: string;
-  status: RecordingStatus;
-  mode: Mode;
-  layout: string | null;
-  is_expired: boolean;
-  expired_at: string | null;
-  duration_ms: number | null;
-  size_bytes: number | null;
-  abilities: { retrieve: boolean; destroy: boolean; stop: boolean };
-}
-
-export interface StartedRecording {
-  message: string;
-  recording: Recording;
-}
-
-export interface ShareLink {
-  id: string;
-  created_at: string;
-  expires_at: string | null;
-  is_expired: boolean;
-  revoked: boolean;
-  revoked_at: string | null;
-}
-
-/** Only the create response carries the secret, once. */
-export interface NewShareLink extends ShareLink {
-  token: string;
-  url?: string;
-}
 
 export class ApiError extends Error {
   readonly status: number;
@@ -141,7 +66,8 @@ async function request<T>(method: string, path: string, body?: unknown): Promise
   const payload: unknown = await response.json().catch(() => null);
   if (!response.ok) {
     if (response.status === 401) onUnauthorized?.();
-    const fields = (payload ?? {}) as { code?: unknown; detail?: unknown };
+    // Checked, not trusted: a proxy in front of the service may answer an error of its own.
+    const fields = (payload ?? {}) as Partial<Record<keyof ApiErrorBody, unknown>>;
     throw new ApiError(
       response.status,
       typeof fields.code === 'string' ? fields.code : `http-${response.status}`,
@@ -179,13 +105,13 @@ export const api = {
   room: (idOrSlug: string) => request<Room>('GET', `rooms/${id(idOrSlug)}/`),
   roomToken: (roomId: string, guestName: string | null) =>
     request<RoomToken>('GET', `rooms/${id(roomId)}/token/${query({ name: guestName })}`),
-  startRecording: (roomId: string, mode: Mode, layout: string | null) =>
-    request<StartedRecording>('POST', `rooms/${id(roomId)}/start-recording/`, {
+  startRecording: (roomId: string, mode: Mode, layout: Layout | null) =>
+    request<RecordingMessage>('POST', `rooms/${id(roomId)}/start-recording/`, {
       mode,
       ...(layout ? { layout } : {}),
     }),
   stopRecording: (roomId: string, mode: Mode) =>
-    request<unknown>('POST', `rooms/${id(roomId)}/stop-recording/`, { mode }),
+    request<RecordingMessage>('POST', `rooms/${id(roomId)}/stop-recording/`, { mode }),
 
   recordings: (page: number) => request<Page<Recording>>('GET', `recordings/${query({ page, page_size: PAGE_SIZE })}`),
   recording: (recordingId: string) => request<Recording>('GET', `recordings/${id(recordingId)}/`),

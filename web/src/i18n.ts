@@ -1,5 +1,7 @@
-// Every visible string, in English and French. English is the source: its keys type the
-// French dictionary, so a missing translation fails the type check.
+// Every visible string, in English, French, German and Dutch: the languages of the
+// generated `Language` type, which comes from the service's one list (mail/language.rs).
+// English is the source: its keys type the other dictionaries, so a missing translation
+// fails the type check.
 
 import type { Language } from './api';
 
@@ -339,12 +341,363 @@ const fr: Record<MessageKey, string> = {
   'notFound.home': 'Aller à mes salles',
 };
 
-const dictionaries: Record<Language, Record<MessageKey, string>> = { en, fr };
+const de: Record<MessageKey, string> = {
+  'app.name': 'Meet Recorder',
+  'app.skip': 'Zum Inhalt springen',
+  'nav.label': 'Hauptnavigation',
+  'nav.rooms': 'Räume',
+  'nav.recordings': 'Aufnahmen',
+  'header.language': 'Sprache',
+  'header.signOut': 'Abmelden',
+  'header.signIn': 'Anmelden',
 
-export const LANGUAGES: readonly { code: Language; name: string }[] = [
-  { code: 'en', name: 'English' },
-  { code: 'fr', name: 'Français' },
-];
+  'common.loading': 'Wird geladen…',
+  'common.retry': 'Erneut versuchen',
+  'common.ok': 'OK',
+  'common.cancel': 'Abbrechen',
+  'common.previous': 'Zurück',
+  'common.next': 'Weiter',
+  'common.pageOf': 'Seite {page} von {pages}',
+  'common.pagination': 'Seitennavigation',
+  'error.network':
+    'Der Server ist nicht erreichbar. Prüfen Sie Ihre Verbindung und versuchen Sie es erneut.',
+  'error.unavailable': 'Der Dienst ist derzeit nicht verfügbar.',
+
+  'signin.title': 'Anmelden',
+  'signin.email': 'E-Mail',
+  'signin.password': 'Passwort',
+  'signin.submit': 'Anmelden',
+  'signin.submitting': 'Anmeldung läuft…',
+  'signin.invalid': 'Mit diesen Zugangsdaten ist keine Anmeldung möglich.',
+  'signin.demo': 'Demokonto: {email} / {password}',
+  'signin.useDemo': 'Demokonto verwenden',
+
+  'rooms.title': 'Meine Räume',
+  'rooms.createTitle': 'Neuer Raum',
+  'rooms.name': 'Name des Raums',
+  'rooms.access': 'Wer teilnehmen kann',
+  'rooms.create': 'Raum erstellen',
+  'rooms.creating': 'Wird erstellt…',
+  'rooms.listTitle': 'Ihre Räume',
+  'rooms.empty': 'Sie haben noch keine Räume. Erstellen Sie oben einen.',
+  'rooms.copyLink': 'Link kopieren',
+  'access.public': 'Alle mit dem Link',
+  'access.trusted': 'Angemeldete Benutzer',
+  'access.restricted': 'Nur eingeladene Mitglieder',
+  'copy.done': 'Link kopiert',
+  'copy.failed': 'Der Link konnte nicht kopiert werden',
+
+  'room.notFound': 'Raum nicht gefunden',
+  'room.notFoundText': 'Dieser Raum existiert nicht, oder Sie haben keinen Zugriff darauf.',
+  'room.backHome': 'Zurück zu meinen Räumen',
+  'room.guestTitle': 'Als Gast teilnehmen',
+  'room.guestName': 'Ihr Name',
+  'room.join': 'Raum betreten',
+  'room.signInInstead': 'Stattdessen anmelden',
+  'room.meeting': 'Besprechung',
+  'room.simulated': 'Sie sind als simulierter Teilnehmer des LiveKit-Emulators im Raum.',
+  'room.joinedAs': 'Sie nehmen als {name} teil',
+  'room.simulatedNote': 'Im Entwicklungsmodus gibt es weder Ton noch Bild.',
+  'room.connecting': 'Verbindung zur Besprechung wird hergestellt…',
+  'room.mediaError': 'Teilnahme an der Besprechung nicht möglich: {detail}',
+  'room.left': 'Sie haben die Besprechung verlassen.',
+  'room.rejoin': 'Erneut teilnehmen',
+  'room.reconnecting': 'Verbindung zum Live-Aufnahmestatus wird wiederhergestellt…',
+
+  'badge.screen_recording': 'Aufnahme läuft',
+  'badge.transcript': 'Transkription läuft',
+  'badge.both': 'Aufnahme und Transkription laufen',
+
+  'panel.title': 'Aufnahme',
+  'panel.what': 'Was aufgenommen wird',
+  'panel.layout': 'Layout',
+  'panel.maxDuration': 'Maximale Dauer: {duration}',
+  'panel.start': 'Aufnahme starten',
+  'panel.starting': 'Wird gestartet…',
+  'panel.waiting':
+    'Warten auf die Antwort des Aufnahmedienstes. Das kann bis zu einer halben Minute dauern.',
+  'panel.stop': 'Aufnahme beenden',
+  'panel.saving': 'Wird gespeichert…',
+  'panel.timeLeft': 'Verbleibende Zeit {time}',
+  'panel.startFailed': 'Die Aufnahme konnte nicht gestartet werden',
+  'panel.stopFailed': 'Die Aufnahme konnte nicht beendet werden',
+  'mode.screen_recording': 'Videoaufnahme',
+  'mode.transcript': 'Transkript',
+  'mode.both': 'Beides',
+  'layout.speaker': 'Sprecher',
+  'layout.grid': 'Raster',
+  'layout.single-speaker': 'Einzelner Sprecher',
+  'layout.light': '{layout} (hell)',
+
+  'toast.region': 'Benachrichtigungen',
+  'toast.dismiss': 'Benachrichtigung schließen',
+  'toast.openRecording': 'Aufnahme öffnen',
+  'toast.started.screen_recording': 'Aufnahme gestartet',
+  'toast.started.transcript': 'Transkription gestartet',
+  'toast.stopped.screen_recording': 'Aufnahme beendet',
+  'toast.stopped.transcript': 'Transkription beendet',
+  'toast.limit.screen_recording':
+    'Die maximale Aufnahmedauer ist erreicht. Die Aufnahme wurde beendet und wird gespeichert.',
+  'toast.limit.transcript':
+    'Die maximale Transkriptionsdauer ist erreicht. Die Transkription wurde beendet und wird gespeichert.',
+  'toast.failed.screen_recording': 'Aufnahme fehlgeschlagen',
+  'toast.failed.transcript': 'Transkription fehlgeschlagen',
+
+  'recordings.title': 'Meine Aufnahmen',
+  'recordings.empty': 'Noch keine Aufnahmen. Starten Sie eine in einem Raum.',
+  'recordings.mode': 'Art',
+  'recordings.status': 'Status',
+  'recordings.duration': 'Dauer',
+
+  'status.initiated': 'Wird gestartet',
+  'status.active': 'Läuft',
+  'status.stopped': 'Wird gespeichert',
+  'status.saved': 'Fertig',
+  'status.aborted': 'Abgebrochen',
+  'status.failed_to_start': 'Start fehlgeschlagen',
+  'status.failed_to_stop': 'Beenden fehlgeschlagen',
+  'status.notification_succeeded': 'Fertig',
+  'status.external_process_successful': 'Fertig, transkribiert',
+  'status.external_process_failed': 'Fertig, Transkription fehlgeschlagen',
+  'status.failed': 'Fehlgeschlagen',
+  'status.expired': 'Abgelaufen',
+
+  'recording.notFound': 'Aufnahme nicht gefunden',
+  'recording.forbidden': 'Sie haben keinen Zugriff auf diese Aufnahme.',
+  'recording.back': 'Zurück zu meinen Aufnahmen',
+  'recording.size': 'Größe',
+  'recording.availableUntil': 'Verfügbar bis {date}',
+  'recording.processing': 'Diese Aufnahme wird verarbeitet',
+  'recording.processingHint': 'Diese Seite aktualisiert sich von selbst, sobald sie fertig ist.',
+  'recording.unavailable': 'Diese Aufnahme ist nicht verfügbar',
+  'recording.expired': 'Diese Aufnahme ist abgelaufen',
+  'recording.expiredOn': 'Sie ist am {date} abgelaufen.',
+  'recording.playerFallback':
+    'Ihr Browser kann diese Aufnahme hier nicht abspielen; verwenden Sie den Download-Link.',
+  'recording.download': 'Herunterladen',
+  'recording.delete': 'Aufnahme löschen',
+  'recording.deleteTitle': 'Diese Aufnahme löschen?',
+  'recording.deleteText':
+    'Die Aufnahme und ihre Datei werden gelöscht. Dies kann nicht rückgängig gemacht werden.',
+  'recording.deleteConfirm': 'Löschen',
+  'recording.deleted': 'Aufnahme gelöscht',
+  'recording.deleteFailed': 'Die Aufnahme konnte nicht gelöscht werden',
+
+  'share.title': 'Teilen',
+  'share.intro':
+    'Wer einen Freigabelink hat, kann diese Aufnahme ohne Konto ansehen und herunterladen.',
+  'share.expiry': 'Link läuft ab',
+  'share.never': 'Nie',
+  'share.after1': 'Nach 1 Tag',
+  'share.afterDays': 'Nach {count} Tagen',
+  'share.create': 'Freigabelink erstellen',
+  'share.creating': 'Wird erstellt…',
+  'share.link': 'Freigabelink',
+  'share.linkHint': 'Kopieren Sie diesen Link jetzt: Er wird nicht noch einmal angezeigt.',
+  'share.copy': 'Kopieren',
+  'share.existing': 'Bestehende Links',
+  'share.none': 'Noch keine Freigabelinks.',
+  'share.created': 'Erstellt am {date}',
+  'share.expires': 'Läuft ab am {date}',
+  'share.noExpiry': 'Läuft nie ab',
+  'share.expired': 'Abgelaufen',
+  'share.revoked': 'Widerrufen',
+  'share.revoke': 'Widerrufen',
+  'share.revokedDone': 'Link widerrufen',
+  'share.failed': 'Die Freigabelinks konnten nicht aktualisiert werden',
+
+  'notFound.title': 'Seite nicht gefunden',
+  'notFound.text': 'Die gesuchte Seite existiert nicht.',
+  'notFound.home': 'Zu meinen Räumen',
+};
+
+// Dutch addresses the reader as "je", like the emails.
+const nl: Record<MessageKey, string> = {
+  'app.name': 'Meet Recorder',
+  'app.skip': 'Naar de inhoud',
+  'nav.label': 'Hoofdmenu',
+  'nav.rooms': 'Ruimtes',
+  'nav.recordings': 'Opnames',
+  'header.language': 'Taal',
+  'header.signOut': 'Afmelden',
+  'header.signIn': 'Aanmelden',
+
+  'common.loading': 'Laden…',
+  'common.retry': 'Opnieuw proberen',
+  'common.ok': 'OK',
+  'common.cancel': 'Annuleren',
+  'common.previous': 'Vorige',
+  'common.next': 'Volgende',
+  'common.pageOf': 'Pagina {page} van {pages}',
+  'common.pagination': 'Paginering',
+  'error.network':
+    'De server is niet bereikbaar. Controleer je verbinding en probeer het opnieuw.',
+  'error.unavailable': 'De dienst is op dit moment niet beschikbaar.',
+
+  'signin.title': 'Aanmelden',
+  'signin.email': 'E-mail',
+  'signin.password': 'Wachtwoord',
+  'signin.submit': 'Aanmelden',
+  'signin.submitting': 'Bezig met aanmelden…',
+  'signin.invalid': 'Aanmelden met deze gegevens is niet gelukt.',
+  'signin.demo': 'Demoaccount: {email} / {password}',
+  'signin.useDemo': 'Demoaccount gebruiken',
+
+  'rooms.title': 'Mijn ruimtes',
+  'rooms.createTitle': 'Nieuwe ruimte',
+  'rooms.name': 'Naam van de ruimte',
+  'rooms.access': 'Wie kan deelnemen',
+  'rooms.create': 'Ruimte aanmaken',
+  'rooms.creating': 'Bezig met aanmaken…',
+  'rooms.listTitle': 'Jouw ruimtes',
+  'rooms.empty': 'Je hebt nog geen ruimtes. Maak er hierboven een aan.',
+  'rooms.copyLink': 'Link kopiëren',
+  'access.public': 'Iedereen met de link',
+  'access.trusted': 'Aangemelde gebruikers',
+  'access.restricted': 'Alleen uitgenodigde leden',
+  'copy.done': 'Link gekopieerd',
+  'copy.failed': 'De link kon niet worden gekopieerd',
+
+  'room.notFound': 'Ruimte niet gevonden',
+  'room.notFoundText': 'Deze ruimte bestaat niet of je hebt er geen toegang toe.',
+  'room.backHome': 'Terug naar mijn ruimtes',
+  'room.guestTitle': 'Deelnemen als gast',
+  'room.guestName': 'Je naam',
+  'room.join': 'Deelnemen',
+  'room.signInInstead': 'Liever aanmelden',
+  'room.meeting': 'Vergadering',
+  'room.simulated': 'Je bent in de ruimte als gesimuleerde deelnemer van de LiveKit-emulator.',
+  'room.joinedAs': 'Je neemt deel als {name}',
+  'room.simulatedNote': 'In de ontwikkelmodus is er geen geluid of beeld.',
+  'room.connecting': 'Verbinden met de vergadering…',
+  'room.mediaError': 'Deelnemen aan de vergadering is niet gelukt: {detail}',
+  'room.left': 'Je hebt de vergadering verlaten.',
+  'room.rejoin': 'Opnieuw deelnemen',
+  'room.reconnecting': 'Opnieuw verbinden met de live opnamestatus…',
+
+  'badge.screen_recording': 'Opname bezig',
+  'badge.transcript': 'Transcriptie bezig',
+  'badge.both': 'Opname en transcriptie bezig',
+
+  'panel.title': 'Opname',
+  'panel.what': 'Wat opnemen',
+  'panel.layout': 'Indeling',
+  'panel.maxDuration': 'Maximale duur: {duration}',
+  'panel.start': 'Opname starten',
+  'panel.starting': 'Bezig met starten…',
+  'panel.waiting':
+    'Wachten op antwoord van de opnamedienst. Dit kan tot een halve minuut duren.',
+  'panel.stop': 'Opname stoppen',
+  'panel.saving': 'Bezig met opslaan…',
+  'panel.timeLeft': 'Resterende tijd {time}',
+  'panel.startFailed': 'De opname kon niet starten',
+  'panel.stopFailed': 'De opname kon niet stoppen',
+  'mode.screen_recording': 'Video-opname',
+  'mode.transcript': 'Transcriptie',
+  'mode.both': 'Beide',
+  'layout.speaker': 'Spreker',
+  'layout.grid': 'Raster',
+  'layout.single-speaker': 'Eén spreker',
+  'layout.light': '{layout} (licht)',
+
+  'toast.region': 'Meldingen',
+  'toast.dismiss': 'Melding sluiten',
+  'toast.openRecording': 'Opname openen',
+  'toast.started.screen_recording': 'Opname gestart',
+  'toast.started.transcript': 'Transcriptie gestart',
+  'toast.stopped.screen_recording': 'Opname gestopt',
+  'toast.stopped.transcript': 'Transcriptie gestopt',
+  'toast.limit.screen_recording':
+    'De maximale opnameduur is bereikt. De opname is gestopt en wordt opgeslagen.',
+  'toast.limit.transcript':
+    'De maximale transcriptieduur is bereikt. De transcriptie is gestopt en wordt opgeslagen.',
+  'toast.failed.screen_recording': 'Opname mislukt',
+  'toast.failed.transcript': 'Transcriptie mislukt',
+
+  'recordings.title': 'Mijn opnames',
+  'recordings.empty': 'Nog geen opnames. Start er een vanuit een ruimte.',
+  'recordings.mode': 'Soort',
+  'recordings.status': 'Status',
+  'recordings.duration': 'Duur',
+
+  'status.initiated': 'Wordt gestart',
+  'status.active': 'Bezig',
+  'status.stopped': 'Wordt opgeslagen',
+  'status.saved': 'Klaar',
+  'status.aborted': 'Afgebroken',
+  'status.failed_to_start': 'Starten mislukt',
+  'status.failed_to_stop': 'Stoppen mislukt',
+  'status.notification_succeeded': 'Klaar',
+  'status.external_process_successful': 'Klaar, getranscribeerd',
+  'status.external_process_failed': 'Klaar, transcriptie mislukt',
+  'status.failed': 'Mislukt',
+  'status.expired': 'Verlopen',
+
+  'recording.notFound': 'Opname niet gevonden',
+  'recording.forbidden': 'Je hebt geen toegang tot deze opname.',
+  'recording.back': 'Terug naar mijn opnames',
+  'recording.size': 'Grootte',
+  'recording.availableUntil': 'Beschikbaar tot {date}',
+  'recording.processing': 'Deze opname wordt verwerkt',
+  'recording.processingHint': 'Deze pagina werkt zichzelf bij zodra de opname klaar is.',
+  'recording.unavailable': 'Deze opname is niet beschikbaar',
+  'recording.expired': 'Deze opname is verlopen',
+  'recording.expiredOn': 'Ze is verlopen op {date}.',
+  'recording.playerFallback':
+    'Je browser kan deze opname hier niet afspelen; gebruik de downloadlink.',
+  'recording.download': 'Downloaden',
+  'recording.delete': 'Opname verwijderen',
+  'recording.deleteTitle': 'Deze opname verwijderen?',
+  'recording.deleteText':
+    'De opname en het bestand worden verwijderd. Dit kan niet ongedaan worden gemaakt.',
+  'recording.deleteConfirm': 'Verwijderen',
+  'recording.deleted': 'Opname verwijderd',
+  'recording.deleteFailed': 'De opname kon niet worden verwijderd',
+
+  'share.title': 'Delen',
+  'share.intro':
+    'Iedereen met een deellink kan deze opname zonder account bekijken en downloaden.',
+  'share.expiry': 'Link verloopt',
+  'share.never': 'Nooit',
+  'share.after1': 'Na 1 dag',
+  'share.afterDays': 'Na {count} dagen',
+  'share.create': 'Deellink aanmaken',
+  'share.creating': 'Bezig met aanmaken…',
+  'share.link': 'Deellink',
+  'share.linkHint': 'Kopieer deze link nu: hij wordt niet opnieuw getoond.',
+  'share.copy': 'Kopiëren',
+  'share.existing': 'Bestaande links',
+  'share.none': 'Nog geen deellinks.',
+  'share.created': 'Aangemaakt op {date}',
+  'share.expires': 'Verloopt op {date}',
+  'share.noExpiry': 'Verloopt nooit',
+  'share.expired': 'Verlopen',
+  'share.revoked': 'Ingetrokken',
+  'share.revoke': 'Intrekken',
+  'share.revokedDone': 'Link ingetrokken',
+  'share.failed': 'De deellinks konden niet worden bijgewerkt',
+
+  'notFound.title': 'Pagina niet gevonden',
+  'notFound.text': 'De pagina die je zoekt bestaat niet.',
+  'notFound.home': 'Naar mijn ruimtes',
+};
+
+/** Every language's dictionary: a language added to the Rust list (and so to the
+ * generated `Language`) does not type-check until it has one. */
+const dictionaries: Record<Language, Record<MessageKey, string>> = { en, fr, de, nl };
+
+/** Each language's name, written in that language, for the picker. */
+const LANGUAGE_NAMES: Record<Language, string> = {
+  en: 'English',
+  fr: 'Français',
+  de: 'Deutsch',
+  nl: 'Nederlands',
+};
+
+/** The languages, in the service's order (English, the fallback, first). */
+export const LANGUAGES: readonly { code: Language; name: string }[] = (
+  Object.keys(LANGUAGE_NAMES) as Language[]
+).map((code) => ({ code, name: LANGUAGE_NAMES[code] }));
 
 export type Translate = (key: MessageKey, values?: Record<string, string | number>) => string;
 
@@ -357,13 +710,13 @@ export function translator(language: Language): Translate {
 }
 
 export function isLanguage(value: unknown): value is Language {
-  return value === 'en' || value === 'fr';
+  return typeof value === 'string' && Object.hasOwn(LANGUAGE_NAMES, value);
 }
 
 /** The browser's preferred language among ours, else English. */
 export function browserLanguage(): Language {
   for (const tag of navigator.languages ?? [navigator.language]) {
-    const base = tag.toLowerCase().split('-')[0];
+    const base = tag.toLowerCase().split(/[-_]/)[0];
     if (isLanguage(base)) return base;
   }
   return 'en';

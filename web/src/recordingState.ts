@@ -1,42 +1,23 @@
 // The vocabulary of recording statuses and the rules that turn two successive room states
 // (as the recording-events stream sends them) into the events people are told about.
 
-import type { Mode, RecordingStatus } from './api';
+import type { Mode, RecordingState, RecordingStatus, RoomRecordingState } from './api';
 
-export const MODES: readonly Mode[] = ['screen_recording', 'transcript'];
+/** Every mode once, in the order the app lists them (keys keep their written order): a
+ * mode added on the server is a type error here until it has its place. */
+const MODE_LIST: Record<Mode, true> = { screen_recording: true, transcript: true };
+export const MODES: readonly Mode[] = Object.keys(MODE_LIST) as Mode[];
 
 /**
  * The latest recording of one mode, as the recording-events stream describes it. Everyone
  * in the room gets it; the recording's `id` and its `error` text only its owners and
  * administrators.
  */
-export interface LiveRecording {
-  /** Owners and administrators only. */
-  id?: string;
-  /** An opaque key telling one recording from the next (older servers send only `id`). */
-  ref?: string;
-  status: RecordingStatus;
-  layout: string | null;
-  started_at: string | null;
-  is_open: boolean;
-  // Added to the stream later than the rest: older servers omit them.
-  stop_reason?: 'limit' | null;
-  /** The error's text: owners and administrators only. */
-  error?: string | null;
-  /** A stable code for what went wrong (`start-failed`, `recording-failed`, ...). */
-  error_code?: string | null;
-  /** The room may be being recorded (a failed stop may still be): the badge shows. */
-  may_be_recording?: boolean;
-  /** A host may stop it. */
-  stoppable?: boolean;
-}
+export type LiveRecording = RecordingState;
 
-export type RoomRecordings = Partial<Record<Mode, LiveRecording>>;
+export type RoomRecordings = RoomRecordingState['recordings'];
 
-export interface RecordingStateEvent {
-  room: string;
-  recordings: RoomRecordings;
-}
+export type RecordingStateEvent = RoomRecordingState;
 
 export const SAVED_STATUSES: ReadonlySet<RecordingStatus> = new Set<RecordingStatus>([
   'saved',
@@ -59,17 +40,14 @@ const FAILURE_STATUSES: ReadonlySet<RecordingStatus> = new Set<RecordingStatus>(
   'failed_to_stop',
 ]);
 
-export function isOpen(status: RecordingStatus): boolean {
-  return status === 'initiated' || status === 'active';
-}
-
-/** What the server says; older servers send only the status. */
+/** The room may be being recorded (a failed stop may still be): the badge shows. */
 export function mayBeRecording(recording: LiveRecording): boolean {
-  return recording.may_be_recording ?? isOpen(recording.status);
+  return recording.may_be_recording;
 }
 
+/** A host may stop it. */
 export function isStoppable(recording: LiveRecording): boolean {
-  return recording.stoppable ?? recording.status === 'active';
+  return recording.stoppable;
 }
 
 /** The modes the room may be being recorded in: the badge, and the panel's Stop. */
@@ -82,10 +60,7 @@ export function openModes(recordings: RoomRecordings): Mode[] {
 
 /** Whether two states describe the same recording (not just the same mode). */
 export function sameRecording(a: LiveRecording, b: LiveRecording): boolean {
-  const keyA = a.ref ?? a.id;
-  const keyB = b.ref ?? b.id;
-  if (keyA !== undefined && keyB !== undefined) return keyA === keyB;
-  return a.started_at === b.started_at;
+  return a.ref === b.ref;
 }
 
 export type TransitionKind = 'started' | 'stopped' | 'limit' | 'failed';

@@ -1,6 +1,6 @@
 import { useEffect, useId, useRef, useState } from 'react';
 
-import { ApiError, type Config, type Mode, api } from '../api';
+import { ApiError, type Config, type Layout, type Mode, api } from '../api';
 import { errorText } from '../errorText';
 import { formatClock, formatLength } from '../format';
 import { useI18n } from '../hooks/useI18n';
@@ -42,7 +42,7 @@ export function RecordingPanel({ roomId, recording, recordings, loaded }: Record
   const modes = MODES.filter((mode) => recording.available_modes.includes(mode));
   const choices: Choice[] = modes.length === 2 ? [...modes, 'both'] : modes;
   const [choice, setChoice] = useState<Choice>(choices[0] ?? 'screen_recording');
-  const [layout, setLayout] = useState(recording.default_layout ?? recording.layouts[0] ?? '');
+  const [layout, setLayout] = useState<Layout>(recording.default_layout);
   const [posting, setPosting] = useState(false);
   // Recordings this page started or stopped, until the stream shows the outcome: the
   // button must not flicker back to "Start" between the answer and the next event.
@@ -162,7 +162,10 @@ export function RecordingPanel({ roomId, recording, recordings, loaded }: Record
             id={layoutId}
             value={layout}
             disabled={choice === 'transcript' || phase !== 'idle'}
-            onChange={(event) => setLayout(event.target.value)}
+            onChange={(event) => {
+              const chosen = recording.layouts.find((value) => value === event.target.value);
+              if (chosen) setLayout(chosen);
+            }}
           >
             {recording.layouts.map((value) => (
               <option key={value} value={value}>

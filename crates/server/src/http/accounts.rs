@@ -7,12 +7,12 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::{
     client::ClientAddr,
     error::{ApiError, JsonBody},
     recordings::iso,
+    views::{ApiTokenView, NewApiTokenView, UserView},
 };
 use crate::{
     app::AppState,
@@ -25,14 +25,14 @@ use crate::{
 /// and the share page are written in.
 pub const LANGUAGES: &[&str] = &Language::CODES;
 
-pub fn user_json(user: &UserRow) -> Value {
-    json!({
-        "id": user.id,
-        "email": user.email,
-        "full_name": user.full_name,
-        "language": user.language,
-        "timezone": user.timezone,
-    })
+pub fn user_view(user: &UserRow) -> UserView {
+    UserView {
+        id: user.id,
+        email: user.email.clone(),
+        full_name: user.full_name.clone(),
+        language: user.language.clone(),
+        timezone: user.timezone.clone(),
+    }
 }
 
 #[derive(Deserialize)]
@@ -118,7 +118,7 @@ pub async fn login(
         "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
         ttl.as_secs()
     );
-    let mut response = Json(user_json(&user)).into_response();
+    let mut response = Json(user_view(&user)).into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
         HeaderValue::from_str(&cookie).map_err(ApiError::internal)?,
@@ -159,8 +159,8 @@ pub async fn logout(
     Ok(response)
 }
 
-pub async fn me(CurrentUser(user): CurrentUser) -> Json<Value> {
-    Json(user_json(&user))
+pub async fn me(CurrentUser(user): CurrentUser) -> Json<UserView> {
+    Json(user_view(&user))
 }
 
 #[derive(Deserialize)]
@@ -175,7 +175,7 @@ pub async fn update_me(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     JsonBody(body): JsonBody<UpdateMe>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<UserView>, ApiError> {
     if let Some(language) = &body.language
         && !LANGUAGES.contains(&language.as_str())
     {
@@ -209,18 +209,18 @@ pub async fn update_me(
         )
         .await?
         .unwrap_or(user);
-    Ok(Json(user_json(&updated)))
+    Ok(Json(user_view(&updated)))
 }
 
 /// An API token as its owner sees it: never the secret.
-pub fn token_json(token: &ApiTokenRow) -> Value {
-    json!({
-        "id": token.id,
-        "name": token.name,
-        "created_at": iso(token.created_at),
-        "last_used_at": token.last_used_at.map(iso),
-        "expires_at": token.expires_at.map(iso),
-    })
+pub fn token_view(token: &ApiTokenRow) -> ApiTokenView {
+    ApiTokenView {
+        id: token.id,
+        name: token.name.clone(),
+        created_at: iso(token.created_at),
+        last_used_at: token.last_used_at.map(iso),
+        expires_at: token.expires_at.map(iso),
+    }
 }
 
 #[derive(Deserialize)]
@@ -237,7 +237,7 @@ pub async fn create_token(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     JsonBody(body): JsonBody<NewToken>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<NewApiTokenView>), ApiError> {
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ApiError::bad_request(
@@ -252,18 +252,22 @@ pub async fn create_token(
         .db
         .create_api_token_expiring(&auth::token_hash(&token), user.id, name, expires_at)
         .await?;
-    let mut body = token_json(&row);
-    body["token"] = json!(token);
-    Ok((StatusCode::CREATED, Json(body)))
+    Ok((
+        StatusCode::CREATED,
+        Json(NewApiTokenView {
+            info: token_view(&row),
+            token,
+        }),
+    ))
 }
 
 /// `GET users/me/tokens/`: the user's API tokens, newest first, expired ones included.
 pub async fn list_tokens(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<ApiTokenView>>, ApiError> {
     let tokens = state.db.api_tokens_of(user.id).await?;
-    Ok(Json(Value::Array(tokens.iter().map(token_json).collect())))
+    Ok(Json(tokens.iter().map(token_view).collect()))
 }
 
 /// `DELETE users/me/tokens/{id}/`: revokes one of the user's tokens (404 for anyone

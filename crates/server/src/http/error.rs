@@ -9,7 +9,9 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
+
+use super::views::ErrorView;
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -98,10 +100,12 @@ impl From<sqlx::Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut body = self.extra;
-        body.insert("detail".into(), json!(self.detail));
-        body.insert("code".into(), json!(self.code));
-        let mut response = (self.status, Json(Value::Object(body))).into_response();
+        let body = ErrorView {
+            detail: self.detail,
+            code: self.code,
+            extra: self.extra,
+        };
+        let mut response = (self.status, Json(body)).into_response();
         if let Some(scheme) = self.www_authenticate {
             response
                 .headers_mut()

@@ -32,6 +32,7 @@ mod rooms;
 pub mod share_links;
 mod storage_hook;
 pub mod system;
+pub mod views;
 mod webhooks;
 
 use std::sync::Arc;

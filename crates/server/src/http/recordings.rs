@@ -9,12 +9,13 @@ use axum::{
 use chrono::{DateTime, Utc};
 use meet_recorder_domain::{Layout, Mode, RecordingAbilities, RecordingOptions, Role};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use uuid::Uuid;
 
 use super::{
     error::{ApiError, JsonBody, QueryParams},
     rooms::load_room,
+    views::{PageView, RecordingMessageView, RecordingRoomView, RecordingView},
 };
 use crate::{
     app::AppState,
@@ -76,13 +77,13 @@ fn invalid_page() -> ApiError {
 }
 
 /// `{"count", "next", "previous", "results"}`; a page past the end is 404 "Invalid page."
-pub fn paginate(
+pub fn paginate<T>(
     state: &AppState,
     path: &str,
     page: &Page,
     count: i64,
-    results: Vec<Value>,
-) -> Result<Value, ApiError> {
+    results: Vec<T>,
+) -> Result<PageView<T>, ApiError> {
     let number = page.number()?;
     let size = page.size();
     let last = ((count + size - 1) / size).max(1);
@@ -96,39 +97,42 @@ pub fn paginate(
         }
         url
     };
-    Ok(json!({
-        "count": count,
-        "next": (number < last).then(|| link(number + 1)),
-        "previous": (number > 1).then(|| link(number - 1)),
-        "results": results,
-    }))
+    Ok(PageView {
+        count,
+        next: (number < last).then(|| link(number + 1)),
+        previous: (number > 1).then(|| link(number - 1)),
+        results,
+    })
 }
 
-pub fn recording_json(state: &AppState, recording: &RecordingRow, role: Option<Role>) -> Value {
-    let expired_at = state.recorder.expires_at(recording);
-    json!({
-        "id": recording.id,
-        "room": {
-            "id": recording.room_id,
-            "name": recording.room_name,
-            "slug": recording.room_slug,
-            "access_level": recording.room_access_level,
+pub fn recording_view(
+    state: &AppState,
+    recording: &RecordingRow,
+    role: Option<Role>,
+) -> RecordingView {
+    RecordingView {
+        id: recording.id,
+        room: RecordingRoomView {
+            id: recording.room_id,
+            name: recording.room_name.clone(),
+            slug: recording.room_slug.clone(),
+            access_level: recording.room_access_level.clone(),
         },
-        "created_at": iso(recording.created_at),
-        "updated_at": iso(recording.updated_at),
-        "status": recording.status,
-        "mode": recording.mode,
-        "layout": recording.layout,
-        "options": recording.options,
-        "key": state.recorder.key(recording.id, recording.mode),
-        "is_expired": state.recorder.is_expired(recording),
-        "expired_at": expired_at.map(iso),
-        "stop_reason": recording.stop_reason,
-        "duration_ms": recording.duration_ms,
-        "size_bytes": recording.size_bytes,
-        "worker_id": recording.worker_id,
-        "abilities": RecordingAbilities::of(role, recording.status),
-    })
+        created_at: iso(recording.created_at),
+        updated_at: iso(recording.updated_at),
+        status: recording.status,
+        mode: recording.mode,
+        layout: recording.layout,
+        options: recording.options.clone(),
+        key: state.recorder.key(recording.id, recording.mode),
+        is_expired: state.recorder.is_expired(recording),
+        expired_at: state.recorder.expires_at(recording).map(iso),
+        stop_reason: recording.stop_reason.clone(),
+        duration_ms: recording.duration_ms,
+        size_bytes: recording.size_bytes,
+        worker_id: recording.worker_id.clone(),
+        abilities: RecordingAbilities::of(role, recording.status).into(),
+    }
 }
 
 /// An unreadable body is the reference's 400 "Invalid request."; a too large one stays 413.
@@ -178,7 +182,7 @@ pub async fn start(
     CurrentUser(user): CurrentUser,
     Path(room): Path<String>,
     body: Result<JsonBody<Value>, ApiError>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<RecordingMessageView>), ApiError> {
     if !state.config.recording.enable {
         return Err(ApiError::feature_disabled());
     }
@@ -198,10 +202,10 @@ pub async fn start(
     {
         Ok(recording) => Ok((
             StatusCode::CREATED,
-            Json(json!({
-                "message": format!("Recording successfully started for room {}", room.slug),
-                "recording": recording_json(&state, &recording, Some(Role::Owner)),
-            })),
+            Json(RecordingMessageView {
+                message: format!("Recording successfully started for room {}", room.slug),
+                recording: recording_view(&state, &recording, Some(Role::Owner)),
+            }),
         )),
         Err(StartError::AlreadyInProgress) => {
             let message = format!("A recording is already in progress for room {}", room.slug);
@@ -222,7 +226,8 @@ pub async fn start(
             .with("error", message)
             .with(
                 "recording",
-                recording_json(&state, &recording, Some(Role::Owner)),
+                serde_json::to_value(recording_view(&state, &recording, Some(Role::Owner)))
+                    .map_err(ApiError::internal)?,
             ))
         }
         Err(StartError::ModeUnavailable(mode)) => {
@@ -244,7 +249,7 @@ pub async fn stop(
     CurrentUser(user): CurrentUser,
     Path(room): Path<String>,
     body: Result<JsonBody<StopBody>, ApiError>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RecordingMessageView>, ApiError> {
     if !state.config.recording.enable {
         return Err(ApiError::feature_disabled());
     }
@@ -263,10 +268,10 @@ pub async fn stop(
         ));
     }
     match state.recorder.stop(&room, mode).await {
-        Ok(recording) => Ok(Json(json!({
-            "message": format!("Recording stopped for room {}.", room.slug),
-            "recording": recording_json(&state, &recording, Some(Role::Owner)),
-        }))),
+        Ok(recording) => Ok(Json(RecordingMessageView {
+            message: format!("Recording stopped for room {}.", room.slug),
+            recording: recording_view(&state, &recording, Some(Role::Owner)),
+        })),
         Err(StopError::NotFound) => Err(ApiError::not_found(
             "no-active-recording",
             "No active recording found for this room.",
@@ -288,12 +293,12 @@ pub async fn list(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     QueryParams(page): QueryParams<Page>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PageView<RecordingView>>, ApiError> {
     let (limit, offset) = page.limits()?;
     let (recordings, count) = state.db.recordings_of(user.id, limit, offset).await?;
     let results = recordings
         .iter()
-        .map(|(recording, role)| recording_json(&state, recording, Some(*role)))
+        .map(|(recording, role)| recording_view(&state, recording, Some(*role)))
         .collect();
     Ok(Json(paginate(
         &state,
@@ -341,9 +346,9 @@ pub async fn retrieve(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RecordingView>, ApiError> {
     let (recording, role) = load_recording(&state, &id, user.id).await?;
-    Ok(Json(recording_json(&state, &recording, Some(role))))
+    Ok(Json(recording_view(&state, &recording, Some(role))))
 }
 
 pub async fn destroy(

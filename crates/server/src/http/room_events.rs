@@ -17,7 +17,7 @@
 //! may hold at most `MEET_RECORDER_EVENT_STREAMS_PER_CLIENT` (429 beyond).
 
 use std::{
-    collections::HashMap,
+    collections::{BTreeMap, HashMap},
     convert::Infallible,
     net::IpAddr,
     sync::{Arc, Mutex},
@@ -34,7 +34,6 @@ use axum::{
     },
 };
 use meet_recorder_domain::{Role, Status};
-use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use tokio::sync::broadcast::error::RecvError;
 use uuid::Uuid;
@@ -44,6 +43,7 @@ use super::{
     error::{ApiError, QueryParams},
     recordings::iso,
     rooms::{GuestName, load_room_as, participant},
+    views::{RecordingStateView, RoomStateView},
 };
 use crate::{app::AppState, auth::MaybeUser, db::RecordingRow};
 
@@ -126,44 +126,38 @@ fn error_code(recording: &RecordingRow) -> Option<&'static str> {
     })
 }
 
-/// The room's state in full, as its owners and administrators see it.
-async fn room_state(state: &AppState, room: Uuid) -> Result<Value, sqlx::Error> {
-    let mut recordings = Map::new();
-    for recording in state.db.latest_recordings_of_room(room, 20).await? {
-        recordings
-            .entry(recording.mode.as_str().to_owned())
-            .or_insert_with(|| {
-                json!({
-                    "id": recording.id,
-                    "ref": opaque_ref(recording.id),
-                    "status": recording.status,
-                    "layout": recording.layout,
-                    "started_at": recording.started_at.map(iso),
-                    "is_open": recording.status.is_open(),
-                    // The badge and the Stop button: a failed stop may still be recording.
-                    "may_be_recording": recording.status.may_be_recording(),
-                    "stoppable": recording.status.is_stoppable(),
-                    "stop_reason": recording.stop_reason,
-                    "error": recording.error,
-                    "error_code": error_code(&recording),
-                })
-            });
+/// One recording as a reader of its room's stream sees it: with its `id` and `error`
+/// text for owners and administrators (`privileged`), without for everyone else (see the
+/// module documentation).
+fn recording_state(recording: &RecordingRow, privileged: bool) -> RecordingStateView {
+    RecordingStateView {
+        id: privileged.then_some(recording.id),
+        reference: opaque_ref(recording.id),
+        status: recording.status,
+        layout: recording.layout,
+        started_at: recording.started_at.map(iso),
+        is_open: recording.status.is_open(),
+        // The badge and the Stop button: a failed stop may still be recording.
+        may_be_recording: recording.status.may_be_recording(),
+        stoppable: recording.status.is_stoppable(),
+        stop_reason: recording.stop_reason.clone(),
+        error: privileged.then(|| recording.error.clone()),
+        error_code: error_code(recording),
     }
-    Ok(json!({ "room": room, "recordings": recordings }))
 }
 
-/// The state as someone who is not an owner or administrator sees it (see the module
-/// documentation): no recording ids, no error texts.
-fn as_seen_by(mut full: Value, privileged: bool) -> Value {
-    if !privileged && let Some(recordings) = full["recordings"].as_object_mut() {
-        for recording in recordings.values_mut() {
-            if let Some(recording) = recording.as_object_mut() {
-                recording.remove("id");
-                recording.remove("error");
-            }
-        }
+/// The room's state as `privileged` or not sees it, serialised: the latest recording of
+/// each mode.
+async fn room_state(state: &AppState, room: Uuid, privileged: bool) -> Result<String, sqlx::Error> {
+    let mut recordings = BTreeMap::new();
+    // Newest first: the first of each mode is its latest.
+    for recording in state.db.latest_recordings_of_room(room, 20).await? {
+        recordings
+            .entry(recording.mode.as_str())
+            .or_insert_with(|| recording_state(&recording, privileged));
     }
-    full
+    let view = RoomStateView { room, recordings };
+    Ok(serde_json::to_string(&view).expect("a view always serialises"))
 }
 
 pub async fn recording_events(
@@ -198,35 +192,35 @@ pub async fn recording_events(
     };
     // Subscribe before reading, so a change between the two is not missed.
     let hints = state.recorder.events.subscribe();
-    let initial = as_seen_by(room_state(&state, room.id).await?, privileged);
+    let initial = room_state(&state, room.id, privileged).await?;
     // The slot and the presence live as long as the stream.
     let held = (slot, presence);
     let stream = futures::stream::unfold(
-        (state, hints, Some(initial), Value::Null, held),
+        (state, hints, Some(initial), String::new(), held),
         move |(state, mut hints, pending, mut last, held)| async move {
             let mut next = pending;
             while next.is_none() {
                 match hints.recv().await {
                     Ok(changed) if changed != room.id => continue,
-                    Ok(_) | Err(RecvError::Lagged(_)) => match room_state(&state, room.id).await {
-                        Ok(current) => {
-                            let current = as_seen_by(current, privileged);
-                            if current != last {
-                                next = Some(current);
+                    Ok(_) | Err(RecvError::Lagged(_)) => {
+                        match room_state(&state, room.id, privileged).await {
+                            // Only what this reader would see differently is sent.
+                            Ok(current) => {
+                                if current != last {
+                                    next = Some(current);
+                                }
+                            }
+                            Err(error) => {
+                                tracing::warn!(%error, "cannot read a room's recording state");
                             }
                         }
-                        Err(error) => {
-                            tracing::warn!(%error, "cannot read a room's recording state");
-                        }
-                    },
+                    }
                     Err(RecvError::Closed) => return None,
                 }
             }
             let current = next.expect("set above");
             last = current.clone();
-            let event = Event::default()
-                .event("recording-state")
-                .data(current.to_string());
+            let event = Event::default().event("recording-state").data(&current);
             Some((Ok::<_, Infallible>(event), (state, hints, None, last, held)))
         },
     );

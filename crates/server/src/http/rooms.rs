@@ -9,12 +9,12 @@ use axum::{
 use meet_recorder_domain::Role;
 use rand::{Rng, distr::Alphanumeric};
 use serde::Deserialize;
-use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{
     error::{ApiError, JsonBody, QueryParams},
     recordings::{Page, paginate},
+    views::{AccessUserView, PageView, RoomAccessView, RoomTokenView, RoomView},
 };
 use crate::{
     app::AppState,
@@ -23,18 +23,19 @@ use crate::{
     recorder::DeleteRoomError,
 };
 
-const ACCESS_LEVELS: &[&str] = &["public", "trusted", "restricted"];
+/// What a room's `access_level` may be.
+pub const ACCESS_LEVELS: &[&str] = &["public", "trusted", "restricted"];
 
-pub fn room_json(room: &RoomRow, role: Option<Role>) -> Value {
-    json!({
-        "id": room.id,
-        "name": room.name,
-        "slug": room.slug,
-        "access_level": room.access_level,
-        "configuration": room.configuration,
-        "role": role,
-        "is_administrable": role.is_some_and(Role::is_privileged),
-    })
+pub fn room_view(room: &RoomRow, role: Option<Role>) -> RoomView {
+    RoomView {
+        id: room.id,
+        name: room.name.clone(),
+        slug: room.slug.clone(),
+        access_level: room.access_level.clone(),
+        configuration: room.configuration.clone(),
+        role,
+        is_administrable: role.is_some_and(Role::is_privileged),
+    }
 }
 
 /// The room and the user's role on it; 404 when it does not exist or is restricted to
@@ -118,12 +119,12 @@ pub async fn list(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     QueryParams(page): QueryParams<Page>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PageView<RoomView>>, ApiError> {
     let (limit, offset) = page.limits()?;
     let (rooms, count) = state.db.rooms_of(user.id, limit, offset).await?;
     let results = rooms
         .iter()
-        .map(|(room, role)| room_json(room, Some(*role)))
+        .map(|(room, role)| room_view(room, Some(*role)))
         .collect();
     Ok(Json(paginate(&state, "rooms/", &page, count, results)?))
 }
@@ -162,7 +163,7 @@ pub async fn create(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     JsonBody(body): JsonBody<NewRoom>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<RoomView>), ApiError> {
     let name = check_name(&body.name)?;
     let access_level = body.access_level.as_deref().unwrap_or("public");
     check_access_level(access_level)?;
@@ -183,7 +184,7 @@ pub async fn create(
                 Ok(room) => {
                     return Ok((
                         StatusCode::CREATED,
-                        Json(room_json(&room, Some(Role::Owner))),
+                        Json(room_view(&room, Some(Role::Owner))),
                     ));
                 }
                 Err(StoreError::Conflict) => {}
@@ -208,9 +209,9 @@ pub async fn retrieve(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
     Path(room): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RoomView>, ApiError> {
     let (room, role) = load_room_as(&state, &room, user.as_ref()).await?;
-    Ok(Json(room_json(&room, role)))
+    Ok(Json(room_view(&room, role)))
 }
 
 #[derive(Deserialize)]
@@ -225,7 +226,7 @@ pub async fn update(
     CurrentUser(user): CurrentUser,
     Path(room): Path<String>,
     JsonBody(body): JsonBody<UpdateRoom>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RoomView>, ApiError> {
     let (room, role) = load_room(&state, &room, &user).await?;
     require_privileged(role)?;
     let name = body.name.as_deref().map(check_name).transpose()?;
@@ -237,7 +238,7 @@ pub async fn update(
         .update_room(room.id, name, body.access_level.as_deref())
         .await?
         .ok_or_else(|| ApiError::not_found("room-not-found", "No Room matches the given query."))?;
-    Ok(Json(room_json(&updated, role)))
+    Ok(Json(room_view(&updated, role)))
 }
 
 pub async fn destroy(
@@ -270,34 +271,41 @@ pub async fn token(
     MaybeUser(user): MaybeUser,
     Path(room): Path<String>,
     QueryParams(guest): QueryParams<GuestName>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RoomTokenView>, ApiError> {
     let (room, _) = load_room_as(&state, &room, user.as_ref()).await?;
     let (identity, name) = participant(user.as_ref(), &guest)?;
     let token = state
         .livekit
         .join_token(&room.id.to_string(), &identity, &name);
-    Ok(Json(json!({
-        "url": state.livekit.public_url(),
-        "room": room.id,
-        "token": token,
-    })))
+    Ok(Json(RoomTokenView {
+        url: state.livekit.public_url().to_owned(),
+        room: room.id,
+        token,
+    }))
 }
 
 pub async fn list_accesses(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(room): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<RoomAccessView>>, ApiError> {
     let (room, role) = load_room(&state, &room, &user).await?;
     require_privileged(role)?;
-    let accesses: Vec<Value> = state
+    let accesses = state
         .db
         .room_accesses(room.id)
         .await?
         .into_iter()
-        .map(|a| json!({"id": a.id, "user": {"id": a.user_id, "email": a.email}, "role": a.role}))
+        .map(|a| RoomAccessView {
+            id: a.id,
+            user: AccessUserView {
+                id: a.user_id,
+                email: a.email,
+            },
+            role: a.role,
+        })
         .collect();
-    Ok(Json(json!(accesses)))
+    Ok(Json(accesses))
 }
 
 #[derive(Deserialize)]
@@ -312,7 +320,7 @@ pub async fn add_access(
     CurrentUser(user): CurrentUser,
     Path(room): Path<String>,
     JsonBody(body): JsonBody<NewAccess>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<RoomAccessView>), ApiError> {
     let (room, role) = load_room(&state, &room, &user).await?;
     require_privileged(role)?;
     let new_role: Role = body.role.parse().map_err(|_| {
@@ -345,7 +353,14 @@ pub async fn add_access(
     };
     Ok((
         StatusCode::CREATED,
-        Json(json!({"id": id, "user": {"id": target.id, "email": target.email}, "role": new_role})),
+        Json(RoomAccessView {
+            id,
+            user: AccessUserView {
+                id: target.id,
+                email: target.email,
+            },
+            role: new_role,
+        }),
     ))
 }
 

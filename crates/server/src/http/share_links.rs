@@ -41,7 +41,6 @@ use axum::{
 use chrono::{DateTime, Datelike, Utc};
 use meet_recorder_domain::Mode;
 use serde::Deserialize;
-use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{
@@ -49,6 +48,7 @@ use super::{
     error::{ApiError, JsonBody, QueryParams},
     media::{MediaQuery, serve_file},
     recordings::{Page, iso, load_recording, paginate},
+    views::{NewShareLinkView, PageView, ShareLinkView},
 };
 use crate::{
     app::AppState,
@@ -478,17 +478,17 @@ pub struct CreateBody {
     expires_in_days: Option<i64>,
 }
 
-fn link_json(link: &ShareLinkRow) -> Value {
-    json!({
-        "id": link.id,
-        "recording": link.recording_id,
-        "created_by": link.created_by,
-        "created_at": iso(link.created_at),
-        "expires_at": link.expires_at.map(iso),
-        "is_expired": link.is_expired_at(now_ms()),
-        "revoked": link.revoked_at.is_some(),
-        "revoked_at": link.revoked_at.map(iso),
-    })
+fn link_view(link: &ShareLinkRow) -> ShareLinkView {
+    ShareLinkView {
+        id: link.id,
+        recording: link.recording_id,
+        created_by: link.created_by,
+        created_at: iso(link.created_at),
+        expires_at: link.expires_at.map(iso),
+        is_expired: link.is_expired_at(now_ms()),
+        revoked: link.revoked_at.is_some(),
+        revoked_at: link.revoked_at.map(iso),
+    }
 }
 
 /// `POST recordings/{id}/share-links/`.
@@ -497,7 +497,7 @@ pub async fn create(
     CurrentUser(user): CurrentUser,
     Path(id): Path<String>,
     body: Result<JsonBody<CreateBody>, ApiError>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<NewShareLinkView>), ApiError> {
     let JsonBody(body) = body?;
     if let Some(days) = body.expires_in_days
         && !(1..=MAX_EXPIRY_DAYS).contains(&days)
@@ -518,10 +518,14 @@ pub async fn create(
         .db
         .create_share_link(recording.id, &token_hash(&token), user.id, expires_at)
         .await?;
-    let mut body = link_json(&link);
-    body["url"] = json!(format!("{}/s/{token}", state.config.public_url));
-    body["token"] = json!(token);
-    Ok((StatusCode::CREATED, Json(body)))
+    Ok((
+        StatusCode::CREATED,
+        Json(NewShareLinkView {
+            link: link_view(&link),
+            url: format!("{}/s/{token}", state.config.public_url),
+            token,
+        }),
+    ))
 }
 
 /// `GET recordings/{id}/share-links/`: newest first, without tokens.
@@ -530,11 +534,11 @@ pub async fn list(
     CurrentUser(user): CurrentUser,
     Path(id): Path<String>,
     QueryParams(page): QueryParams<Page>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PageView<ShareLinkView>>, ApiError> {
     let (recording, _) = load_recording(&state, &id, user.id).await?;
     let (limit, offset) = page.limits()?;
     let (links, count) = state.db.share_links_of(recording.id, limit, offset).await?;
-    let results = links.iter().map(link_json).collect();
+    let results = links.iter().map(link_view).collect();
     Ok(Json(paginate(
         &state,
         &format!("recordings/{}/share-links/", recording.id),
@@ -613,7 +617,7 @@ mod tests {
             status: meet_recorder_domain::Status::Saved,
             mode,
             layout: None,
-            options: json!({}),
+            options: serde_json::json!({}),
             worker_id: None,
             started_at: None,
             stopped_at: None,

@@ -8,32 +8,40 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
 };
-use serde_json::json;
 
-use super::error::ApiError;
+use super::{
+    error::ApiError,
+    views::{ConfigView, DemoAccountView, LiveKitConfigView, RecordingConfigView, RoomMedia},
+};
 use crate::app::AppState;
 
 /// `GET config/`: what the front end needs to show recording controls.
-pub async fn config(State(state): State<AppState>) -> Json<serde_json::Value> {
+pub async fn config(State(state): State<AppState>) -> Json<ConfigView> {
     let recording = &state.config.recording;
-    Json(json!({
-        "recording": {
-            "is_enabled": recording.enable,
-            "available_modes": recording.available_modes(),
-            "expiration_days": recording.expiration_days,
-            "max_duration": recording.max_duration_ms,
-            "layouts": meet_recorder_domain::Layout::ALL,
-            "default_layout": recording.layout_default,
+    Json(ConfigView {
+        recording: RecordingConfigView {
+            is_enabled: recording.enable,
+            available_modes: recording.available_modes(),
+            expiration_days: recording.expiration_days,
+            max_duration: recording.max_duration_ms,
+            layouts: meet_recorder_domain::Layout::ALL,
+            default_layout: recording.layout_default,
         },
-        "livekit": { "url": state.livekit.public_url() },
+        livekit: LiveKitConfigView {
+            url: state.livekit.public_url().to_owned(),
+        },
         // The emulator has no media: pages then show a simulated presence instead of
         // connecting to LiveKit.
-        "room_media": if state.dev.is_some() { "simulated" } else { "livekit" },
-        "demo": state.dev.as_ref().map(|dev| json!({
-            "email": dev.demo_email,
-            "password": dev.demo_password,
-        })),
-    }))
+        room_media: if state.dev.is_some() {
+            RoomMedia::Simulated
+        } else {
+            RoomMedia::Livekit
+        },
+        demo: state.dev.as_ref().map(|dev| DemoAccountView {
+            email: dev.demo_email,
+            password: dev.demo_password,
+        }),
+    })
 }
 
 /// Prometheus metrics.
