@@ -17,6 +17,6 @@ fi
 echo "== building the release binary"
 cargo build --release --locked --bin meet-recorder
 # 10,000 room pages: as many sockets on each side.
-ulimit -n 65536
+ulimit -n "$(ulimit -Hn)"
 python="${MEETREC_CACHE_DIR:-$HOME/.cache/meet-recorder}/venv/bin/python"
 exec "$python" scripts/bench/bench.py --binary "$PWD/target/release/meet-recorder" "$@"

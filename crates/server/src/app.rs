@@ -87,6 +87,7 @@ impl AppState {
             metrics: Arc::new(crate::metrics::Metrics::default()),
             jobs_wakeup: Arc::new(tokio::sync::Notify::new()),
             events,
+            shown: Default::default(),
         });
         Ok(Self {
             db,

@@ -71,6 +71,31 @@ pub struct Recorder {
     pub jobs_wakeup: Arc<tokio::sync::Notify>,
     /// Tells open pages that a room's recordings changed.
     pub events: Arc<crate::events::RoomEvents>,
+    /// The room effect this process last showed for each recording, so that a decision
+    /// that keeps the status (LiveKit repeats `EGRESS_ACTIVE`) shows it once, not once per
+    /// webhook: two LiveKit calls a webhook were most of a webhook's cost.
+    pub shown: ShownEffects,
+}
+
+/// Room effects shown per recording, bounded: past [`ShownEffects::CAPACITY`] entries it
+/// starts afresh, which only costs one more metadata update per recording.
+#[derive(Default)]
+pub struct ShownEffects(std::sync::Mutex<HashMap<Uuid, RoomEffect>>);
+
+impl ShownEffects {
+    const CAPACITY: usize = 10_000;
+
+    fn already(&self, id: Uuid, effect: RoomEffect) -> bool {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).get(&id) == Some(&effect)
+    }
+
+    fn note(&self, id: Uuid, effect: RoomEffect) {
+        let mut shown = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if shown.len() >= Self::CAPACITY {
+            shown.clear();
+        }
+        shown.insert(id, effect);
+    }
 }
 
 /// `stop_reason` of a recording that its maximum duration ended.
@@ -256,7 +281,9 @@ impl Recorder {
             Err(StoreError::Other(error)) => return Err(error.into()),
         };
         // Participants see "starting" before any webhook about the egress can arrive.
-        self.show(&recording, ON_CREATE).await;
+        if self.show(&recording, ON_CREATE).await {
+            self.shown.note(recording.id, ON_CREATE);
+        }
         let started = self
             .livekit
             .start_egress(EgressRequest {
@@ -413,8 +440,25 @@ impl Recorder {
             if !decision.follow_ups.is_empty() {
                 self.jobs_wakeup.notify_one();
             }
-            self.events.publish(before.room_id).await;
-            self.perform(&before, decision).await;
+            if decision.to == before.status {
+                // The status stays (LiveKit repeats EGRESS_ACTIVE; a late egress_ended
+                // adds the file's details): pages hear of it only when the row changed,
+                // and the room is shown a state only once.
+                if row.same_except_update_time(&before) {
+                    tracing::trace!(recording = %id, "nothing visible changed");
+                } else {
+                    self.events.publish(before.room_id).await;
+                }
+                if let Some(effect) = decision.room
+                    && !self.shown.already(id, effect)
+                    && self.show(&before, effect).await
+                {
+                    self.shown.note(id, effect);
+                }
+            } else {
+                self.events.publish(before.room_id).await;
+                self.perform(&before, decision).await;
+            }
         }
         Ok(Some(Applied {
             before: before.status,
@@ -470,8 +514,10 @@ impl Recorder {
 
     /// What participants see and are told after an applied move.
     async fn perform(&self, recording: &RecordingRow, decision: &Decision) {
-        if let Some(effect) = decision.room {
-            self.show(recording, effect).await;
+        if let Some(effect) = decision.room
+            && self.show(recording, effect).await
+        {
+            self.shown.note(recording.id, effect);
         }
         if let Some(message) = decision.message {
             let mut body = json!({"type": message.message_type(recording.mode)});
@@ -934,7 +980,8 @@ impl Recorder {
     /// Updates the room metadata for the recording's mode: the reference's
     /// `recording_status` / `recording_mode` keys, plus `recordings` with the state of every
     /// mode, since a recording and a transcript can run at once.
-    async fn show(&self, recording: &RecordingRow, effect: RoomEffect) {
+    /// Returns whether LiveKit took the update.
+    async fn show(&self, recording: &RecordingRow, effect: RoomEffect) -> bool {
         let options = RecordingOptions::parse(Some(&recording.options)).unwrap_or_default();
         let shown_mode = options.original_mode.unwrap_or(recording.mode);
         let mode = recording.mode;
@@ -966,8 +1013,12 @@ impl Recorder {
                 }
             })
             .await;
-        if let Err(error) = result {
-            tracing::warn!(room = %recording.room_id, %error, "cannot update the room metadata");
+        match result {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::warn!(room = %recording.room_id, %error, "cannot update the room metadata");
+                false
+            }
         }
     }
 

@@ -33,6 +33,49 @@ pub struct RecordingRow {
 }
 
 impl RecordingRow {
+    /// Whether `other` is this row with at most its `updated_at` changed.
+    pub fn same_except_update_time(&self, other: &RecordingRow) -> bool {
+        let RecordingRow {
+            id,
+            room_id,
+            room_name,
+            room_slug,
+            room_access_level,
+            status,
+            mode,
+            layout,
+            options,
+            worker_id,
+            started_at,
+            stopped_at,
+            duration_ms,
+            size_bytes,
+            file_location,
+            error,
+            stop_reason,
+            created_at,
+            updated_at: _,
+        } = self;
+        *id == other.id
+            && *room_id == other.room_id
+            && *room_name == other.room_name
+            && *room_slug == other.room_slug
+            && *room_access_level == other.room_access_level
+            && *status == other.status
+            && *mode == other.mode
+            && *layout == other.layout
+            && *options == other.options
+            && *worker_id == other.worker_id
+            && *started_at == other.started_at
+            && *stopped_at == other.stopped_at
+            && *duration_ms == other.duration_ms
+            && *size_bytes == other.size_bytes
+            && *file_location == other.file_location
+            && *error == other.error
+            && *stop_reason == other.stop_reason
+            && *created_at == other.created_at
+    }
+
     fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
         let options: String = row.try_get("options")?;
         let layout: Option<String> = row.try_get("layout")?;
