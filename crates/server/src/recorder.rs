@@ -440,25 +440,14 @@ impl Recorder {
             if !decision.follow_ups.is_empty() {
                 self.jobs_wakeup.notify_one();
             }
-            if decision.to == before.status {
-                // The status stays (LiveKit repeats EGRESS_ACTIVE; a late egress_ended
-                // adds the file's details): pages hear of it only when the row changed,
-                // and the room is shown a state only once.
-                if row.same_except_update_time(&before) {
-                    tracing::trace!(recording = %id, "nothing visible changed");
-                } else {
-                    self.events.publish(before.room_id).await;
-                }
-                if let Some(effect) = decision.room
-                    && !self.shown.already(id, effect)
-                    && self.show(&before, effect).await
-                {
-                    self.shown.note(id, effect);
-                }
-            } else {
+            // A decision that keeps the status (LiveKit repeats EGRESS_ACTIVE; a late
+            // egress_ended adds the file's details) tells pages only when the row changed,
+            // and shows the room a state only once.
+            let keeps_status = decision.to == before.status;
+            if !keeps_status || !row.same_except_update_time(&before) {
                 self.events.publish(before.room_id).await;
-                self.perform(&before, decision).await;
             }
+            self.perform(&before, decision, keeps_status).await;
         }
         Ok(Some(Applied {
             before: before.status,
@@ -513,8 +502,9 @@ impl Recorder {
     }
 
     /// What participants see and are told after an applied move.
-    async fn perform(&self, recording: &RecordingRow, decision: &Decision) {
+    async fn perform(&self, recording: &RecordingRow, decision: &Decision, keeps_status: bool) {
         if let Some(effect) = decision.room
+            && !(keeps_status && self.shown.already(recording.id, effect))
             && self.show(recording, effect).await
         {
             self.shown.note(recording.id, effect);
