@@ -68,6 +68,23 @@ def http(method, url, body=None, token=None, expect=(200, 201)):
     return json.loads(text) if text else None
 
 
+def answers_200(url):
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def latency_columns(latencies_s):
+    """p50/p90/p99/max in milliseconds of a sorted list of seconds."""
+    def pick(p):
+        if not latencies_s:
+            return 0
+        return latencies_s[min(len(latencies_s) - 1, int(round(p / 100 * (len(latencies_s) - 1))))] * 1000
+    return {"p50_ms": pick(50), "p90_ms": pick(90), "p99_ms": pick(99), "max_ms": pick(100)}
+
+
 def wait_for(what, predicate, timeout=60.0, every=0.05):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -188,18 +205,10 @@ class Stack:
         return process
 
     def ready(self):
-        try:
-            with urllib.request.urlopen(f"{self.url}/readyz", timeout=1) as r:
-                return r.status == 200
-        except OSError:
-            return False
+        return answers_200(f"{self.url}/readyz")
 
     def emulator_ready(self):
-        try:
-            with urllib.request.urlopen(f"{self.emulator_url}/", timeout=1) as r:
-                return r.status == 200
-        except OSError:
-            return False
+        return answers_200(f"{self.emulator_url}/")
 
     def api(self, method, path, body=None, expect=(200, 201)):
         return http(method, f"{self.url}/api/v1.0{path}", body, self.token, expect)
@@ -345,11 +354,10 @@ def lifecycle(stack, args, rows):
     cpu = process_cpu_s(stack.server.pid) - cpu_before
     mails = len(os.listdir(stack.mail_dir)) if os.path.isdir(stack.mail_dir) else 0
     latencies = sorted(done_at[r] - stopped_at[r] for r in done_at)
-    pick = lambda p: latencies[min(len(latencies) - 1, int(round(p / 100 * (len(latencies) - 1))))] * 1000 if latencies else 0
     rows.append({
         "workload": f"lifecycle x{args.recordings}",
         "req_s": len(done_at) / elapsed,
-        "p50_ms": pick(50), "p90_ms": pick(90), "p99_ms": pick(99), "max_ms": pick(100),
+        **latency_columns(latencies),
         "cpu_ms_per_req": cpu * 1000 / max(len(done_at), 1),
         "livekit_calls_per_req": (sum(stack.calls().values()) - calls_before) / max(len(done_at), 1),
         "non_2xx": f"{len(recordings) - len(done_at)} not emailed, {mails} emails",
@@ -435,10 +443,9 @@ def pages(stack, args, rows):
     rss_before, rss_open, latencies, missed = asyncio.run(
         follow_pages(stack, room, args.pages, lambda: stack.start_recording(room))
     )
-    pick = lambda p: latencies[min(len(latencies) - 1, int(round(p / 100 * (len(latencies) - 1))))] * 1000 if latencies else 0
     rows.append({
         "workload": f"pages x{args.pages}",
-        "p50_ms": pick(50), "p90_ms": pick(90), "p99_ms": pick(99), "max_ms": pick(100),
+        **latency_columns(latencies),
         "rss_mib": rss_open,
         "non_2xx": f"{missed} pages missed the change; the open pages took {rss_open - rss_before:.1f} MiB",
     })
