@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The full test suite, as CI runs it (.ci/run calls this script):
 #   1. installs what a fresh Debian machine lacks (scripts/ensure-test-deps.sh),
-#   2. checks formatting and lints (cargo fmt --check, cargo clippy -D warnings),
+#   2. checks formatting and lints (cargo fmt --check, cargo clippy -D warnings, also
+#      for a build without the dev-tools feature),
 #      and type-checks and builds the browser app (scripts/build-web.sh),
 #   3. starts a Garage S3 server on loopback for the tests,
 #   4. runs every test on SQLite, then again on PostgreSQL (127.0.0.1:5432): the Rust
@@ -42,6 +43,8 @@ echo "== egress worker (Go): gofmt, go vet, build"
 export MEETREC_TEST_EGRESS_WORKER="$PWD/target/egress-worker"
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# A production build without the dev tooling (dev mode, the emulator, bench) compiles.
+cargo clippy -p meet-recorder --locked --no-default-features -- -D warnings
 
 # PostgreSQL: each test creates its own meetrec_test_* database and drops it when
 # it ends; drop those a killed run left behind.

@@ -23,26 +23,17 @@ use tokio::{
 };
 
 use crate::{
-    config::{Config, ConnectionSettings},
-    db::Db,
-    livekit::LiveKit,
-    recorder::Recorder,
+    adapters::{
+        change_feed::RoomEvents,
+        db::Db,
+        livekit::LiveKit,
+        mail::{self, Brand, MailSettings},
+        storage,
+    },
+    config::{Config, ConnectionSettings, EmailSettings},
+    engine::{Adapters, Engine, accounts::LoginGuard},
+    http::AppState,
 };
-
-/// What every handler and background task shares.
-#[derive(Clone)]
-pub struct AppState {
-    pub db: Db,
-    pub config: Arc<Config>,
-    pub livekit: Arc<LiveKit>,
-    pub recorder: Arc<Recorder>,
-    pub share_limiter: std::sync::Arc<crate::http::share_links::AttemptLimiter>,
-    /// Sign-in throttling: this application's own, so applications sharing a process
-    /// (as the tests do) never share limits.
-    pub login_guard: Arc<crate::auth::LoginGuard>,
-    /// Set by `meet-recorder dev` only.
-    pub dev: Option<Arc<crate::dev::DevMode>>,
-}
 
 impl AppState {
     /// Connects to the database and builds the LiveKit clients, the object storage and the
@@ -62,40 +53,37 @@ impl AppState {
         Self::with_db(config, db).await
     }
 
+    /// Builds the adapters and the engine on `db`.
     pub async fn with_db(config: Config, db: Db) -> anyhow::Result<Self> {
-        let events =
-            crate::events::RoomEvents::start(db.clone(), config.database_url.expose_secret())
-                .await?;
+        let change_feed =
+            RoomEvents::start(db.clone(), config.database_url.expose_secret()).await?;
         let config = Arc::new(config);
         let livekit = Arc::new(LiveKit::new(&config));
-        let storage = crate::storage::from_config(&config, &config.storage_dir)
+        let storage = storage::from_config(&config, &config.storage_dir)
             .map_err(|e| anyhow::anyhow!("object storage: {e}"))?;
-        let mailer = crate::mail::mailer(&mail_settings(&config.email))
+        let mailer = mail::mailer(&mail_settings(&config.email))
             .map_err(|e| anyhow::anyhow!("mailer: {e}"))?;
-        let brand = crate::mail::Brand {
-            name: config.email.brand_name.clone(),
-            support_email: config.email.support_email.clone(),
-            from: config.email.from.clone(),
-        };
-        let recorder = Arc::new(Recorder {
-            db: db.clone(),
-            livekit: livekit.clone(),
-            config: config.clone(),
-            storage,
-            mailer,
-            brand,
-            metrics: Arc::new(crate::metrics::Metrics::default()),
-            jobs_wakeup: Arc::new(tokio::sync::Notify::new()),
-            events,
-            shown: Default::default(),
-        });
+        let brand = brand(&config.email);
+        let engine = Engine::new(
+            config.clone(),
+            Adapters {
+                db: db.clone(),
+                livekit: livekit.clone(),
+                storage: storage.clone(),
+                mailer,
+                brand,
+                change_feed: change_feed.clone(),
+            },
+        );
         Ok(Self {
             db,
             config,
             livekit,
-            recorder,
+            storage,
+            change_feed,
+            engine,
             share_limiter: Default::default(),
-            login_guard: Arc::new(crate::auth::LoginGuard::new()),
+            login_guard: Arc::new(LoginGuard::new()),
             dev: None,
         })
     }
@@ -132,7 +120,7 @@ impl Application {
     ) -> anyhow::Result<()> {
         let (stop, stopped) = watch::channel(false);
         let sweeper = spawn_sweeper(self.state.clone(), stopped.clone());
-        let runner = crate::jobs::spawn_runner(self.state.clone(), stopped.clone());
+        let runner = self.state.engine.jobs.clone().spawn(stopped.clone());
         warn_if_storage_hook_is_open(&self.state.config);
         let app = crate::http::router(self.state.clone());
         let limits = self.state.config.connections.clone();
@@ -347,9 +335,18 @@ fn warn_if_few_file_descriptors(max_connections: usize) {
 }
 
 /// The mail module's settings from ours.
-pub fn mail_settings(email: &crate::config::EmailSettings) -> crate::mail::MailSettings {
-    use crate::mail::{MailBackend, SmtpSecurity};
-    crate::mail::MailSettings {
+/// How emails name and sign the service.
+pub fn brand(email: &EmailSettings) -> Brand {
+    Brand {
+        name: email.brand_name.clone(),
+        support_email: email.support_email.clone(),
+        from: email.from.clone(),
+    }
+}
+
+pub fn mail_settings(email: &EmailSettings) -> MailSettings {
+    use crate::adapters::mail::{MailBackend, SmtpSecurity};
+    MailSettings {
         backend: match email.backend.as_str() {
             "smtp" => MailBackend::Smtp,
             "file" => MailBackend::File,
@@ -386,7 +383,7 @@ fn spawn_sweeper(state: AppState, mut stopped: watch::Receiver<bool>) -> JoinHan
                 _ = stopped.wait_for(|s| *s) => return,
             }
             if state.config.recording.max_duration_ms.is_some()
-                && let Err(error) = state.recorder.enforce_max_duration().await
+                && let Err(error) = state.engine.reconciler.enforce_max_duration().await
             {
                 tracing::warn!(%error, "maximum-duration check failed");
             }
@@ -394,7 +391,7 @@ fn spawn_sweeper(state: AppState, mut stopped: watch::Receiver<bool>) -> JoinHan
                 && last_purge.is_none_or(|at| at.elapsed() >= state.config.purge_interval)
             {
                 last_purge = Some(tokio::time::Instant::now());
-                match state.recorder.purge_expired(false, |_, _| {}).await {
+                match state.engine.expiry.purge_expired(false, |_, _| {}).await {
                     Ok(report) if report.expired > 0 || report.failed > 0 => {
                         tracing::info!(?report, "expired recordings purged");
                     }
@@ -404,7 +401,7 @@ fn spawn_sweeper(state: AppState, mut stopped: watch::Receiver<bool>) -> JoinHan
             }
             if last_prune.elapsed() >= state.config.prune_interval {
                 last_prune = tokio::time::Instant::now();
-                match state.recorder.prune().await {
+                match state.engine.expiry.prune().await {
                     Ok(pruned) => tracing::debug!(?pruned, "old webhook ids and sessions pruned"),
                     Err(error) => tracing::warn!(%error, "pruning failed"),
                 }
@@ -412,7 +409,7 @@ fn spawn_sweeper(state: AppState, mut stopped: watch::Receiver<bool>) -> JoinHan
             if last_reconcile.elapsed() >= state.config.reconcile_interval {
                 last_reconcile = tokio::time::Instant::now();
                 let grace = state.config.reconcile_grace.as_millis() as i64;
-                if let Err(error) = state.recorder.reconcile(grace).await {
+                if let Err(error) = state.engine.reconciler.reconcile(grace).await {
                     tracing::warn!(%error, "reconciliation failed");
                 }
             }

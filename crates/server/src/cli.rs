@@ -1,17 +1,19 @@
 //! The subcommands of the `meet-recorder` binary.
 
-use std::{io::Read, net::SocketAddr, path::PathBuf, time::Duration};
+use std::{io::Read, path::PathBuf, time::Duration};
 
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
+#[cfg(feature = "dev-tools")]
 use livekit_emulator::{Emulator, EmulatorConfig};
 use secrecy::ExposeSecret;
 
 use crate::{
-    app::{AppState, Application},
-    auth,
+    adapters::db::Db,
+    app::Application,
     config::{Config, Source},
-    db::Db,
+    engine::accounts as auth,
+    http::AppState,
 };
 
 #[derive(Parser)]
@@ -65,14 +67,18 @@ enum Command {
     #[command(subcommand)]
     Storage(StorageCommand),
     /// Runs the service with the in-process LiveKit emulator, SQLite and a demo account.
+    #[cfg(feature = "dev-tools")]
     Dev(DevArgs),
     /// Runs the LiveKit server + Egress emulator (development and tests).
+    #[cfg(feature = "dev-tools")]
     LivekitEmulator(EmulatorArgs),
     /// Measures webhook throughput and start/stop latency on SQLite and PostgreSQL.
+    #[cfg(feature = "dev-tools")]
     Bench(BenchArgs),
 }
 
-#[derive(Args)]
+#[cfg(feature = "dev-tools")]
+#[derive(clap::Args)]
 struct BenchArgs {
     /// Databases to measure: sqlite, postgres, or both.
     #[arg(long, value_delimiter = ',', default_value = "sqlite,postgres")]
@@ -167,18 +173,20 @@ enum EgressCommand {
     List,
 }
 
-#[derive(Args)]
+#[cfg(feature = "dev-tools")]
+#[derive(clap::Args)]
 struct DevArgs {
     /// Where the emulator listens.
     #[arg(long, default_value = "127.0.0.1:7880")]
-    livekit_bind: SocketAddr,
+    livekit_bind: std::net::SocketAddr,
 }
 
-#[derive(Args)]
+#[cfg(feature = "dev-tools")]
+#[derive(clap::Args)]
 struct EmulatorArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:7880")]
-    bind: SocketAddr,
+    bind: std::net::SocketAddr,
     /// API keys as KEY:SECRET[,KEY2:SECRET2].
     #[arg(long, env = "LIVEKIT_EMULATOR_KEYS", default_value = "devkey:secret")]
     keys: String,
@@ -388,17 +396,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Jobs(JobsCommand::Run) => {
             let state = AppState::new(load_config(file)?).await?;
-            let ran = crate::jobs::drain(&state).await?;
+            let ran = state.engine.jobs.drain().await?;
             println!("Ran {ran} job(s).");
             Ok(())
         }
         Command::Reconcile { grace_seconds } => {
             let state = AppState::new(load_config(file)?).await?;
             let changed = state
-                .recorder
+                .engine
+                .reconciler
                 .reconcile(grace_seconds as i64 * 1000)
                 .await?;
-            let ran = crate::jobs::drain(&state).await?;
+            let ran = state.engine.jobs.drain().await?;
             println!("Reconciled {changed} recording(s); ran {ran} job(s).");
             Ok(())
         }
@@ -407,7 +416,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let Some(days) = state.config.recording.expiration_days else {
                 anyhow::bail!("RECORDING_EXPIRATION_DAYS is not set: nothing expires");
             };
-            let report = state.recorder.purge_expired(dry_run, progress_bar).await?;
+            let report = state
+                .engine
+                .expiry
+                .purge_expired(dry_run, progress_bar)
+                .await?;
             eprintln!();
             if dry_run {
                 println!(
@@ -426,14 +439,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = load_config(file)?;
             println!(
                 "{}",
-                crate::lifecycle::apply_expiration_rule(&config).await?
+                crate::adapters::storage::expiration_rule::apply_expiration_rule(&config).await?
             );
             Ok(())
         }
         Command::SendTestEmail { address } => {
-            let state = AppState::new(load_config(file)?).await?;
-            let brand = &state.recorder.brand;
-            let message = crate::mail::Outgoing {
+            // Only the mailer: no database or LiveKit is needed to test email.
+            let config = load_config(file)?;
+            let brand = crate::app::brand(&config.email);
+            let mailer = crate::adapters::mail::mailer(&crate::app::mail_settings(&config.email))
+                .map_err(|e| anyhow::anyhow!("mailer: {e}"))?;
+            let message = crate::adapters::mail::Outgoing {
                 from: brand.from.clone(),
                 to: address.clone(),
                 subject: format!("{}: test email", brand.name),
@@ -442,19 +458,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     .into(),
                 message_key: None,
             };
-            state
-                .recorder
-                .mailer
+            mailer
                 .send(&message)
                 .await
                 .map_err(|e| anyhow::anyhow!("sending failed: {e}"))?;
             println!("Test email sent to {address}.");
             Ok(())
         }
+        #[cfg(feature = "dev-tools")]
         Command::Dev(args) => crate::dev::run(file, args.livekit_bind, shutdown_signal()).await,
+        #[cfg(feature = "dev-tools")]
         Command::LivekitEmulator(args) => run_emulator(args).await,
+        #[cfg(feature = "dev-tools")]
         Command::Bench(args) => {
-            crate::bench::run(crate::bench::BenchOptions {
+            crate::dev::bench::run(crate::dev::bench::BenchOptions {
                 databases: args.databases,
                 postgres_admin_url: args.postgres_url,
                 webhooks: args.webhooks,
@@ -472,6 +489,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+#[cfg(feature = "dev-tools")]
 async fn run_emulator(args: EmulatorArgs) -> anyhow::Result<()> {
     let mut config = EmulatorConfig::new("unused", "unused");
     config.keys = EmulatorConfig::parse_keys(&args.keys)?;
@@ -582,8 +600,8 @@ fn utc(ms: i64) -> String {
 }
 
 /// `users tokens list`: one line per token, never its secret; expired tokens say so.
-fn tokens_table(tokens: &[crate::db::ApiTokenRow]) -> String {
-    let now = crate::db::now_ms();
+fn tokens_table(tokens: &[crate::adapters::db::ApiTokenRow]) -> String {
+    let now = crate::adapters::db::now_ms();
     let mut out = format!(
         "{:<36}  {:<24}  {:<20}  {:<20}  EXPIRES\n",
         "ID", "NAME", "CREATED", "LAST USED"

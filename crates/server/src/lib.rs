@@ -2,42 +2,30 @@
 //! line; everything else lives here so the integration tests can build the real
 //! application in-process.
 //!
-//! # Layout
-//! - [`config`]: settings from the environment.
-//! - [`db`]: the database (SQLite or PostgreSQL).
-//! - [`livekit`]: LiveKit through the `livekit-api` crate.
-//! - [`recorder`]: the recording lifecycle and its side effects; [`completion`]: from an
-//!   ended egress to a saved recording and notified owners; [`jobs`]: the job runner.
-//! - [`storage`]: object storage (local directory, S3). [`storage_events`]: storage
-//!   event formats (MinIO, RustFS, S3, SNS, EventBridge).
-//! - [`mail`]: email (SMTP, console, file) and its templates.
-//! - [`auth`]: accounts, sessions, API tokens.
-//! - [`http`]: the HTTP interface; [`metrics`]: Prometheus metrics.
-//! - [`app`]: state, server and background loops.
-//! - [`expiry`]: deleting expired recordings. [`events`]: live room state for pages.
-//! - [`web`]: the browser app, embedded in release builds.
-//! - [`cli`]: the subcommands; [`dev`]: the one-command development setup;
-//!   [`presence`]: dev mode's simulated participants.
+//! # Layout, by role
+//! - [`engine`]: what happens to recordings (the lifecycle, start and stop, webhooks,
+//!   reconciliation, completion, expiry, jobs, accounts), on top of the pure
+//!   `meet-recorder-domain` crate that decides every status change.
+//! - [`adapters`]: the outside world behind narrow interfaces (database, LiveKit, object
+//!   storage, mail, transcription service, change feed).
+//! - [`http`]: the HTTP interface and the embedded browser app.
+//! - [`cli`]: the subcommands. [`config`]: settings from the environment.
+//! - [`app`]: the wiring, the only module that knows all the others: builds the adapters,
+//!   the engine and the HTTP state, runs the server and the background loops.
+//! - [`dev`] (Cargo feature `dev-tools`, on by default): `meet-recorder dev` with the
+//!   in-process LiveKit emulator, its simulated participants, and `meet-recorder bench`.
+//!
+//! Dependencies point one way: `config` ← `adapters` ← `engine` ← `http` ← `app` ←
+//! `cli`, with `dev` beside `cli`; a unit test (`layering`) holds the code to it.
 
+pub mod adapters;
 pub mod app;
-pub mod auth;
-pub mod bench;
 pub mod cli;
-pub mod completion;
 pub mod config;
-pub mod db;
+#[cfg(feature = "dev-tools")]
 pub mod dev;
-pub mod events;
-pub mod expiry;
+pub mod engine;
 pub mod http;
-pub mod jobs;
-pub mod lifecycle;
-pub mod livekit;
-pub mod mail;
-pub mod metrics;
-pub mod presence;
-pub mod recorder;
-pub mod sigv4;
-pub mod storage;
-pub mod storage_events;
-pub mod web;
+
+#[cfg(test)]
+mod layering;

@@ -82,6 +82,18 @@ impl RecordingSettings {
             .get(mode.as_str())
             .map(|(_, kind)| *kind)
     }
+
+    /// The object key of a recording: `{RECORDING_OUTPUT_FOLDER}/{id}.{ext}`.
+    pub fn key(&self, id: uuid::Uuid, mode: Mode) -> String {
+        format!("{}/{id}.{}", self.output_folder, mode.extension())
+    }
+
+    /// When a recording created at `created_at` expires (`RECORDING_EXPIRATION_DAYS`
+    /// later), if ever.
+    pub fn expires_at(&self, created_at: i64) -> Option<i64> {
+        self.expiration_days
+            .map(|days| created_at + i64::from(days) * 86_400_000)
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -15,10 +15,11 @@ use super::{
     views::{ApiTokenView, NewApiTokenView, UserView},
 };
 use crate::{
-    app::AppState,
-    auth::{self, CurrentUser, SESSION_COOKIE, VerifyError},
-    db::{ApiTokenRow, UserRow, now_ms},
-    mail::Language,
+    adapters::db::{ApiTokenRow, UserRow, now_ms},
+    adapters::mail::Language,
+    engine::accounts::{self as auth, SESSION_COOKIE, VerifyError},
+    http::AppState,
+    http::auth::CurrentUser,
 };
 
 /// The codes a user's `language` may be: those of [`Language`], the one list the emails
@@ -50,7 +51,7 @@ pub async fn login(
     client: ClientAddr,
     JsonBody(body): JsonBody<Login>,
 ) -> Result<Response, ApiError> {
-    let guard = auth::LoginGuard::of(&state);
+    let guard = state.login_guard.clone();
     let email = body.email.trim();
     let attempt = match guard.admit(email, client.0) {
         Ok(attempt) => attempt,

@@ -13,7 +13,7 @@ use axum::{
     http::{HeaderMap, request::Parts},
 };
 
-use crate::app::AppState;
+use crate::http::AppState;
 
 /// The client's address (see the module documentation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

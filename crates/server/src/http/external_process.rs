@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
 use super::error::{ApiError, JsonBody};
-use crate::{app::AppState, db::RecordingPatch};
+use crate::{adapters::db::RecordingPatch, http::AppState};
 
 pub async fn external_process_hook(
     State(state): State<AppState>,
@@ -68,7 +68,8 @@ pub async fn external_process_hook(
         return Ok(processed);
     };
     state
-        .recorder
+        .engine
+        .lifecycle
         .apply(
             recording.id,
             Event::ExternalProcessFinished { success },

@@ -18,10 +18,10 @@ use serde::Deserialize;
 
 use super::{error::ApiError, error::QueryParams, recordings::load_recording};
 use crate::{
-    app::AppState,
-    auth::CurrentUser,
-    db::RecordingRow,
-    storage::{ByteRange, StorageError},
+    adapters::db::RecordingRow,
+    adapters::storage::{ByteRange, StorageError},
+    http::AppState,
+    http::auth::CurrentUser,
 };
 
 /// How long a redirect's presigned URL stays valid.
@@ -95,7 +95,7 @@ pub fn ensure_servable(
     recording: &RecordingRow,
     not_ready: &str,
 ) -> Result<(), ApiError> {
-    if state.recorder.is_expired(recording) {
+    if state.engine.expiry.is_expired(recording) {
         return Err(ApiError::new(
             StatusCode::GONE,
             "recording-expired",
@@ -120,8 +120,8 @@ pub async fn serve_file(
     download: bool,
 ) -> Result<Response, ApiError> {
     ensure_servable(state, recording, "This recording is not available yet.")?;
-    let key = state.recorder.key(recording.id, recording.mode);
-    let storage = &state.recorder.storage;
+    let key = state.config.recording.key(recording.id, recording.mode);
+    let storage = &state.storage;
     let unavailable = |error: StorageError| match error {
         StorageError::NotFound => ApiError::not_found(
             "recording-file-missing",

@@ -22,9 +22,9 @@ use uuid::Uuid;
 
 use super::error::ApiError;
 use crate::{
-    app::AppState,
-    auth::CurrentUser,
-    sigv4::{self, SigningKey},
+    adapters::storage::sigv4::{self, SigningKey},
+    http::AppState,
+    http::auth::CurrentUser,
 };
 
 /// The path pattern of the reference, searched (not anchored) in the original URL's path.
@@ -117,7 +117,7 @@ pub async fn media_auth(
     }
     // Checked before `is_saved` (an `expired` row is not saved) so the owner learns why.
     let past_expiry = state.config.recording.expiration_days.is_some_and(|days| {
-        recording.created_at + i64::from(days) * 86_400_000 < crate::db::now_ms()
+        recording.created_at + i64::from(days) * 86_400_000 < crate::adapters::db::now_ms()
     });
     if recording.status == Status::Expired || past_expiry {
         return Err(ApiError::new(
@@ -133,7 +133,7 @@ pub async fn media_auth(
         ));
     }
 
-    let key = state.recorder.key(recording.id, recording.mode);
+    let key = state.config.recording.key(recording.id, recording.mode);
     let url = url::Url::parse(&format!("{}/{}/{key}", s3.endpoint, s3.bucket))
         .map_err(ApiError::internal)?;
     let signed = sigv4::sign_request(

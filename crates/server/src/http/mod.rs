@@ -1,8 +1,10 @@
 //! The HTTP interface: thin handlers that parse, check permissions, call the database or
-//! the [`crate::recorder::Recorder`], and shape JSON. Paths are the reference system's,
+//! one of the engine's services, and shape JSON. Paths are the reference system's,
 //! under `/api/v1.0/` with trailing slashes.
 //!
 //! # Layout
+//! - `state.rs`: [`AppState`], what handlers share (built by `crate::app`), and the dev
+//!   mode hooks. `auth.rs`: the signed-in user (session cookie or bearer token).
 //! - `error.rs`: `ApiError` (status, `code`, `detail`) and the `JsonBody` extractor.
 //! - `accounts.rs`: sign in/out, the current user, API tokens.
 //! - `rooms.rs`: rooms, accesses, LiveKit join tokens. `room_events.rs`: the live
@@ -16,9 +18,10 @@
 //! - `guard.rs`: cross-site requests (own origin, JSON bodies), dev mode's host names,
 //!   security headers on every response. `client.rs`: the client's address.
 //!
-//! Everything else is the browser app ([`crate::web`]).
+//! Everything else is the browser app ([`web`]).
 
 mod accounts;
+pub mod auth;
 pub mod client;
 pub use accounts::LANGUAGES;
 pub mod error;
@@ -30,10 +33,14 @@ mod recordings;
 mod room_events;
 mod rooms;
 pub mod share_links;
+pub mod state;
 mod storage_hook;
 pub mod system;
 pub mod views;
+pub mod web;
 mod webhooks;
+
+pub use state::{AppState, DevMode, RoomPresence};
 
 use std::sync::Arc;
 
@@ -48,8 +55,6 @@ use tower_http::{
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     trace::TraceLayer,
 };
-
-use crate::app::AppState;
 
 /// JSON bodies are small; webhooks and storage events have their own limit.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -130,7 +135,7 @@ pub fn router(state: AppState) -> Router {
         .route("/s/{token}/media", get(share_links::media))
         .route("/readyz", get(system::readyz))
         .route("/metrics", get(system::metrics))
-        .fallback(crate::web::serve)
+        .fallback(web::serve)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(Extension(room_events::EventStreamLimiter::new(
             state.config.connections.event_streams_per_client,

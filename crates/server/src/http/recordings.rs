@@ -18,10 +18,10 @@ use super::{
     views::{PageView, RecordingMessageView, RecordingRoomView, RecordingView},
 };
 use crate::{
-    app::AppState,
-    auth::CurrentUser,
-    db::RecordingRow,
-    recorder::{StartError, StopError},
+    adapters::db::RecordingRow,
+    engine::control::{StartError, StopError},
+    http::AppState,
+    http::auth::CurrentUser,
 };
 
 const PAGE_SIZE: i64 = 20;
@@ -124,9 +124,9 @@ pub fn recording_view(
         mode: recording.mode,
         layout: recording.layout,
         options: recording.options.clone(),
-        key: state.recorder.key(recording.id, recording.mode),
-        is_expired: state.recorder.is_expired(recording),
-        expired_at: state.recorder.expires_at(recording).map(iso),
+        key: state.config.recording.key(recording.id, recording.mode),
+        is_expired: state.engine.expiry.is_expired(recording),
+        expired_at: state.engine.expiry.expires_at(recording).map(iso),
         stop_reason: recording.stop_reason.clone(),
         duration_ms: recording.duration_ms,
         size_bytes: recording.size_bytes,
@@ -196,7 +196,8 @@ pub async fn start(
         ));
     }
     match state
-        .recorder
+        .engine
+        .control
         .start(&room, user.id, mode, layout, options)
         .await
     {
@@ -267,7 +268,7 @@ pub async fn stop(
             "You must have privileges on room to perform this action.",
         ));
     }
-    match state.recorder.stop(&room, mode).await {
+    match state.engine.control.stop(&room, mode).await {
         Ok(recording) => Ok(Json(RecordingMessageView {
             message: format!("Recording stopped for room {}.", room.slug),
             recording: recording_view(&state, &recording, Some(Role::Owner)),
@@ -364,8 +365,8 @@ pub async fn destroy(
         ));
     }
     // The file goes first: if storage is down the row stays, and the delete can be retried.
-    let key = state.recorder.key(recording.id, recording.mode);
-    if let Err(error) = state.recorder.storage.delete(&key).await {
+    let key = state.config.recording.key(recording.id, recording.mode);
+    if let Err(error) = state.storage.delete(&key).await {
         tracing::warn!(%key, %error, "cannot delete a recording's file");
         return Err(ApiError::new(
             StatusCode::BAD_GATEWAY,

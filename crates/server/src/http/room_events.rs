@@ -45,7 +45,10 @@ use super::{
     rooms::{GuestName, load_room_as, participant},
     views::{RecordingStateView, RoomStateView},
 };
-use crate::{app::AppState, auth::MaybeUser, db::RecordingRow};
+use crate::{
+    adapters::db::RecordingRow,
+    http::{AppState, auth::MaybeUser},
+};
 
 /// How long a refused client is asked to wait before opening another stream.
 const RETRY_AFTER_S: u64 = 10;
@@ -182,7 +185,7 @@ pub async fn recording_events(
     };
     let (room, role) = load_room_as(&state, &room, user.as_ref()).await?;
     let privileged = role.is_some_and(Role::is_privileged);
-    // In dev mode the open page is the participant (see `crate::presence`).
+    // In dev mode the open page is the participant (see `crate::dev::presence`).
     let presence = match &state.dev {
         Some(dev) => {
             let (identity, name) = participant(user.as_ref(), &guest)?;
@@ -191,7 +194,7 @@ pub async fn recording_events(
         None => None,
     };
     // Subscribe before reading, so a change between the two is not missed.
-    let hints = state.recorder.events.subscribe();
+    let hints = state.change_feed.subscribe();
     let initial = room_state(&state, room.id, privileged).await?;
     // The slot and the presence live as long as the stream.
     let held = (slot, presence);

@@ -17,10 +17,10 @@ use super::{
     views::{AccessUserView, PageView, RoomAccessView, RoomTokenView, RoomView},
 };
 use crate::{
-    app::AppState,
-    auth::{CurrentUser, MaybeUser},
-    db::{AccessRemoval, RoomRow, StoreError, UserRow},
-    recorder::DeleteRoomError,
+    adapters::db::{AccessRemoval, RoomRow, StoreError, UserRow},
+    engine::control::DeleteRoomError,
+    http::AppState,
+    http::auth::{CurrentUser, MaybeUser},
 };
 
 /// What a room's `access_level` may be.
@@ -253,7 +253,7 @@ pub async fn destroy(
             "Only an owner can delete a room.",
         ));
     }
-    match state.recorder.delete_room(room.id).await {
+    match state.engine.control.delete_room(room.id).await {
         Ok(()) => Ok(StatusCode::NO_CONTENT),
         Err(DeleteRoomError::RecordingInProgress) => Err(ApiError::new(
             StatusCode::CONFLICT,

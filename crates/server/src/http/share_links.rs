@@ -51,10 +51,11 @@ use super::{
     views::{NewShareLinkView, PageView, ShareLinkView},
 };
 use crate::{
-    app::AppState,
-    auth::{CurrentUser, new_token, token_hash},
-    db::{RecordingRow, ShareLinkRow, now_ms},
-    mail::Language,
+    adapters::db::{RecordingRow, ShareLinkRow, now_ms},
+    adapters::mail::Language,
+    engine::accounts::{new_token, token_hash},
+    http::AppState,
+    http::auth::CurrentUser,
 };
 
 /// Failed attempts (unknown or revoked tokens) a client may make within [`WINDOW`].
@@ -253,7 +254,7 @@ pub async fn page(
         .map_or(Language::En, Language::from_accept_language);
     let (status, html) = match resolve(&state, client, &token).await {
         Err(error) => (error.status, error_page(&error, lang)),
-        Ok((_, recording)) if state.recorder.is_expired(&recording) => {
+        Ok((_, recording)) if state.engine.expiry.is_expired(&recording) => {
             let error = ApiError::new(
                 StatusCode::GONE,
                 "recording-expired",
@@ -270,7 +271,7 @@ pub async fn page(
             (error.status, error_page(&error, lang))
         }
         Ok((link, recording)) => {
-            let until = earliest(link.expires_at, state.recorder.expires_at(&recording));
+            let until = earliest(link.expires_at, state.engine.expiry.expires_at(&recording));
             (StatusCode::OK, player_page(&recording, &token, until, lang))
         }
     };
@@ -511,7 +512,7 @@ pub async fn create(
     super::media::ensure_servable(&state, &recording, "Only a saved recording can be shared.")?;
     let expires_at = earliest(
         body.expires_in_days.map(|days| now_ms() + days * DAY_MS),
-        state.recorder.expires_at(&recording),
+        state.engine.expiry.expires_at(&recording),
     );
     let token = new_token();
     let link = state

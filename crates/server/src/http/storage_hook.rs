@@ -16,9 +16,9 @@ use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
 use crate::{
-    app::AppState,
-    completion::StorageEventResult,
-    storage_events::{self, Parsed, Relevance},
+    adapters::storage::events::{self as storage_events, Parsed, Relevance},
+    engine::completion::StorageEventResult,
+    http::AppState,
 };
 
 const REALM: &str = "Bearer realm='Storage event API'";
@@ -113,7 +113,8 @@ pub async fn storage_hook(
             continue;
         }
         match state
-            .recorder
+            .engine
+            .completion
             .file_announced(&recording, event.size)
             .await?
         {

@@ -13,7 +13,7 @@ use super::{
     error::ApiError,
     views::{ConfigView, DemoAccountView, LiveKitConfigView, RecordingConfigView, RoomMedia},
 };
-use crate::app::AppState;
+use crate::http::AppState;
 
 /// `GET config/`: what the front end needs to show recording controls.
 pub async fn config(State(state): State<AppState>) -> Json<ConfigView> {
@@ -46,7 +46,7 @@ pub async fn config(State(state): State<AppState>) -> Json<ConfigView> {
 
 /// Prometheus metrics.
 pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let text = state.recorder.metrics.render(&state.db).await?;
+    let text = state.engine.metrics.render(&state.db).await?;
     Ok((
         [(
             axum::http::header::CONTENT_TYPE,

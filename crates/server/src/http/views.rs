@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 use ts_rs::{Config, TS};
 use uuid::Uuid;
 
-use crate::mail::Language;
+use crate::adapters::mail::Language;
 
 /// A TypeScript union of string literals, written from a list kept elsewhere in Rust.
 /// It stands in for the Rust type in `#[ts(as = ...)]`: the orphan rule keeps us from

@@ -15,7 +15,7 @@ use livekit_api::webhooks::WebhookError;
 use serde_json::{Value, json};
 
 use super::error::ApiError;
-use crate::app::AppState;
+use crate::http::AppState;
 
 /// Logs rejected webhooks at most once per [`REJECTION_LOG_INTERVAL`], with how many
 /// there were: a flood of forged requests must not become a flood of log lines (they are
@@ -35,7 +35,7 @@ static REJECTIONS: RejectionLog = RejectionLog {
 impl RejectionLog {
     /// Counts one rejection; logs (and returns `true`) when the interval has passed.
     fn note(&self, error: &WebhookError) -> bool {
-        self.note_at(error, crate::db::now_ms())
+        self.note_at(error, crate::adapters::db::now_ms())
     }
 
     fn note_at(&self, error: &WebhookError, now: i64) -> bool {
@@ -110,14 +110,14 @@ pub async fn livekit(
             .with("status", "error"));
         }
         Err(error) => {
-            state.recorder.metrics.webhook("rejected");
+            state.engine.metrics.webhook("rejected");
             let _ = REJECTIONS.note(&error);
             return Err(unauthorized("The webhook signature is not valid."));
         }
     };
     tracing::debug!(event = %event.event, id = %event.id, "LiveKit webhook");
-    let result = state.recorder.handle_webhook(event).await?;
-    state.recorder.metrics.webhook(result);
+    let result = state.engine.webhooks.handle_webhook(event).await?;
+    state.engine.metrics.webhook(result);
     Ok(Json(json!({"status": "success"})))
 }
 

@@ -5,7 +5,7 @@
 use std::{collections::BTreeSet, time::Duration};
 
 use livekit_api::access_token::TokenVerifier;
-use meet_recorder::{auth, db::UserRow};
+use meet_recorder::{adapters::db::UserRow, engine::accounts as auth};
 use reqwest::Method;
 use serde_json::{Value, json};
 

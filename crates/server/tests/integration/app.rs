@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use livekit_emulator::{Emulator, EmulatorConfig};
 use meet_recorder::{
-    app::{AppState, Application},
-    auth,
+    adapters::db::{Db, UserRow},
+    app::Application,
     config::{Config, Source},
-    db::{Db, UserRow},
+    engine::accounts as auth,
+    http::AppState,
 };
 use reqwest::{Method, StatusCode};
 use serde_json::Value;

@@ -181,7 +181,7 @@ async fn jobs_list_shows_dead_jobs_and_retry_requeues_them() {
         .await
         .unwrap();
     drop(conn);
-    meet_recorder::jobs::drain(&app.state).await.unwrap();
+    app.state.engine.jobs.drain().await.unwrap();
     let output = meet_recorder(&app, &["jobs", "list", "--dead"], &[]).await;
     assert!(output.status.success(), "{output:?}");
     let text = stdout(&output);

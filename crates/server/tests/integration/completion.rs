@@ -176,12 +176,12 @@ async fn two_runners_never_claim_the_same_job() {
     }
     drop(conn);
     // A second connection pool on the same database, as a second instance would have.
-    let other = meet_recorder::db::Db::connect(secrecy::ExposeSecret::expose_secret(
+    let other = meet_recorder::adapters::db::Db::connect(secrecy::ExposeSecret::expose_secret(
         &app.state.config.database_url,
     ))
     .await
     .unwrap();
-    let claim_all = |db: meet_recorder::db::Db, worker: &'static str| async move {
+    let claim_all = |db: meet_recorder::adapters::db::Db, worker: &'static str| async move {
         let mut claimed = Vec::new();
         while let Some(job) = db.claim_job(worker, 60_000).await.unwrap() {
             claimed.push(job.id);
@@ -216,7 +216,7 @@ async fn a_dead_job_is_kept_and_can_be_retried() {
         .await
         .unwrap();
     drop(conn);
-    meet_recorder::jobs::drain(&app.state).await.unwrap();
+    app.state.engine.jobs.drain().await.unwrap();
     let dead = app.db.jobs(true, 10).await.unwrap();
     assert_eq!(dead.len(), 1);
     assert!(

@@ -5,8 +5,8 @@
 use std::{net::SocketAddr, sync::Arc};
 
 use meet_recorder::{
+    adapters::livekit::LiveKit,
     config::{Config, Source},
-    livekit::LiveKit,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
 use serde_json::json;

@@ -10,7 +10,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use meet_recorder::mail::{
+use meet_recorder::adapters::mail::{
     Brand, EmailKind, MailBackend, MailError, MailSettings, Outgoing, RecordingEmail, SmtpSecurity,
     mailer, render,
 };

@@ -159,14 +159,16 @@ async fn the_purge_deletes_expired_files_once() {
             .unwrap();
         let dry = app
             .state
-            .recorder
+            .engine
+            .expiry
             .purge_expired(true, |_, _| {})
             .await
             .unwrap();
         assert_eq!((dry.candidates, dry.expired), (1, 0), "{storage}");
         let first = app
             .state
-            .recorder
+            .engine
+            .expiry
             .purge_expired(false, |_, _| {})
             .await
             .unwrap();
@@ -177,7 +179,8 @@ async fn the_purge_deletes_expired_files_once() {
         );
         let second = app
             .state
-            .recorder
+            .engine
+            .expiry
             .purge_expired(false, |_, _| {})
             .await
             .unwrap();
@@ -191,16 +194,13 @@ async fn the_purge_deletes_expired_files_once() {
         let old_key = old["key"].as_str().unwrap();
         assert!(
             matches!(
-                app.state.recorder.storage.head(old_key).await,
-                Err(meet_recorder::storage::StorageError::NotFound)
+                app.state.storage.head(old_key).await,
+                Err(meet_recorder::adapters::storage::StorageError::NotFound)
             ),
             "{storage}: the file is gone"
         );
         let fresh_key = fresh["key"].as_str().unwrap();
-        assert!(
-            app.state.recorder.storage.head(fresh_key).await.is_ok(),
-            "{storage}"
-        );
+        assert!(app.state.storage.head(fresh_key).await.is_ok(), "{storage}");
     }
 }
 

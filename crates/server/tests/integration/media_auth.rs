@@ -296,13 +296,13 @@ async fn the_expiration_rule_is_put_on_the_bucket_with_a_day_of_slack() {
     let s3 = S3Env::from_env();
     // A first rule, then the real one: the second replaces the first.
     let first = lifecycle_config(&s3, &[("RECORDING_EXPIRATION_DAYS", "2")]);
-    let summary = meet_recorder::lifecycle::apply_expiration_rule(&first)
+    let summary = meet_recorder::adapters::storage::expiration_rule::apply_expiration_rule(&first)
         .await
         .expect("the rule is applied");
     assert!(summary.contains("expire after 3 days"), "{summary}");
 
     let config = lifecycle_config(&s3, &[("RECORDING_EXPIRATION_DAYS", "7")]);
-    let summary = meet_recorder::lifecycle::apply_expiration_rule(&config)
+    let summary = meet_recorder::adapters::storage::expiration_rule::apply_expiration_rule(&config)
         .await
         .expect("the rule is applied");
     assert!(
@@ -332,9 +332,11 @@ async fn the_expiration_rule_is_put_on_the_bucket_with_a_day_of_slack() {
 #[tokio::test]
 async fn the_expiration_rule_names_what_is_missing() {
     let s3 = S3Env::from_env();
-    let error = meet_recorder::lifecycle::apply_expiration_rule(&lifecycle_config(&s3, &[]))
-        .await
-        .expect_err("no expiration configured");
+    let error = meet_recorder::adapters::storage::expiration_rule::apply_expiration_rule(
+        &lifecycle_config(&s3, &[]),
+    )
+    .await
+    .expect_err("no expiration configured");
     assert!(
         error.to_string().contains("RECORDING_EXPIRATION_DAYS"),
         "{error}"
@@ -342,7 +344,7 @@ async fn the_expiration_rule_names_what_is_missing() {
 
     let no_s3 =
         Config::from_source(&Source::from_pairs([("RECORDING_EXPIRATION_DAYS", "7")])).unwrap();
-    let error = meet_recorder::lifecycle::apply_expiration_rule(&no_s3)
+    let error = meet_recorder::adapters::storage::expiration_rule::apply_expiration_rule(&no_s3)
         .await
         .expect_err("no bucket configured");
     assert!(error.to_string().contains("AWS_S3_ENDPOINT_URL"), "{error}");
@@ -355,7 +357,7 @@ async fn the_expiration_rule_names_what_is_missing() {
             ("AWS_S3_SECRET_ACCESS_KEY", "not-the-secret"),
         ],
     );
-    let error = meet_recorder::lifecycle::apply_expiration_rule(&wrong)
+    let error = meet_recorder::adapters::storage::expiration_rule::apply_expiration_rule(&wrong)
         .await
         .expect_err("a wrong secret is refused");
     let message = format!("{error:#}");

@@ -690,7 +690,7 @@ async fn a_duplicate_minio_event_sends_no_second_email() {
     );
     assert_eq!(now["updated_at"], saved["updated_at"], "nothing changed");
     assert_eq!(
-        jobs_of_kind(app, meet_recorder::jobs::NOTIFY_OWNERS).await,
+        jobs_of_kind(app, meet_recorder::engine::jobs::NOTIFY_OWNERS).await,
         1
     );
 }
@@ -787,7 +787,7 @@ async fn minio_events_for_other_keys_change_nothing() {
     assert_eq!(now["updated_at"], before["updated_at"], "nothing changed");
     assert_eq!(app.recording_count(room["id"].as_str().unwrap()).await, 1);
     assert_eq!(
-        jobs_of_kind(app, meet_recorder::jobs::NOTIFY_OWNERS).await,
+        jobs_of_kind(app, meet_recorder::engine::jobs::NOTIFY_OWNERS).await,
         0
     );
     assert!(app.sent_emails().is_empty());
@@ -871,7 +871,7 @@ async fn a_minio_event_before_egress_ended_saves_the_recording_and_egress_ended_
     assert_eq!(now["size_bytes"], saved["size_bytes"]);
     assert_eq!(app.sent_emails().len(), 1, "no second email");
     assert_eq!(
-        jobs_of_kind(app, meet_recorder::jobs::CONFIRM_RECORDING).await,
+        jobs_of_kind(app, meet_recorder::engine::jobs::CONFIRM_RECORDING).await,
         0
     );
 }
@@ -994,7 +994,7 @@ async fn a_minio_event_lost_on_the_way_is_made_up_for() {
         "the recording saved anyway",
         Duration::from_secs(30),
         || async {
-            let _ = app.state.recorder.reconcile(0).await;
+            let _ = app.state.engine.reconciler.reconcile(0).await;
             let now = app.recording(id, &host).await;
             (now["status"] == "notification_succeeded").then_some(())
         },

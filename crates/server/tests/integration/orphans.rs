@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use livekit_api::services::egress::{EgressClient, EgressOutput, RoomCompositeOptions};
 use livekit_protocol as proto;
-use meet_recorder::db::{NewRecording, RecordingPatch};
+use meet_recorder::adapters::db::{NewRecording, RecordingPatch};
 use meet_recorder_domain::{Event, Mode};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -93,7 +93,7 @@ async fn an_egress_whose_start_was_never_recorded_is_adopted() {
     let id = initiated(&app, &room, &host).await;
     let egress_id = egress_behind_our_back(&app, &room, id).await;
 
-    app.state.recorder.reconcile(0).await.unwrap();
+    app.state.engine.reconciler.reconcile(0).await.unwrap();
     let adopted = app.recording(&id.to_string(), &host).await;
     assert_eq!(adopted["status"], "active", "{adopted}");
     assert_eq!(adopted["worker_id"], egress_id);
@@ -115,7 +115,8 @@ async fn an_egress_recording_for_a_closed_recording_is_stopped() {
     // The start was given up (it timed out) while LiveKit went on starting the egress.
     let applied = app
         .state
-        .recorder
+        .engine
+        .lifecycle
         .apply(
             id,
             Event::StartFailed,
@@ -130,7 +131,7 @@ async fn an_egress_recording_for_a_closed_recording_is_stopped() {
     assert_eq!(applied.row.status.as_str(), "failed_to_start");
     let egress_id = egress_behind_our_back(&app, &room, id).await;
 
-    app.state.recorder.reconcile(0).await.unwrap();
+    app.state.engine.reconciler.reconcile(0).await.unwrap();
     eventually("the orphan to stop", Duration::from_secs(10), || async {
         (egress_status(&app, &egress_id).await != proto::EgressStatus::EgressActive).then_some(())
     })
@@ -161,7 +162,7 @@ async fn an_initiated_recording_with_no_egress_anywhere_failed_to_start() {
     let host = app.user("host").await;
     let room = app.live_room(&host).await;
     let id = initiated(&app, &room, &host).await;
-    app.state.recorder.reconcile(0).await.unwrap();
+    app.state.engine.reconciler.reconcile(0).await.unwrap();
     let failed = app.recording(&id.to_string(), &host).await;
     assert_eq!(failed["status"], "failed_to_start", "{failed}");
     let reply = app.start(&room, &host, json!({"mode": "transcript"})).await;

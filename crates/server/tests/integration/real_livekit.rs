@@ -21,7 +21,7 @@ use std::{
 };
 
 use livekit_protocol as proto;
-use meet_recorder::db::{NewRecording, RecordingPatch};
+use meet_recorder::adapters::db::{NewRecording, RecordingPatch};
 use meet_recorder_domain::{Mode, Status};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -786,7 +786,7 @@ async fn reconciliation_asks_the_real_server_and_settles_an_egress_it_does_not_k
 
     // The real server answers `not_found` for an egress it does not know, which means it
     // is gone, not that LiveKit is unreachable.
-    real.app.state.recorder.reconcile(0).await.unwrap();
+    real.app.state.engine.reconciler.reconcile(0).await.unwrap();
     let settled = real.app.wait_status(&recording, &host, "failed").await;
     assert_eq!(settled["worker_id"], "EG_unknown_to_livekit", "{settled}");
 }
@@ -1078,7 +1078,7 @@ async fn a_worker_killed_mid_recording_is_settled_by_reconciliation() {
     );
 
     // Reconciliation asks again; nobody answers, no file exists: failed, owners told.
-    real.app.state.recorder.reconcile(0).await.unwrap();
+    real.app.state.engine.reconciler.reconcile(0).await.unwrap();
     scene.wait_status(&id, "failed").await;
     eventually("the failure email", Duration::from_secs(20), || async {
         (real.app.sent_emails().len() == 1).then_some(())

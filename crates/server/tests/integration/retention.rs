@@ -1,7 +1,7 @@
 //! What the database keeps only for a while is pruned by age: handled webhook ids and
 //! expired sessions, counted in the metrics.
 
-use meet_recorder::db::now_ms;
+use meet_recorder::adapters::db::now_ms;
 
 use crate::app::*;
 
@@ -51,7 +51,7 @@ async fn old_webhook_ids_and_long_expired_sessions_are_pruned() {
     let webhooks_before = count(&app, "webhook_events").await;
     let sessions_before = count(&app, "sessions").await;
 
-    let pruned = app.state.recorder.prune().await.unwrap();
+    let pruned = app.state.engine.expiry.prune().await.unwrap();
     assert_eq!((pruned.webhook_events, pruned.sessions), (1, 1));
     assert_eq!(count(&app, "webhook_events").await, webhooks_before - 1);
     assert_eq!(count(&app, "sessions").await, sessions_before - 1);

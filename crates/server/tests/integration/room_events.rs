@@ -286,10 +286,12 @@ async fn in_dev_mode_an_open_room_page_is_a_participant_until_it_has_been_gone_a
         &[],
         |_| {},
         |state, emulator| {
-            state.dev = Some(std::sync::Arc::new(meet_recorder::dev::DevMode {
-                presence: meet_recorder::presence::SimulatedPresence::new(
-                    emulator.participants(),
-                    Duration::from_millis(300),
+            state.dev = Some(std::sync::Arc::new(meet_recorder::http::DevMode {
+                presence: std::sync::Arc::new(
+                    meet_recorder::dev::presence::SimulatedPresence::new(
+                        emulator.participants(),
+                        Duration::from_millis(300),
+                    ),
                 ),
                 demo_email: "demo@example.com",
                 demo_password: "demo",

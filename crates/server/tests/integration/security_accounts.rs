@@ -8,8 +8,8 @@ use std::process::Output;
 
 use futures::future::join_all;
 use meet_recorder::{
-    auth::{self, ACCOUNT_MAX_FAILURES, ADDRESS_MAX_FAILURES, LOGIN_WINDOW, LoginGuard},
-    db::UserRow,
+    adapters::db::UserRow,
+    engine::accounts::{self as auth, ACCOUNT_MAX_FAILURES, ADDRESS_MAX_FAILURES, LOGIN_WINDOW},
 };
 use reqwest::Method;
 use secrecy::ExposeSecret;
@@ -88,7 +88,7 @@ async fn an_address_that_fails_too_often_gets_429_while_other_addresses_still_si
         assert!(reply.headers.get("retry-after").is_none(), "attempt {n}");
     }
     // Now even the right password is refused from there, without being checked.
-    let before = LoginGuard::of(&app.state).verifications();
+    let before = app.state.login_guard.clone().verifications();
     let reply = login(&app, "203.0.113.7", &alice.email, "alice's password").await;
     assert_error(&reply, 429, "too-many-login-attempts");
     assert!(reply.headers.get("set-cookie").is_none());
@@ -98,7 +98,7 @@ async fn an_address_that_fails_too_often_gets_429_while_other_addresses_still_si
         "Retry-After: {wait}"
     );
     assert_eq!(reply.body["retry_after"], wait);
-    assert_eq!(LoginGuard::of(&app.state).verifications(), before);
+    assert_eq!(app.state.login_guard.clone().verifications(), before);
 
     // Alice, from her own address, signs in.
     let reply = login(&app, "198.51.100.20", &alice.email, "alice's password").await;
@@ -144,7 +144,7 @@ async fn an_unknown_email_costs_the_same_password_verification_as_a_known_one() 
     let alice = password_user(&app, "alice's password").await;
     // An account without a password (created by an administrator, or elsewhere).
     let tokens_only = app.user("no-password").await;
-    let guard = LoginGuard::of(&app.state);
+    let guard = app.state.login_guard.clone();
     let before = guard.verifications();
     let attempts = [
         (alice.email.clone(), "wrong"),

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use meet_recorder::auth;
+use meet_recorder::engine::accounts as auth;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::{
@@ -672,7 +672,7 @@ async fn every_page_forbids_framing_and_names_what_it_may_load() {
         "/assets/missing-1234.js".to_owned(),
         "/healthz".to_owned(),
     ];
-    if meet_recorder::web::is_built() {
+    if meet_recorder::http::web::is_built() {
         let html = app.visit("/", &[]).await.text().await.unwrap();
         let script = html
             .split("src=\"")
@@ -716,10 +716,12 @@ async fn dev_mode_answers_only_its_own_host_names() {
         &[],
         |_| {},
         |state, emulator| {
-            state.dev = Some(std::sync::Arc::new(meet_recorder::dev::DevMode {
-                presence: meet_recorder::presence::SimulatedPresence::new(
-                    emulator.participants(),
-                    Duration::from_millis(300),
+            state.dev = Some(std::sync::Arc::new(meet_recorder::http::DevMode {
+                presence: std::sync::Arc::new(
+                    meet_recorder::dev::presence::SimulatedPresence::new(
+                        emulator.participants(),
+                        Duration::from_millis(300),
+                    ),
                 ),
                 demo_email: "demo@example.com",
                 demo_password: "demo",

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use meet_recorder::auth;
+use meet_recorder::engine::accounts as auth;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

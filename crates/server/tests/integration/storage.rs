@@ -12,7 +12,7 @@ use std::{sync::Arc, time::Duration};
 
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
-use meet_recorder::storage::{
+use meet_recorder::adapters::storage::{
     ByteRange, LocalStorage, ObjectStorage, ObjectStream, S3Storage, S3StorageSettings,
     StorageError, local,
 };

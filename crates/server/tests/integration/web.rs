@@ -13,7 +13,7 @@ fn app_must_be_built() -> bool {
 #[tokio::test]
 async fn the_apps_routes_get_its_page_and_its_files_are_cached_by_hash() {
     let app = spawn_app().await;
-    let built = meet_recorder::web::is_built();
+    let built = meet_recorder::http::web::is_built();
     assert!(built || !app_must_be_built(), "web/dist is missing");
     for path in [
         "/",

@@ -2,12 +2,19 @@
 //! marked `expired`. Runs periodically inside `serve` and as `meet-recorder
 //! purge-expired`. Idempotent: deleting a missing file is fine, an expired recording is
 //! not touched again, and a file that cannot be deleted now is retried on the next run.
+//! Also what the database keeps only for a while (handled webhook ids, expired sessions).
 
-use meet_recorder_domain::Event;
+use std::sync::Arc;
+
+use meet_recorder_domain::{Event, Status};
 
 use crate::{
-    db::{RecordingPatch, now_ms},
-    recorder::Recorder,
+    adapters::{
+        db::{Db, Pruned, RecordingPatch, RecordingRow, now_ms},
+        storage::ObjectStorage,
+    },
+    config::Config,
+    engine::{lifecycle::Lifecycle, metrics::Metrics},
 };
 
 /// What one purge did (or, dry, would do).
@@ -18,7 +25,42 @@ pub struct PurgeReport {
     pub failed: usize,
 }
 
-impl Recorder {
+pub struct Expiry {
+    lifecycle: Arc<Lifecycle>,
+    db: Db,
+    config: Arc<Config>,
+    storage: Arc<dyn ObjectStorage>,
+    metrics: Arc<Metrics>,
+}
+
+impl Expiry {
+    pub fn new(
+        lifecycle: Arc<Lifecycle>,
+        db: Db,
+        config: Arc<Config>,
+        storage: Arc<dyn ObjectStorage>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            lifecycle,
+            db,
+            config,
+            storage,
+            metrics,
+        }
+    }
+
+    /// When the recording expires (`created_at` + `RECORDING_EXPIRATION_DAYS`), if ever.
+    pub fn expires_at(&self, recording: &RecordingRow) -> Option<i64> {
+        self.config.recording.expires_at(recording.created_at)
+    }
+
+    /// Expired: past its expiry, or already purged.
+    pub fn is_expired(&self, recording: &RecordingRow) -> bool {
+        recording.status == Status::Expired
+            || self.expires_at(recording).is_some_and(|at| at < now_ms())
+    }
+
     /// Deletes expired files and marks their recordings `expired`. `progress` is called
     /// with (done, total) after each recording.
     pub async fn purge_expired(
@@ -37,10 +79,11 @@ impl Recorder {
         };
         for (done, recording) in candidates.iter().enumerate() {
             if !dry_run {
-                let key = self.key(recording.id, recording.mode);
+                let key = self.config.recording.key(recording.id, recording.mode);
                 match self.storage.delete(&key).await {
                     Ok(()) => {
                         let row = self
+                            .lifecycle
                             .apply(recording.id, Event::Expire, RecordingPatch::default())
                             .await?;
                         if row.is_some_and(|applied| applied.moved) {
@@ -58,12 +101,10 @@ impl Recorder {
         }
         Ok(report)
     }
-}
 
-impl Recorder {
     /// Prunes what the database keeps only for a while (handled webhook ids, expired
     /// sessions) and counts it in the metrics.
-    pub async fn prune(&self) -> Result<crate::db::Pruned, sqlx::Error> {
+    pub async fn prune(&self) -> Result<Pruned, sqlx::Error> {
         let pruned = self
             .db
             .prune(

@@ -4,7 +4,7 @@
 
 use std::{collections::BTreeMap, fmt::Write, sync::Mutex, time::Duration};
 
-use crate::db::Db;
+use crate::adapters::db::Db;
 
 /// A count and a sum, exposed as a Prometheus summary without quantiles.
 #[derive(Default, Clone, Copy)]
@@ -19,7 +19,7 @@ pub struct Metrics {
     job_failures: Mutex<BTreeMap<String, u64>>,
     stop_to_saved: Mutex<Timing>,
     saved_to_notified: Mutex<Timing>,
-    pruned: Mutex<crate::db::Pruned>,
+    pruned: Mutex<crate::adapters::db::Pruned>,
 }
 
 impl Metrics {
@@ -42,7 +42,7 @@ impl Metrics {
         timing.sum_seconds += elapsed.as_secs_f64();
     }
 
-    pub fn pruned(&self, pruned: crate::db::Pruned) {
+    pub fn pruned(&self, pruned: crate::adapters::db::Pruned) {
         let mut total = self.pruned.lock().unwrap();
         total.webhook_events += pruned.webhook_events;
         total.sessions += pruned.sessions;

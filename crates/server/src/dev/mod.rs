@@ -1,6 +1,13 @@
 //! `meet-recorder dev`: the whole product on one machine with no setup. The LiveKit
 //! emulator runs in-process and sends its webhooks to the service; SQLite and the
 //! emulator's storage directory hold the data; a demo account is created and printed.
+//!
+//! Dev tooling, in the Cargo feature `dev-tools` (on by default; a production build may
+//! leave it out with `--no-default-features`, and with it the emulator and its ffmpeg
+//! rendering): this module, [`presence`] (simulated participants) and [`bench`].
+
+pub mod bench;
+pub mod presence;
 
 use std::{future::Future, net::SocketAddr, path::Path, sync::Arc, time::Duration};
 
@@ -8,22 +15,15 @@ use livekit_emulator::{Emulator, EmulatorConfig};
 use secrecy::ExposeSecret;
 
 use crate::{
-    app::{AppState, Application},
-    auth,
+    app::Application,
     config::{Config, Source},
-    presence::{DEPARTURE_GRACE, SimulatedPresence},
+    dev::presence::{DEPARTURE_GRACE, SimulatedPresence},
+    engine::accounts as auth,
+    http::{AppState, DevMode},
 };
 
 pub const DEMO_EMAIL: &str = "demo@example.com";
 pub const DEMO_PASSWORD: &str = "meet-recorder-demo";
-
-/// What only dev mode has: the emulator's rooms to put page visitors in, and a demo
-/// account the sign-in page may show (it is printed at start anyway).
-pub struct DevMode {
-    pub presence: Arc<SimulatedPresence>,
-    pub demo_email: &'static str,
-    pub demo_password: &'static str,
-}
 
 pub async fn run(
     file: Option<&Path>,
@@ -56,7 +56,10 @@ pub async fn run(
 
     let mut state = AppState::migrated(config).await?;
     state.dev = Some(Arc::new(DevMode {
-        presence: SimulatedPresence::new(emulator.participants(), DEPARTURE_GRACE),
+        presence: Arc::new(SimulatedPresence::new(
+            emulator.participants(),
+            DEPARTURE_GRACE,
+        )),
         demo_email: DEMO_EMAIL,
         demo_password: DEMO_PASSWORD,
     }));

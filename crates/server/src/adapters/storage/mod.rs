@@ -9,8 +9,11 @@
 //! rules ([`validate_key`]) and the range arithmetic ([`resolve_range`]) defined here, so
 //! they answer the same request the same way.
 
+pub mod events;
+pub mod expiration_rule;
 pub mod local;
 pub mod s3;
+pub mod sigv4;
 
 use std::{path::Path, sync::Arc, time::Duration};
 

@@ -91,7 +91,7 @@ impl Mailer for SmtpMailer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mail::MailBackend;
+    use crate::adapters::mail::MailBackend;
 
     fn settings(host: &str, security: SmtpSecurity) -> MailSettings {
         MailSettings {

@@ -15,9 +15,10 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::{
-    app::{AppState, Application},
-    auth,
+    app::Application,
     config::{Config, Source},
+    engine::accounts as auth,
+    http::AppState,
 };
 
 const KEY: &str = "bench-key";
@@ -375,7 +376,7 @@ async fn bench_downloads(database: &str, options: &BenchOptions) -> anyhow::Resu
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    let key = rig.state.recorder.key(recording.id, recording.mode);
+    let key = rig.state.config.recording.key(recording.id, recording.mode);
     // Replace the file with a large one, written from disk in parts.
     let size = options.download_mib * 1024 * 1024;
     let file = tempfile::NamedTempFile::new()?;
@@ -410,7 +411,7 @@ async fn bench_downloads(database: &str, options: &BenchOptions) -> anyhow::Resu
     let url = format!("{}/recordings/{}/media/", rig.api, recording.id);
 
     let began = Instant::now();
-    let direct = rig.state.recorder.storage.get(&key, None).await?;
+    let direct = rig.state.storage.get(&key, None).await?;
     let mut body = direct.body;
     let mut direct_bytes = 0u64;
     while let Some(chunk) = body.next().await {

@@ -7,16 +7,21 @@
 //! Saving enqueues `notify_owners`, which emails each owner once and then marks the
 //! recording `notification_succeeded`. A failed recording emails its owners too.
 
-use meet_recorder_domain::{Event, Mode, RecordingOptions, Status};
+use std::sync::Arc;
+
+use meet_recorder_domain::{Event, RecordingOptions, Status};
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::{
-    db::{RecordingPatch, RecordingRow},
-    jobs::Outcome,
-    mail::{EmailKind, Outgoing, RecordingEmail},
-    recorder::Recorder,
-    storage::StorageError,
+    adapters::{
+        db::{Db, RecordingPatch, RecordingRow},
+        mail::{Brand, EmailKind, Mailer, Outgoing, RecordingEmail},
+        storage::{ObjectStorage, StorageError},
+        transcription::{HandOffError, TranscriptionService},
+    },
+    config::Config,
+    engine::{jobs::Outcome, lifecycle::Lifecycle, metrics::Metrics},
 };
 
 /// What a storage event did to a recording, for the hook's answer.
@@ -29,20 +34,45 @@ pub enum StorageEventResult {
     NotSavable(Status),
 }
 
-impl Recorder {
-    /// A transcript recording, or one asked to be transcribed, goes to the transcription
-    /// service when one is configured.
-    pub(crate) fn wants_transcript(&self, recording: &RecordingRow) -> bool {
-        self.config.transcription.is_some()
-            && (recording.mode == Mode::Transcript
-                || RecordingOptions::parse(Some(&recording.options))
-                    .is_ok_and(|o| o.wants_transcript()))
+pub struct Completion {
+    lifecycle: Arc<Lifecycle>,
+    db: Db,
+    config: Arc<Config>,
+    storage: Arc<dyn ObjectStorage>,
+    mailer: Arc<dyn Mailer>,
+    brand: Brand,
+    transcription: Option<TranscriptionService>,
+    metrics: Arc<Metrics>,
+}
+
+impl Completion {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        lifecycle: Arc<Lifecycle>,
+        db: Db,
+        config: Arc<Config>,
+        storage: Arc<dyn ObjectStorage>,
+        mailer: Arc<dyn Mailer>,
+        brand: Brand,
+        transcription: Option<TranscriptionService>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            lifecycle,
+            db,
+            config,
+            storage,
+            mailer,
+            brand,
+            transcription,
+            metrics,
+        }
     }
 
     /// The `transcribe` job: hands the file to the transcription service (the reference's
     /// v2 payload) and keeps its job id for the callback.
     pub async fn hand_off_transcript(&self, id: Uuid) -> Outcome {
-        let Some(settings) = &self.config.transcription else {
+        let Some(service) = &self.transcription else {
             return Outcome::Done;
         };
         let recording = match self.db.queries().recording(id).await {
@@ -57,7 +87,8 @@ impl Recorder {
             },
             Err(error) => return Outcome::Retry(error.to_string()),
         };
-        let key = self.key(id, recording.mode);
+        let settings = service.settings();
+        let key = self.config.recording.key(id, recording.mode);
         let link = self.download_link(id);
         let cloud_storage_url = match self
             .storage
@@ -100,31 +131,10 @@ impl Recorder {
             },
             "metadata": null,
         });
-        let response = reqwest::Client::new()
-            .post(&settings.endpoint)
-            .bearer_auth(secrecy::ExposeSecret::expose_secret(&settings.api_token))
-            .timeout(std::time::Duration::from_secs(30))
-            .json(&payload)
-            .send()
-            .await;
-        let response = match response {
-            Ok(response) => response,
-            Err(error) => return Outcome::Retry(format!("transcription service: {error}")),
-        };
-        let status = response.status();
-        if status.is_server_error() || status.as_u16() == 429 {
-            return Outcome::Retry(format!("transcription service answered {status}"));
-        }
-        if !status.is_success() {
-            return Outcome::Abort(format!("transcription service refused the job: {status}"));
-        }
-        let job_id = response
-            .json::<serde_json::Value>()
-            .await
-            .ok()
-            .and_then(|body| body["job_id"].as_str().map(str::to_owned));
-        let Some(job_id) = job_id else {
-            return Outcome::Abort("the transcription service answered without a job_id".into());
+        let job_id = match service.hand_off(&payload).await {
+            Ok(job_id) => job_id,
+            Err(error @ HandOffError::Unavailable(_)) => return Outcome::Retry(error.to_string()),
+            Err(error @ HandOffError::Refused(_)) => return Outcome::Abort(error.to_string()),
         };
         match self.db.set_external_process_id(id, &job_id).await {
             Ok(()) => Outcome::Done,
@@ -152,14 +162,14 @@ impl Recorder {
         event: Event,
         patch: RecordingPatch,
     ) -> Result<Option<(Status, Status)>, sqlx::Error> {
-        let Some(applied) = self.apply(id, event, patch).await? else {
+        let Some(applied) = self.lifecycle.apply(id, event, patch).await? else {
             return Ok(None);
         };
         if applied.moved
             && applied.row.status == Status::Saved
             && let Some(stopped_at) = applied.row.stopped_at
         {
-            let elapsed = (crate::db::now_ms() - stopped_at).max(0) as u64;
+            let elapsed = (crate::adapters::db::now_ms() - stopped_at).max(0) as u64;
             self.metrics
                 .stop_to_saved(std::time::Duration::from_millis(elapsed));
         }
@@ -176,7 +186,7 @@ impl Recorder {
         if !recording.status.awaits_egress() {
             return Outcome::Done;
         }
-        let key = self.key(id, recording.mode);
+        let key = self.config.recording.key(id, recording.mode);
         let (event, patch) = match self.storage.head(&key).await {
             Ok(info) if info.size > 0 => (
                 Event::FileConfirmed,
@@ -273,7 +283,7 @@ impl Recorder {
                 expiration_days: settings.expiration_days,
                 mode: recording.mode,
             };
-            let rendered = crate::mail::render(&email, &self.brand);
+            let rendered = crate::adapters::mail::render(&email, &self.brand);
             // One id per recording, owner and kind: a retry after a crash that came between
             // the SMTP server's answer and our record of it is recognisably the same email.
             let message = Outgoing::from_rendered(&self.brand, &owner.email, rendered)
@@ -288,12 +298,14 @@ impl Recorder {
         }
         if email_kind == EmailKind::Ready {
             match self
+                .lifecycle
                 .apply(id, Event::NotificationsSent, RecordingPatch::default())
                 .await
             {
                 Ok(Some(applied)) if applied.moved => {
                     // `updated_at` was the moment it was saved.
-                    let elapsed = (crate::db::now_ms() - recording.updated_at).max(0) as u64;
+                    let elapsed =
+                        (crate::adapters::db::now_ms() - recording.updated_at).max(0) as u64;
                     self.metrics
                         .saved_to_notified(std::time::Duration::from_millis(elapsed));
                 }

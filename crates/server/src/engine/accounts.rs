@@ -1,6 +1,6 @@
-//! Local accounts: argon2 password hashes, random session and API tokens stored hashed,
-//! and the [`CurrentUser`] extractor (session cookie or `Authorization: Bearer`; API
-//! tokens may expire and record when they were last used).
+//! Local accounts: argon2 password hashes, random session and API tokens stored hashed
+//! (API tokens may expire). The HTTP extractors that find the signed-in user are in
+//! `crate::http::auth`.
 //!
 //! Signing in is guarded by [`LoginGuard`]: password hashes are verified on two dedicated
 //! threads that reuse their memory; an unknown email costs the same verification as a
@@ -21,16 +21,11 @@ use argon2::{
     Algorithm, Argon2, Block, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version,
     password_hash::{SaltString, rand_core::OsRng},
 };
-use axum::{extract::FromRequestParts, http::request::Parts};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::{
-    app::AppState,
-    db::{UserRow, now_ms},
-    http::error::ApiError,
-};
+use crate::adapters::db::now_ms;
 
 pub const SESSION_COOKIE: &str = "meet_recorder_session";
 /// API tokens carry a prefix so they are recognisable in logs and secret scanners.
@@ -122,84 +117,6 @@ pub fn token_expiry(days: Option<i64>) -> Result<Option<i64>, String> {
         Some(_) => Err(format!(
             "expires_in_days must be between 1 and {MAX_TOKEN_EXPIRY_DAYS}."
         )),
-    }
-}
-
-/// The signed-in user; rejects with 401 when there is none.
-pub struct CurrentUser(pub UserRow);
-
-fn session_cookie(parts: &Parts) -> Option<String> {
-    parts
-        .headers
-        .get_all(axum::http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
-        .map(|(_, value)| value.to_owned())
-}
-
-/// The signed-in user if there is one; pages open to guests (public rooms) use it.
-pub struct MaybeUser(pub Option<UserRow>);
-
-/// The user a request's bearer token or session cookie belongs to.
-async fn user_of(parts: &Parts, state: &AppState) -> Result<Option<UserRow>, ApiError> {
-    let bearer = parts
-        .headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (scheme, token) = v.split_once(' ')?;
-            scheme
-                .eq_ignore_ascii_case("bearer")
-                .then(|| token.trim().to_owned())
-        });
-    Ok(if let Some(token) = bearer {
-        user_of_api_token(state, &token).await?
-    } else if let Some(session) = session_cookie(parts) {
-        state.db.user_by_session(&token_hash(&session)).await?
-    } else {
-        None
-    })
-}
-
-/// How stale a token's `last_used_at` may be before a use records it again: at most one
-/// write per token per minute, however busy the token is.
-const TOKEN_USE_RESOLUTION_MS: i64 = 60_000;
-
-/// The user of an API token that exists and has not expired; records its use.
-async fn user_of_api_token(state: &AppState, token: &str) -> Result<Option<UserRow>, ApiError> {
-    let now = now_ms();
-    let Some((user, token)) = state.db.user_by_api_token(&token_hash(token), now).await? else {
-        return Ok(None);
-    };
-    let stale_before = now - TOKEN_USE_RESOLUTION_MS;
-    if token.last_used_at.is_none_or(|at| at < stale_before)
-        && let Err(error) = state.db.touch_api_token(token.id, now, stale_before).await
-    {
-        // Bookkeeping only: the request goes on.
-        tracing::warn!(%error, token = %token.id, "could not record an API token's use");
-    }
-    Ok(Some(user))
-}
-
-impl FromRequestParts<AppState> for CurrentUser {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        user_of(parts, state)
-            .await?
-            .map(CurrentUser)
-            .ok_or_else(ApiError::not_authenticated)
-    }
-}
-
-impl FromRequestParts<AppState> for MaybeUser {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        Ok(MaybeUser(user_of(parts, state).await?))
     }
 }
 
@@ -358,11 +275,6 @@ impl LoginGuard {
             }),
             verifications: AtomicU64::new(0),
         }
-    }
-
-    /// The guard of the application `state` belongs to.
-    pub fn of(state: &AppState) -> Arc<LoginGuard> {
-        state.login_guard.clone()
     }
 
     /// Admits a sign-in for `email` from `client`, or says how long until it may be tried.

@@ -12,6 +12,8 @@ use std::{
 
 use livekit_emulator::Participants;
 
+use crate::http::RoomPresence;
+
 /// How long someone stays in the room after their last page closed. A reload or a
 /// dropped connection reconnects well within it, so it does not end a recording; it
 /// plays the part of LiveKit's departure timeout.
@@ -70,6 +72,12 @@ impl SimulatedPresence {
         if last {
             self.participants.leave(&key.0, &key.1);
         }
+    }
+}
+
+impl RoomPresence for Arc<SimulatedPresence> {
+    fn enter(&self, room: &str, identity: &str, name: &str) -> Box<dyn Send + Sync> {
+        Box::new(SimulatedPresence::enter(self, room, identity, name))
     }
 }
 

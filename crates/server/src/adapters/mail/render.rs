@@ -130,7 +130,7 @@ fn render_template(template: &impl Template) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mail::escape_html;
+    use crate::adapters::mail::escape_html;
 
     fn at(rfc3339: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(rfc3339)

@@ -16,8 +16,8 @@ use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 
 use crate::{
+    adapters::storage::sigv4::{self, SigningKey},
     config::{Config, S3Settings},
-    sigv4::{self, SigningKey},
 };
 
 /// The ID of our rule in the bucket's lifecycle configuration.

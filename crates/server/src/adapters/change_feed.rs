@@ -8,7 +8,7 @@ use std::sync::Arc;
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
-use crate::db::{Backend, Db};
+use crate::adapters::db::{Backend, Db};
 
 const CHANNEL: &str = "meet_recorder_rooms";
 

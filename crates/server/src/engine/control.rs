@@ -1,0 +1,232 @@
+//! What hosts ask for: starting and stopping a room's recording, and deleting a room.
+
+use std::sync::Arc;
+
+use meet_recorder_domain::{Event, Layout, Mode, ON_CREATE, RecordingOptions, Status, StopAnswer};
+use uuid::Uuid;
+
+use crate::{
+    adapters::{
+        db::{Db, NewRecording, RecordingPatch, RecordingRow, RoomRow, StoreError, now_ms},
+        livekit::{EgressRequest, LiveKit, LiveKitError},
+    },
+    config::Config,
+    engine::{egress::stop_answer, jobs::Job, lifecycle::Lifecycle},
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("a recording is already in progress")]
+    AlreadyInProgress,
+    #[error("mode {0} is not available")]
+    ModeUnavailable(Mode),
+    #[error("the egress failed to start: {1}")]
+    FailedToStart(Box<RecordingRow>, LiveKitError),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeleteRoomError {
+    #[error("a recording of the room is in progress")]
+    RecordingInProgress,
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StopError {
+    #[error("no active recording")]
+    NotFound,
+    #[error("the egress failed to stop")]
+    FailedToStop(Box<RecordingRow>),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+pub struct RecordingControl {
+    lifecycle: Arc<Lifecycle>,
+    db: Db,
+    livekit: Arc<LiveKit>,
+    config: Arc<Config>,
+}
+
+impl RecordingControl {
+    pub fn new(
+        lifecycle: Arc<Lifecycle>,
+        db: Db,
+        livekit: Arc<LiveKit>,
+        config: Arc<Config>,
+    ) -> Self {
+        Self {
+            lifecycle,
+            db,
+            livekit,
+            config,
+        }
+    }
+
+    pub async fn start(
+        &self,
+        room: &RoomRow,
+        owner: Uuid,
+        mode: Mode,
+        layout: Option<Layout>,
+        options: RecordingOptions,
+    ) -> Result<RecordingRow, StartError> {
+        let worker = self
+            .config
+            .recording
+            .worker(mode)
+            .ok_or(StartError::ModeUnavailable(mode))?;
+        let layout = match mode {
+            Mode::ScreenRecording => Some(layout.unwrap_or(self.config.recording.layout_default)),
+            Mode::Transcript => None,
+        };
+        let recording = match self
+            .db
+            .create_recording(NewRecording {
+                room_id: room.id,
+                mode,
+                layout,
+                options: options.to_json(),
+                owner,
+            })
+            .await
+        {
+            Ok(recording) => recording,
+            Err(StoreError::Conflict) => return Err(StartError::AlreadyInProgress),
+            Err(StoreError::Other(error)) => return Err(error.into()),
+        };
+        // Participants see "starting" before any webhook about the egress can arrive.
+        self.lifecycle.show_once(&recording, ON_CREATE).await;
+        let started = self
+            .livekit
+            .start_egress(EgressRequest {
+                room_name: &room.id.to_string(),
+                worker,
+                layout: layout.map_or("", |l| l.as_str()),
+                filepath: self.config.recording.key(recording.id, mode),
+            })
+            .await;
+        match started {
+            // Webhooks may have overtaken this answer and moved it already; their egress
+            // info carried the same id.
+            Ok(info) => Ok(self.started(recording, &info.egress_id).await?),
+            Err(error) if error.code.is_none() || error.is_unanswered() => {
+                // No answer is not a no: the egress may be starting. Adopt it if LiveKit
+                // has it, else the start failed.
+                tracing::warn!(recording = %recording.id, %error, "no answer to the egress start; looking for the egress");
+                if let Ok(Some(info)) = self.lifecycle.egress_of(&recording).await {
+                    return Ok(self.started(recording, &info.egress_id).await?);
+                }
+                self.start_failed(recording, error).await
+            }
+            Err(error) => self.start_failed(recording, error).await,
+        }
+    }
+
+    /// Applies LiveKit's word that the egress `egress_id` is starting.
+    async fn started(
+        &self,
+        recording: RecordingRow,
+        egress_id: &str,
+    ) -> Result<RecordingRow, sqlx::Error> {
+        let patch = RecordingPatch {
+            worker_id: Some(egress_id.to_owned()),
+            started_at: Some(now_ms()),
+            ..Default::default()
+        };
+        let applied = self
+            .lifecycle
+            .apply(recording.id, Event::EgressStarted, patch)
+            .await?;
+        Ok(applied.map_or(recording, |a| a.row))
+    }
+
+    async fn start_failed(
+        &self,
+        recording: RecordingRow,
+        error: LiveKitError,
+    ) -> Result<RecordingRow, StartError> {
+        tracing::warn!(recording = %recording.id, %error, "egress failed to start");
+        let patch = RecordingPatch {
+            error: Some(error.message.clone()),
+            ..Default::default()
+        };
+        let applied = self
+            .lifecycle
+            .apply(recording.id, Event::StartFailed, patch)
+            .await?;
+        let row = applied.map_or(recording, |a| a.row);
+        Err(StartError::FailedToStart(Box::new(row), error))
+    }
+
+    pub async fn stop(
+        &self,
+        room: &RoomRow,
+        mode: Option<Mode>,
+    ) -> Result<RecordingRow, StopError> {
+        let recording = self
+            .db
+            .stoppable_recording(room.id, mode)
+            .await?
+            .ok_or(StopError::NotFound)?;
+        let egress_id = recording.worker_id.clone().unwrap_or_default();
+        let answer = match self.livekit.stop_egress(&egress_id).await {
+            Ok(info) => stop_answer(info.status()),
+            Err(error) if error.code.as_deref() == Some("failed_precondition") => {
+                // The egress has already ended and we missed its webhook: settle it now.
+                if let Some(row) = self.lifecycle.settle_from_livekit(&recording).await? {
+                    return Ok(row);
+                }
+                StopAnswer::Failed
+            }
+            Err(error) => {
+                tracing::warn!(recording = %recording.id, %error, "egress failed to stop");
+                StopAnswer::Failed
+            }
+        };
+        let row = self
+            .lifecycle
+            .apply(
+                recording.id,
+                Event::Stopped(answer),
+                RecordingPatch {
+                    stopped_at: Some(now_ms()),
+                    ..Default::default()
+                },
+            )
+            .await?
+            .map_or(recording, |a| a.row);
+        if row.status == Status::FailedToStop {
+            return Err(StopError::FailedToStop(Box::new(row)));
+        }
+        Ok(row)
+    }
+
+    /// Deletes a room: refused while one of its recordings may still be recording or
+    /// writing its file; otherwise the rows go and every recording's file is deleted by a
+    /// job enqueued in the same transaction (storage down: the job retries).
+    pub async fn delete_room(&self, room: Uuid) -> Result<(), DeleteRoomError> {
+        let mut tx = self.db.pool().begin().await?;
+        // A start for this room waits for this transaction, or this one sees its row.
+        if !self.db.on(&mut *tx).lock_room(room).await? {
+            return Ok(());
+        }
+        let recordings = self.db.on(&mut *tx).recordings_of_room(room).await?;
+        if recordings.iter().any(|r| r.status.awaits_egress()) {
+            return Err(DeleteRoomError::RecordingInProgress);
+        }
+        for recording in &recordings {
+            let key = self.config.recording.key(recording.id, recording.mode);
+            self.lifecycle
+                .enqueue_job(&mut tx, Job::DeleteFile { key })
+                .await?;
+        }
+        self.db.on(&mut *tx).delete_room(room).await?;
+        tx.commit().await?;
+        self.lifecycle.wake_jobs();
+        Ok(())
+    }
+}

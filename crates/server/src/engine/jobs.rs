@@ -1,0 +1,134 @@
+//! Background jobs: what the queue holds ([`Job`], typed, stored as a kind and a JSON
+//! payload) and what running one can come to ([`Outcome`]). The runner is
+//! [`crate::engine::runner`].
+
+use meet_recorder_domain::Notification;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+/// The stored kind of [`Job::ConfirmRecording`].
+pub const CONFIRM_RECORDING: &str = "confirm_recording";
+/// The stored kind of [`Job::NotifyOwners`].
+pub const NOTIFY_OWNERS: &str = "notify_owners";
+/// The stored kind of [`Job::Transcribe`].
+pub const TRANSCRIBE: &str = "transcribe";
+/// The stored kind of [`Job::DeleteFile`].
+pub const DELETE_FILE: &str = "delete_file";
+
+/// A background job: its kind names the variant (the `kind` column), its fields are the
+/// JSON payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Job {
+    /// Confirm that a finished recording's file is in storage; `{"recording_id"}`.
+    ConfirmRecording { recording_id: Uuid },
+    /// Email a recording's owners; `{"recording_id", "kind": "ready" | "failed"}`.
+    NotifyOwners {
+        recording_id: Uuid,
+        notification: Notification,
+    },
+    /// Hand a saved recording to the transcription service; `{"recording_id"}`.
+    Transcribe { recording_id: Uuid },
+    /// Delete an object whose recording row is gone (its room was deleted); `{"key"}`.
+    DeleteFile { key: String },
+}
+
+impl Job {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Job::ConfirmRecording { .. } => CONFIRM_RECORDING,
+            Job::NotifyOwners { .. } => NOTIFY_OWNERS,
+            Job::Transcribe { .. } => TRANSCRIBE,
+            Job::DeleteFile { .. } => DELETE_FILE,
+        }
+    }
+
+    pub fn payload(&self) -> Value {
+        match self {
+            Job::ConfirmRecording { recording_id } | Job::Transcribe { recording_id } => {
+                json!({ "recording_id": recording_id })
+            }
+            Job::NotifyOwners {
+                recording_id,
+                notification,
+            } => json!({ "recording_id": recording_id, "kind": notification.as_str() }),
+            Job::DeleteFile { key } => json!({ "key": key }),
+        }
+    }
+
+    /// At most one such job per recording (and notification) is ever enqueued.
+    pub fn dedupe_key(&self) -> String {
+        match self {
+            Job::ConfirmRecording { recording_id } => format!("confirm:{recording_id}"),
+            Job::NotifyOwners {
+                recording_id,
+                notification,
+            } => format!("notify:{}:{recording_id}", notification.as_str()),
+            Job::Transcribe { recording_id } => format!("transcribe:{recording_id}"),
+            Job::DeleteFile { key } => format!("delete:{key}"),
+        }
+    }
+
+    /// The job a stored row holds.
+    pub fn parse(kind: &str, payload: &Value) -> Result<Self, String> {
+        if kind == DELETE_FILE {
+            let key = payload["key"]
+                .as_str()
+                .filter(|key| !key.is_empty())
+                .ok_or_else(|| format!("payload has no key: {payload}"))?;
+            return Ok(Job::DeleteFile {
+                key: key.to_owned(),
+            });
+        }
+        let recording_id = payload["recording_id"]
+            .as_str()
+            .and_then(|id| id.parse::<Uuid>().ok())
+            .ok_or_else(|| format!("payload has no recording_id: {payload}"))?;
+        Ok(match kind {
+            CONFIRM_RECORDING => Job::ConfirmRecording { recording_id },
+            NOTIFY_OWNERS => Job::NotifyOwners {
+                recording_id,
+                notification: match payload["kind"].as_str() {
+                    Some("failed") => Notification::Failed,
+                    _ => Notification::Ready,
+                },
+            },
+            TRANSCRIBE => Job::Transcribe { recording_id },
+            other => return Err(format!("unknown job kind {other:?}")),
+        })
+    }
+}
+
+/// What a job's work says about the job.
+#[derive(Debug)]
+pub enum Outcome {
+    Done,
+    /// Try again later (counts an attempt).
+    Retry(String),
+    /// Give up now: the job is dead.
+    Abort(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jobs_round_trip_through_their_stored_form() {
+        let recording_id = Uuid::new_v4();
+        for job in [
+            Job::ConfirmRecording { recording_id },
+            Job::NotifyOwners {
+                recording_id,
+                notification: Notification::Failed,
+            },
+            Job::Transcribe { recording_id },
+            Job::DeleteFile {
+                key: "recordings/x.mp4".into(),
+            },
+        ] {
+            assert_eq!(Job::parse(job.kind(), &job.payload()), Ok(job.clone()));
+        }
+        assert!(Job::parse("teleport", &json!({"recording_id": recording_id})).is_err());
+        assert!(Job::parse(CONFIRM_RECORDING, &json!({})).is_err());
+    }
+}

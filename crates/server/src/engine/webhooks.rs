@@ -1,0 +1,139 @@
+//! LiveKit's webhooks: egress events applied to their recordings (once per event id, in
+//! the transaction of the move), and a closed room settling its open recordings.
+
+use std::sync::Arc;
+
+use livekit_protocol as proto;
+use uuid::Uuid;
+
+use crate::{
+    adapters::{db::Db, livekit::LiveKit},
+    config::Config,
+    engine::{
+        egress::{egress_event, recording_id_in},
+        lifecycle::Lifecycle,
+        reconcile::{EgressDoubt, Reconciler},
+    },
+};
+
+pub struct LiveKitWebhooks {
+    lifecycle: Arc<Lifecycle>,
+    reconciler: Arc<Reconciler>,
+    db: Db,
+    livekit: Arc<LiveKit>,
+    config: Arc<Config>,
+}
+
+impl LiveKitWebhooks {
+    pub fn new(
+        lifecycle: Arc<Lifecycle>,
+        reconciler: Arc<Reconciler>,
+        db: Db,
+        livekit: Arc<LiveKit>,
+        config: Arc<Config>,
+    ) -> Self {
+        Self {
+            lifecycle,
+            reconciler,
+            db,
+            livekit,
+            config,
+        }
+    }
+
+    /// Handles one verified LiveKit webhook. Unknown egresses and foreign rooms are logged
+    /// and ignored; a duplicate event id changes nothing.
+    pub async fn handle_webhook(
+        &self,
+        event: proto::WebhookEvent,
+    ) -> Result<&'static str, sqlx::Error> {
+        let room_name = event
+            .room
+            .as_ref()
+            .map(|r| r.name.clone())
+            .filter(|n| !n.is_empty())
+            .or_else(|| event.egress_info.as_ref().map(|e| e.room_name.clone()))
+            .unwrap_or_default();
+        if !self.livekit.handles_room(&room_name) {
+            tracing::debug!(room = %room_name, event = %event.event, "webhook for a room we do not handle");
+            return Ok("ignored");
+        }
+        match event.event.as_str() {
+            "egress_started" | "egress_updated" | "egress_ended" => {}
+            "room_finished" => {
+                self.room_finished(&room_name).await?;
+                return Ok("processed");
+            }
+            other => {
+                tracing::debug!(event = %other, "webhook ignored");
+                return Ok("ignored");
+            }
+        }
+        let Some(info) = event.egress_info.clone() else {
+            tracing::info!(event = %event.event, "egress webhook without egress info");
+            return Ok("ignored");
+        };
+
+        let mut tx = self.db.pool().begin().await?;
+        if !event.id.is_empty()
+            && !self
+                .db
+                .on(&mut *tx)
+                .first_time_event(&event.id, &event.event)
+                .await?
+        {
+            tracing::debug!(id = %event.id, "duplicate webhook");
+            return Ok("duplicate");
+        }
+        let mut recording = if info.egress_id.is_empty() {
+            None
+        } else {
+            self.db
+                .on(&mut *tx)
+                .recording_by_worker(&info.egress_id)
+                .await?
+        };
+        if recording.is_none()
+            && let Some(id) = recording_id_in(&self.config.recording.output_folder, &info)
+        {
+            recording = self.db.on(&mut *tx).recording(id).await?;
+        }
+        let Some(recording) = recording else {
+            tracing::info!(egress = %info.egress_id, event = %event.event, "webhook for an egress we did not start");
+            tx.commit().await?;
+            return Ok("unknown_egress");
+        };
+
+        let Some((domain_event, patch)) = egress_event(&event.event, &info) else {
+            tx.commit().await?;
+            return Ok("processed");
+        };
+        if !info.egress_id.is_empty() && recording.worker_id.is_none() {
+            self.db
+                .on(&mut *tx)
+                .set_worker_id(recording.id, &info.egress_id)
+                .await?;
+        }
+        self.lifecycle
+            .apply_in(tx, recording.id, domain_event, patch)
+            .await?;
+        Ok("processed")
+    }
+
+    /// The LiveKit room closed: any egress of ours still open there has ended with it, or
+    /// will end on its own, so each is settled now as reconciliation would, without its
+    /// grace period.
+    async fn room_finished(&self, room_name: &str) -> Result<(), sqlx::Error> {
+        let Ok(room_id) = room_name.parse::<Uuid>() else {
+            return Ok(());
+        };
+        for recording in self.db.recordings_awaiting_egress().await? {
+            if recording.room_id == room_id {
+                self.reconciler
+                    .reconcile_recording(&recording, EgressDoubt::RoomClosed)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}
