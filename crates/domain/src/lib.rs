@@ -8,15 +8,18 @@
 //!   status, the jobs that follow, what the room sees and is told ([`transition`] is its
 //!   status alone).
 //! - [`Role`], [`RecordingAbilities`]: permissions.
+//! - [`RoomSettings`]: a room's recording settings (auto-record).
 
 mod decision;
 mod options;
+mod room_settings;
 
 pub use decision::{
     Circumstances, Decision, FollowUp, Notification, ON_CREATE, RoomEffect, RoomMessage, RoomState,
     decide,
 };
 pub use options::{OptionsError, RecordingOptions};
+pub use room_settings::{RoomSettings, SettingsError};
 
 use std::{fmt, str::FromStr};
 

@@ -1,8 +1,11 @@
-//! What hosts ask for: starting and stopping a room's recording, and deleting a room.
+//! What hosts ask for: starting and stopping a room's recording, and deleting a room; and
+//! what a room's auto-record setting asks for when people come and go.
 
 use std::sync::Arc;
 
-use meet_recorder_domain::{Event, Layout, Mode, ON_CREATE, RecordingOptions, Status, StopAnswer};
+use meet_recorder_domain::{
+    Event, Layout, Mode, ON_CREATE, RecordingOptions, RoomSettings, Status, StopAnswer,
+};
 use uuid::Uuid;
 
 use crate::{
@@ -11,7 +14,11 @@ use crate::{
         livekit::{EgressRequest, LiveKit, LiveKitError},
     },
     config::Config,
-    engine::{egress::stop_answer, jobs::Job, lifecycle::Lifecycle},
+    engine::{
+        egress::stop_answer,
+        jobs::{AutoRecordAction, Job},
+        lifecycle::Lifecycle,
+    },
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -227,6 +234,56 @@ impl RecordingControl {
         self.db.on(&mut *tx).delete_room(room).await?;
         tx.commit().await?;
         self.lifecycle.wake_jobs();
+        Ok(())
+    }
+
+    /// Starts (or stops) the room's auto-recorded modes. A mode already recording, or
+    /// not recorded by this instance, is left alone; a start LiveKit refuses leaves its
+    /// `failed_to_start` recording for the owners to see, and is not retried. The room's
+    /// first owner owns what it records.
+    pub async fn auto_record(
+        &self,
+        room_id: Uuid,
+        action: AutoRecordAction,
+    ) -> Result<(), sqlx::Error> {
+        let Some(room) = self.db.room(&room_id.to_string()).await? else {
+            return Ok(());
+        };
+        let settings = RoomSettings::parse(&room.configuration).unwrap_or_default();
+        for mode in settings.auto_record {
+            match action {
+                AutoRecordAction::Start => {
+                    let Some(owner) = self.db.first_room_owner(room.id).await? else {
+                        tracing::warn!(room = %room.id, "auto-record: the room has no owner");
+                        return Ok(());
+                    };
+                    match self
+                        .start(&room, owner, mode, None, RecordingOptions::default())
+                        .await
+                    {
+                        Ok(recording) => {
+                            tracing::info!(room = %room.id, recording = %recording.id, %mode, "auto-record started")
+                        }
+                        Err(StartError::AlreadyInProgress) => {}
+                        Err(StartError::Database(error)) => return Err(error),
+                        Err(error) => {
+                            tracing::warn!(room = %room.id, %mode, %error, "auto-record did not start")
+                        }
+                    }
+                }
+                AutoRecordAction::Stop => match self.stop(&room, Some(mode)).await {
+                    Ok(recording) => {
+                        tracing::info!(room = %room.id, recording = %recording.id, %mode, "auto-record stopped: the room is empty")
+                    }
+                    Err(StopError::NotFound) => {}
+                    Err(StopError::Database(error)) => return Err(error),
+                    // Reconciliation takes a failed stop from here.
+                    Err(error) => {
+                        tracing::warn!(room = %room.id, %mode, %error, "auto-record did not stop")
+                    }
+                },
+            }
+        }
         Ok(())
     }
 }

@@ -14,6 +14,8 @@ pub const NOTIFY_OWNERS: &str = "notify_owners";
 pub const TRANSCRIBE: &str = "transcribe";
 /// The stored kind of [`Job::DeleteFile`].
 pub const DELETE_FILE: &str = "delete_file";
+/// The stored kind of [`Job::AutoRecord`].
+pub const AUTO_RECORD: &str = "auto_record";
 
 /// A background job: its kind names the variant (the `kind` column), its fields are the
 /// JSON payload.
@@ -30,6 +32,29 @@ pub enum Job {
     Transcribe { recording_id: Uuid },
     /// Delete an object whose recording row is gone (its room was deleted); `{"key"}`.
     DeleteFile { key: String },
+    /// Start or stop a room's auto-recorded modes, because someone joined an empty room or
+    /// the last one left; `{"room_id", "action": "start" | "stop", "trigger"}` (the webhook
+    /// that asked, so each asks once).
+    AutoRecord {
+        room_id: Uuid,
+        action: AutoRecordAction,
+        trigger: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AutoRecordAction {
+    Start,
+    Stop,
+}
+
+impl AutoRecordAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AutoRecordAction::Start => "start",
+            AutoRecordAction::Stop => "stop",
+        }
+    }
 }
 
 impl Job {
@@ -39,6 +64,7 @@ impl Job {
             Job::NotifyOwners { .. } => NOTIFY_OWNERS,
             Job::Transcribe { .. } => TRANSCRIBE,
             Job::DeleteFile { .. } => DELETE_FILE,
+            Job::AutoRecord { .. } => AUTO_RECORD,
         }
     }
 
@@ -52,6 +78,11 @@ impl Job {
                 notification,
             } => json!({ "recording_id": recording_id, "kind": notification.as_str() }),
             Job::DeleteFile { key } => json!({ "key": key }),
+            Job::AutoRecord {
+                room_id,
+                action,
+                trigger,
+            } => json!({ "room_id": room_id, "action": action.as_str(), "trigger": trigger }),
         }
     }
 
@@ -65,6 +96,11 @@ impl Job {
             } => format!("notify:{}:{recording_id}", notification.as_str()),
             Job::Transcribe { recording_id } => format!("transcribe:{recording_id}"),
             Job::DeleteFile { key } => format!("delete:{key}"),
+            Job::AutoRecord {
+                room_id,
+                action,
+                trigger,
+            } => format!("auto-record:{}:{room_id}:{trigger}", action.as_str()),
         }
     }
 
@@ -77,6 +113,23 @@ impl Job {
                 .ok_or_else(|| format!("payload has no key: {payload}"))?;
             return Ok(Job::DeleteFile {
                 key: key.to_owned(),
+            });
+        }
+        if kind == AUTO_RECORD {
+            let room_id = payload["room_id"]
+                .as_str()
+                .and_then(|id| id.parse::<Uuid>().ok())
+                .ok_or_else(|| format!("payload has no room_id: {payload}"))?;
+            let action = match payload["action"].as_str() {
+                Some("start") => AutoRecordAction::Start,
+                Some("stop") => AutoRecordAction::Stop,
+                _ => return Err(format!("payload has no action: {payload}")),
+            };
+            let trigger = payload["trigger"].as_str().unwrap_or_default().to_owned();
+            return Ok(Job::AutoRecord {
+                room_id,
+                action,
+                trigger,
             });
         }
         let recording_id = payload["recording_id"]
@@ -124,6 +177,11 @@ mod tests {
             Job::Transcribe { recording_id },
             Job::DeleteFile {
                 key: "recordings/x.mp4".into(),
+            },
+            Job::AutoRecord {
+                room_id: recording_id,
+                action: AutoRecordAction::Stop,
+                trigger: "EV_1".into(),
             },
         ] {
             assert_eq!(Job::parse(job.kind(), &job.payload()), Ok(job.clone()));

@@ -106,13 +106,13 @@ impl Engine {
             config.transcription.clone().map(TranscriptionService::new),
             metrics.clone(),
         ));
+        let control = Arc::new(RecordingControl::new(
+            lifecycle.clone(),
+            db.clone(),
+            livekit.clone(),
+            config.clone(),
+        ));
         Self {
-            control: Arc::new(RecordingControl::new(
-                lifecycle.clone(),
-                db.clone(),
-                livekit.clone(),
-                config.clone(),
-            )),
             webhooks: Arc::new(LiveKitWebhooks::new(
                 lifecycle.clone(),
                 reconciler.clone(),
@@ -131,10 +131,12 @@ impl Engine {
                 db,
                 config,
                 completion.clone(),
+                control.clone(),
                 storage,
                 metrics.clone(),
                 jobs_wakeup,
             )),
+            control,
             lifecycle,
             reconciler,
             completion,

@@ -20,6 +20,7 @@ use crate::{
     config::Config,
     engine::{
         completion::Completion,
+        control::RecordingControl,
         jobs::{Job, Outcome},
         metrics::Metrics,
     },
@@ -46,6 +47,7 @@ pub struct JobRunner {
     db: Db,
     config: Arc<Config>,
     completion: Arc<Completion>,
+    control: Arc<RecordingControl>,
     storage: Arc<dyn ObjectStorage>,
     metrics: Arc<Metrics>,
     /// Notified when a transaction has enqueued work (see `Lifecycle`).
@@ -57,6 +59,7 @@ impl JobRunner {
         db: Db,
         config: Arc<Config>,
         completion: Arc<Completion>,
+        control: Arc<RecordingControl>,
         storage: Arc<dyn ObjectStorage>,
         metrics: Arc<Metrics>,
         wakeup: Arc<tokio::sync::Notify>,
@@ -65,6 +68,7 @@ impl JobRunner {
             db,
             config,
             completion,
+            control,
             storage,
             metrics,
             wakeup,
@@ -94,6 +98,12 @@ impl JobRunner {
             Job::Transcribe { recording_id } => {
                 self.completion.hand_off_transcript(recording_id).await
             }
+            Job::AutoRecord {
+                room_id, action, ..
+            } => match self.control.auto_record(room_id, action).await {
+                Ok(()) => Outcome::Done,
+                Err(error) => Outcome::Retry(error.to_string()),
+            },
             Job::DeleteFile { key } => match self.storage.delete(&key).await {
                 Ok(()) | Err(StorageError::NotFound) => Outcome::Done,
                 Err(error) => Outcome::Retry(format!("delete {key}: {error}")),

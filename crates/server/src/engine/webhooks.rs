@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use livekit_protocol as proto;
+use meet_recorder_domain::RoomSettings;
 use uuid::Uuid;
 
 use crate::{
@@ -11,6 +12,7 @@ use crate::{
     config::Config,
     engine::{
         egress::{egress_event, recording_id_in},
+        jobs::{AutoRecordAction, Job},
         lifecycle::Lifecycle,
         reconcile::{EgressDoubt, Reconciler},
     },
@@ -63,6 +65,9 @@ impl LiveKitWebhooks {
             "room_finished" => {
                 self.room_finished(&room_name).await?;
                 return Ok("processed");
+            }
+            "participant_joined" | "participant_left" => {
+                return self.participant_came_or_went(&event, &room_name).await;
             }
             other => {
                 tracing::debug!(event = %other, "webhook ignored");
@@ -117,6 +122,71 @@ impl LiveKitWebhooks {
         self.lifecycle
             .apply_in(tx, recording.id, domain_event, patch)
             .await?;
+        Ok("processed")
+    }
+
+    /// Auto-record: someone joined an empty room (start its auto-recorded modes) or the
+    /// last one left (stop them). The work is a job enqueued with the webhook's event id
+    /// in one transaction, so a crash loses neither, a repeated webhook asks nothing twice,
+    /// and LiveKit has its answer without waiting for an egress to start.
+    async fn participant_came_or_went(
+        &self,
+        event: &proto::WebhookEvent,
+        room_name: &str,
+    ) -> Result<&'static str, sqlx::Error> {
+        use proto::participant_info::Kind;
+        let (Ok(room_id), Some(room), Some(participant)) = (
+            room_name.parse::<Uuid>(),
+            event.room.as_ref(),
+            event.participant.as_ref(),
+        ) else {
+            return Ok("ignored");
+        };
+        // Recorders and agents come and go with recordings; only people count.
+        if matches!(participant.kind(), Kind::Egress | Kind::Agent) {
+            return Ok("ignored");
+        }
+        let action = match event.event.as_str() {
+            "participant_joined" if room.num_participants <= 1 => AutoRecordAction::Start,
+            "participant_left" if room.num_participants == 0 => AutoRecordAction::Stop,
+            _ => return Ok("processed"),
+        };
+        let Some(row) = self.db.room(&room_id.to_string()).await? else {
+            return Ok("ignored");
+        };
+        if RoomSettings::parse(&row.configuration)
+            .unwrap_or_default()
+            .auto_record
+            .is_empty()
+        {
+            return Ok("processed");
+        }
+        let mut tx = self.db.pool().begin().await?;
+        let trigger = if event.id.is_empty() {
+            format!("{}:{}", participant.sid, event.event)
+        } else {
+            if !self
+                .db
+                .on(&mut *tx)
+                .first_time_event(&event.id, &event.event)
+                .await?
+            {
+                return Ok("duplicate");
+            }
+            event.id.clone()
+        };
+        self.lifecycle
+            .enqueue_job(
+                &mut tx,
+                Job::AutoRecord {
+                    room_id,
+                    action,
+                    trigger,
+                },
+            )
+            .await?;
+        tx.commit().await?;
+        self.lifecycle.wake_jobs();
         Ok("processed")
     }
 

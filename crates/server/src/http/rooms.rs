@@ -6,7 +6,7 @@ use axum::{
     extract::{Path, State},
     http::StatusCode,
 };
-use meet_recorder_domain::Role;
+use meet_recorder_domain::{Role, RoomSettings};
 use rand::{Rng, distr::Alphanumeric};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -219,6 +219,41 @@ pub async fn retrieve(
 pub struct UpdateRoom {
     name: Option<String>,
     access_level: Option<String>,
+    /// Replaces the room's configuration; its recording settings are checked
+    /// ([`RoomSettings`]), anything else clients keep there is stored as given.
+    configuration: Option<serde_json::Value>,
+}
+
+/// Largest configuration a room keeps.
+const MAX_CONFIGURATION_BYTES: usize = 16 * 1024;
+
+/// A configuration the service can act on: well-formed recording settings naming modes
+/// this instance records.
+fn check_configuration(
+    state: &AppState,
+    configuration: &serde_json::Value,
+) -> Result<(), ApiError> {
+    let invalid = |detail: String| ApiError::bad_request("invalid-configuration", detail);
+    if !configuration.is_object() {
+        return Err(invalid("configuration must be a JSON object.".into()));
+    }
+    if configuration.to_string().len() > MAX_CONFIGURATION_BYTES {
+        return Err(invalid(format!(
+            "configuration must be at most {MAX_CONFIGURATION_BYTES} bytes."
+        )));
+    }
+    let settings = RoomSettings::parse(configuration).map_err(|e| invalid(e.to_string()))?;
+    let available = state.config.recording.available_modes();
+    if let Some(mode) = settings
+        .auto_record
+        .iter()
+        .find(|mode| !state.config.recording.enable || !available.contains(mode))
+    {
+        return Err(invalid(format!(
+            "configuration.auto_record names {mode}, which this service does not record."
+        )));
+    }
+    Ok(())
 }
 
 pub async fn update(
@@ -233,9 +268,17 @@ pub async fn update(
     if let Some(level) = &body.access_level {
         check_access_level(level)?;
     }
+    if let Some(configuration) = &body.configuration {
+        check_configuration(&state, configuration)?;
+    }
     let updated = state
         .db
-        .update_room(room.id, name, body.access_level.as_deref())
+        .update_room(
+            room.id,
+            name,
+            body.access_level.as_deref(),
+            body.configuration.as_ref(),
+        )
         .await?
         .ok_or_else(|| ApiError::not_found("room-not-found", "No Room matches the given query."))?;
     Ok(Json(room_view(&updated, role)))

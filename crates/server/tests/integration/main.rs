@@ -4,6 +4,7 @@
 
 mod api;
 mod app;
+mod auto_record;
 mod cli;
 mod completion;
 mod emulator_faults;

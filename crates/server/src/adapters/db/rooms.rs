@@ -165,19 +165,38 @@ impl Db {
         id: Uuid,
         name: Option<&str>,
         access_level: Option<&str>,
+        configuration: Option<&serde_json::Value>,
     ) -> Result<Option<RoomRow>, sqlx::Error> {
         let row = sqlx::query(
             "UPDATE rooms SET name = COALESCE($1, name), access_level = COALESCE($2, access_level), \
-             updated_at = $3 WHERE id = $4 \
+             configuration = COALESCE($5, configuration), updated_at = $3 WHERE id = $4 \
              RETURNING id, name, slug, access_level, configuration, created_at, updated_at",
         )
         .bind(name)
         .bind(access_level)
         .bind(now_ms())
         .bind(id.to_string())
+        .bind(configuration.map(|c| c.to_string()))
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(RoomRow::from_row).transpose()
+    }
+
+    /// The room's first owner (by when they became one), who owns what the room records by
+    /// itself (auto-record).
+    pub async fn first_room_owner(&self, room: Uuid) -> Result<Option<Uuid>, sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT user_id FROM room_accesses WHERE room_id = $1 AND role = 'owner' \
+             ORDER BY created_at, user_id LIMIT 1",
+        )
+        .bind(room.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            let id: String = row.try_get("user_id")?;
+            id.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))
+        })
+        .transpose()
     }
 
     /// The user's role on the room, if any.
