@@ -172,3 +172,67 @@ describe('the maximum duration', () => {
     assert.equal(await host.getByTestId('recording-badge').count(), 0);
   });
 });
+
+describe('auto-record', () => {
+  let dev;
+  let browser;
+  before(async () => {
+    dev = await startDev();
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+    await dev?.stop();
+  });
+
+  /** Waits until nobody is in the emulator's room (dev mode keeps a closed page there 10 s). */
+  async function roomEmpties(roomId) {
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      const response = await fetch(`${dev.livekitUrl}/admin/rooms/${roomId}`);
+      const room = response.ok ? await response.json() : { participants: [] };
+      if ((room.participants ?? []).length === 0) return;
+      await new Promise((done) => setTimeout(done, 500));
+    }
+    throw new Error(`room ${roomId} did not empty`);
+  }
+
+  test('an auto-recorded room produces a recording without a click', async () => {
+    const host = await newPage(browser);
+    await signIn(host, dev.url);
+    await host.getByLabel('Room name').fill('Daily standup');
+    await host.getByRole('button', { name: 'Create room' }).click();
+    await host.getByRole('link', { name: 'Daily standup' }).click();
+    const roomUrl = host.url();
+    const panel = host.getByRole('region', { name: 'Recording' });
+    const auto = panel.getByRole('group', { name: 'Record automatically' });
+    await auto.getByRole('checkbox', { name: 'Video recording' }).check();
+    await panel.getByTestId('auto-record-status').filter({ hasText: 'Saved' }).waitFor();
+    await screenshot(host, '10-auto-record-on');
+    const room = await (await host.request.get(`${dev.url}/api/v1.0/rooms/daily-standup/`)).json();
+
+    // The host leaves; the next person in starts the meeting, and the recording with it.
+    await host.getByRole('link', { name: 'Recordings' }).click();
+    await roomEmpties(room.id);
+    const guest = await newPage(browser);
+    await guest.goto(roomUrl);
+    await guest.getByLabel('Your name').fill('Ada');
+    await guest.getByRole('button', { name: 'Join' }).click();
+    const badge = guest.getByTestId('recording-badge');
+    await badge.waitFor({ timeout: 20_000 });
+    assert.match(await badge.innerText(), /Recording in progress/);
+    await screenshot(guest, '11-auto-recording');
+
+    // Once the room is empty again, the recording is saved for the room's owner.
+    await guest.waitForTimeout(2_000);
+    await guest.close();
+    await roomEmpties(room.id);
+    await host.reload();
+    const entry = host.getByRole('link', { name: /Daily standup/ }).first();
+    await entry.waitFor({ timeout: 30_000 });
+    await entry.click();
+    await host.waitForURL(/\/recording\/[0-9a-f-]{36}$/);
+    const played = await playMedia(host);
+    assert.ok(played.readyState >= 2 && played.duration > 0, JSON.stringify(played));
+  });
+});

@@ -103,6 +103,8 @@ export const api = {
   createRoom: (name: string, accessLevel: AccessLevel) =>
     request<Room>('POST', 'rooms/', { name, access_level: accessLevel }),
   room: (idOrSlug: string) => request<Room>('GET', `rooms/${id(idOrSlug)}/`),
+  setRoomConfiguration: (roomId: string, configuration: Record<string, unknown>) =>
+    request<Room>('PATCH', `rooms/${id(roomId)}/`, { configuration }),
   roomToken: (roomId: string, guestName: string | null) =>
     request<RoomToken>('GET', `rooms/${id(roomId)}/token/${query({ name: guestName })}`),
   startRecording: (roomId: string, mode: Mode, layout: Layout | null) =>

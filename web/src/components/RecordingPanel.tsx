@@ -1,6 +1,6 @@
 import { useEffect, useId, useRef, useState } from 'react';
 
-import { ApiError, type Config, type Layout, type Mode, api } from '../api';
+import { ApiError, type Config, type Layout, type Mode, type Room, api } from '../api';
 import { errorText } from '../errorText';
 import { formatClock, formatLength } from '../format';
 import { useI18n } from '../hooks/useI18n';
@@ -17,7 +17,7 @@ type Phase = 'idle' | 'starting' | 'active' | 'saving';
 const SLOW_START_MS = 4_000;
 
 interface RecordingPanelProps {
-  roomId: string;
+  room: Room;
   recording: Config['recording'];
   recordings: RoomRecordings;
   /** Whether the stream has told the room's state yet: until then starting is a guess. */
@@ -37,8 +37,9 @@ function layoutLabel(layout: string, t: Translate): string {
 }
 
 /** Start and stop controls for the room's owners and administrators. */
-export function RecordingPanel({ roomId, recording, recordings, loaded }: RecordingPanelProps) {
+export function RecordingPanel({ room, recording, recordings, loaded }: RecordingPanelProps) {
   const { t } = useI18n();
+  const roomId = room.id;
   const modes = MODES.filter((mode) => recording.available_modes.includes(mode));
   const choices: Choice[] = modes.length === 2 ? [...modes, 'both'] : modes;
   const [choice, setChoice] = useState<Choice>(choices[0] ?? 'screen_recording');
@@ -199,6 +200,7 @@ export function RecordingPanel({ roomId, recording, recordings, loaded }: Record
       {phase === 'active' && recording.max_duration !== null && (
         <Countdown recordings={recordings} maxDuration={recording.max_duration} />
       )}
+      <AutoRecordSettings room={room} modes={modes} />
       {failure && (
         <Dialog
           title={failure.title}
@@ -219,6 +221,67 @@ export function RecordingPanel({ roomId, recording, recordings, loaded }: Record
         </Dialog>
       )}
     </section>
+  );
+}
+
+type Configuration = Record<string, unknown>;
+
+function asConfiguration(value: Room['configuration']): Configuration {
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
+    ? (value as Configuration)
+    : {};
+}
+
+/** The modes a room's configuration records by itself (`auto_record`). */
+function configuredModes(configuration: Configuration): Mode[] {
+  const value = configuration.auto_record;
+  return Array.isArray(value) ? MODES.filter((mode) => value.includes(mode)) : [];
+}
+
+/** The room's auto-record setting: each change is saved at once. */
+function AutoRecordSettings({ room, modes }: { room: Room; modes: Mode[] }) {
+  const { t } = useI18n();
+  // The room's whole configuration as last saved: clients may keep other settings in it.
+  const [configuration, setConfiguration] = useState(() => asConfiguration(room.configuration));
+  const [chosen, setChosen] = useState<Mode[]>(() => configuredModes(configuration));
+  const [status, setStatus] = useState('');
+  const legendId = useId();
+
+  const toggle = async (mode: Mode, on: boolean) => {
+    const next = MODES.filter((m) => (m === mode ? on : chosen.includes(m)));
+    const previous = chosen;
+    setChosen(next);
+    setStatus('');
+    try {
+      const saved = await api.setRoomConfiguration(room.id, { ...configuration, auto_record: next });
+      setConfiguration(asConfiguration(saved.configuration));
+      setStatus(t('panel.autoSaved'));
+    } catch (error) {
+      setChosen(previous);
+      setStatus(t('panel.autoFailed', { detail: errorText(error, t) }));
+    }
+  };
+
+  return (
+    <fieldset className="choice-group auto-record" aria-describedby={`${legendId}-help`}>
+      <legend id={legendId}>{t('panel.auto')}</legend>
+      {modes.map((mode) => (
+        <label key={mode} className="choice">
+          <input
+            type="checkbox"
+            checked={chosen.includes(mode)}
+            onChange={(event) => void toggle(mode, event.target.checked)}
+          />
+          {t(`mode.${mode}`)}
+        </label>
+      ))}
+      <p className="muted" id={`${legendId}-help`}>
+        {t('panel.autoHelp')}
+      </p>
+      <p className="muted" role="status" data-testid="auto-record-status">
+        {status}
+      </p>
+    </fieldset>
   );
 }
 

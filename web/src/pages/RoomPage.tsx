@@ -210,7 +210,7 @@ function RoomView({ room, guestName, displayName }: RoomViewProps) {
         </section>
         {showPanel && (
           <RecordingPanel
-            roomId={room.id}
+            room={room}
             recording={config.recording}
             recordings={live.recordings}
             loaded={live.loaded}

@@ -1140,3 +1140,54 @@ async fn a_video_recording_and_a_transcript_run_at_once_on_the_real_server() {
     );
     participant.leave().await;
 }
+
+#[tokio::test]
+async fn an_auto_recorded_room_records_from_its_first_participant_until_it_empties() {
+    let real = with_egress_worker(&[], "60s").await;
+    let host = real.app.user("host").await;
+    let room = real.public_room(&host).await;
+    let reply = real
+        .app
+        .request(
+            Method::PATCH,
+            &format!("rooms/{}/", room["id"].as_str().unwrap()),
+            Some(&host),
+            Some(json!({"configuration": {"auto_record": ["screen_recording"]}})),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+
+    // The real server's participant_joined starts it; nobody clicks anything.
+    let participant = real.join(&room, None, "Participant").await;
+    let recording = eventually(
+        "an auto-started recording",
+        Duration::from_secs(60),
+        || async {
+            let reply = real.app.get("recordings/", &host).await;
+            reply.body["results"]
+                .as_array()?
+                .iter()
+                .find(|r| r["room"]["id"] == room["id"] && r["status"] == "active")
+                .cloned()
+        },
+    )
+    .await;
+    let id = recording["id"].as_str().unwrap().to_owned();
+    participant
+        .wait_for("the participant to see started", |e| {
+            e["event"] == "room_metadata"
+                && e["metadata"].as_str().unwrap_or("").contains("\"started\"")
+        })
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    // The last one leaving ends it, and the owner gets the file.
+    participant.leave().await;
+    let done = eventually("the recording saved", Duration::from_secs(90), || async {
+        let recording = real.app.recording(&id, &host).await;
+        (recording["status"] == "notification_succeeded").then_some(recording)
+    })
+    .await;
+    assert!(done["size_bytes"].as_i64().unwrap() > 0, "{done}");
+    assert_eq!(real.app.sent_emails().len(), 1);
+}
