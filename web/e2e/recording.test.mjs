@@ -61,7 +61,7 @@ describe('recording a room end to end', () => {
     const guestBadge = guest.getByTestId('recording-badge');
     await guestBadge.waitFor();
     assert.match(await guestBadge.innerText(), /Enregistrement en cours/);
-    assert.equal(await guest.getByRole('button', { name: /enregistrement/i }).count(), 0, 'guests cannot record');
+    assert.equal(await guest.getByRole('button', { name: /démarrer/i }).count(), 0, 'guests cannot record');
     await screenshot(guest, '04-guest-phone-fr-sees-badge');
 
     // Let the egress record a little, then stop: Saving…, then ready to start again.
@@ -234,5 +234,48 @@ describe('auto-record', () => {
     await host.waitForURL(/\/recording\/[0-9a-f-]{36}$/);
     const played = await playMedia(host);
     assert.ok(played.readyState >= 2 && played.duration > 0, JSON.stringify(played));
+  });
+});
+
+describe('asking the hosts to record', () => {
+  let dev;
+  let browser;
+  before(async () => {
+    dev = await startDev();
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+    await dev?.stop();
+  });
+
+  test('a guest asks, and the host gets a toast that opens the recording panel', async () => {
+    const host = await newPage(browser);
+    await signIn(host, dev.url);
+    await host.getByLabel('Room name').fill('Town hall');
+    await host.getByRole('button', { name: 'Create room' }).click();
+    await host.getByRole('link', { name: 'Town hall' }).click();
+    const roomUrl = host.url();
+    await host.getByRole('region', { name: 'Recording' }).getByRole('button', { name: 'Start recording' }).waitFor();
+
+    // A guest, in Dutch, cannot start a recording but can ask for one.
+    const guest = await newPage(browser, { locale: 'nl-NL' });
+    await guest.goto(roomUrl);
+    await guest.getByLabel('Je naam').fill('Ada');
+    await guest.getByRole('button', { name: /Deelnemen/ }).click();
+    assert.equal(await guest.getByRole('button', { name: /starten/i }).count(), 0);
+    await guest.getByRole('button', { name: 'Vragen om op te nemen' }).click();
+    await guest.getByTestId('request-status').filter({ hasText: 'De hosts zijn gevraagd.' }).waitFor();
+    await screenshot(guest, '12-guest-asked');
+
+    const toast = host.getByTestId('toast').filter({ hasText: 'Ada asks to record the meeting' });
+    await toast.waitFor({ timeout: 15_000 });
+    await screenshot(host, '13-host-asked');
+    await toast.getByRole('button', { name: 'Open recording panel' }).click();
+    await host.waitForFunction(() => document.activeElement?.id === 'recording-panel');
+
+    // Asking again at once is refused, and says so.
+    await guest.getByRole('button', { name: 'Vragen om op te nemen' }).click();
+    await guest.getByTestId('request-status').filter({ hasText: 'Je hebt het al gevraagd.' }).waitFor();
   });
 });

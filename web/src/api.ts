@@ -14,6 +14,7 @@ import type {
   Page,
   Recording,
   RecordingMessage,
+  RecordingRequest,
   Room,
   RoomToken,
   ShareLink,
@@ -114,6 +115,10 @@ export const api = {
     }),
   stopRecording: (roomId: string, mode: Mode) =>
     request<RecordingMessage>('POST', `rooms/${id(roomId)}/stop-recording/`, { mode }),
+  requestRecording: (roomId: string, mode: Mode, guestName: string | null) =>
+    request<RecordingRequest>('POST', `rooms/${id(roomId)}/request-recording/${query({ name: guestName })}`, {
+      mode,
+    }),
 
   recordings: (page: number) => request<Page<Recording>>('GET', `recordings/${query({ page, page_size: PAGE_SIZE })}`),
   recording: (recordingId: string) => request<Recording>('GET', `recordings/${id(recordingId)}/`),

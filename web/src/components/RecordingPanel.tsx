@@ -36,6 +36,9 @@ function layoutLabel(layout: string, t: Translate): string {
   return light ? t('layout.light', { layout: name }) : name;
 }
 
+/** The panel's element id: a request's toast brings focus here. */
+export const RECORDING_PANEL_ID = 'recording-panel';
+
 /** Start and stop controls for the room's owners and administrators. */
 export function RecordingPanel({ room, recording, recordings, loaded }: RecordingPanelProps) {
   const { t } = useI18n();
@@ -138,7 +141,12 @@ export function RecordingPanel({ room, recording, recordings, loaded }: Recordin
   }[phase];
 
   return (
-    <section className="card recording-panel" aria-labelledby={titleId}>
+    <section
+      className="card recording-panel"
+      id={RECORDING_PANEL_ID}
+      tabIndex={-1}
+      aria-labelledby={titleId}
+    >
       <h2 id={titleId}>{t('panel.title')}</h2>
       <fieldset className="choice-group" role="radiogroup" aria-labelledby={legendId}>
         <legend id={legendId}>{t('panel.what')}</legend>

@@ -73,6 +73,18 @@ function ToastItem({ toast, onDismiss }: { toast: Toast; onDismiss: (id: number)
             {toast.link.label}
           </Link>
         )}
+        {toast.action && (
+          <button
+            type="button"
+            className="toast-link toast-action"
+            onClick={() => {
+              toast.action?.onClick();
+              onDismiss(toast.id);
+            }}
+          >
+            {toast.action.label}
+          </button>
+        )}
       </div>
       {/* The cross is drawn by CSS so that the toast's text is only its message. */}
       <button

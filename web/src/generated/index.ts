@@ -18,6 +18,7 @@ export type * from './Recording';
 export type * from './RecordingAbilities';
 export type * from './RecordingConfig';
 export type * from './RecordingMessage';
+export type * from './RecordingRequest';
 export type * from './RecordingRoom';
 export type * from './RecordingState';
 export type * from './RecordingStatus';

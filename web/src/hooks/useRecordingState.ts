@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'react';
 
-import { urls } from '../api';
+import { type RecordingRequest, urls } from '../api';
 import {
   type RecordingStateEvent,
   type RoomRecordings,
@@ -31,6 +31,7 @@ export function useRecordingState(
   roomId: string | null,
   guestName: string | null,
   onTransition: (transition: Transition) => void,
+  onRequest: (request: RecordingRequest) => void = () => {},
 ): RecordingState {
   const [state, setState] = useState<RecordingState>({
     recordings: {},
@@ -41,6 +42,10 @@ export function useRecordingState(
   useEffect(() => {
     onTransitionRef.current = onTransition;
   }, [onTransition]);
+  const onRequestRef = useRef(onRequest);
+  useEffect(() => {
+    onRequestRef.current = onRequest;
+  }, [onRequest]);
 
   useEffect(() => {
     if (!roomId) return;
@@ -48,6 +53,8 @@ export function useRecordingState(
     let retryTimer: number | undefined;
     let failures = 0;
     let last: RoomRecordings | null = null;
+    // Requests already there when the page opened, or already told: not news.
+    let seenRequests: Set<string> | null = null;
 
     const connect = () => {
       source = new EventSource(urls.recordingEvents(roomId, guestName));
@@ -64,6 +71,15 @@ export function useRecordingState(
         }
         const recordings = data.recordings ?? {};
         if (last) transitionsBetween(last, recordings).forEach((t) => onTransitionRef.current(t));
+        const requests = data.requests ?? [];
+        if (seenRequests) {
+          for (const request of requests) {
+            if (!seenRequests.has(request.id)) onRequestRef.current(request);
+          }
+        } else {
+          seenRequests = new Set();
+        }
+        for (const request of requests) seenRequests.add(request.id);
         last = recordings;
         setState({ recordings, loaded: true, status: 'open' });
       });

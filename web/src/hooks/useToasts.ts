@@ -7,6 +7,8 @@ export interface ToastInput {
   tone: ToastTone;
   detail?: string;
   link?: { to: string; label: string };
+  /** A button in the toast; pressing it also dismisses the toast. */
+  action?: { label: string; onClick: () => void };
 }
 
 export const ToastContext = createContext<((toast: ToastInput) => void) | null>(null);

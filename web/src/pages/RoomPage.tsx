@@ -1,9 +1,10 @@
 import { type FormEvent, Suspense, lazy, useCallback, useId, useState } from 'react';
 import { Link, Navigate, useLocation, useParams } from 'react-router';
 
-import { type Room, api } from '../api';
+import { type Mode, type RecordingRequest, type Room, api } from '../api';
 import { RecordingBadge } from '../components/RecordingBadge';
-import { RecordingPanel } from '../components/RecordingPanel';
+import { RECORDING_PANEL_ID, RecordingPanel } from '../components/RecordingPanel';
+import { RequestRecording } from '../components/RequestRecording';
 import { SimulatedMedia } from '../components/SimulatedMedia';
 import { errorText } from '../errorText';
 import { useDocumentTitle } from '../hooks/useDocumentTitle';
@@ -181,11 +182,28 @@ function RoomView({ room, guestName, displayName }: RoomViewProps) {
     (transition: Transition) => push(transitionToast(transition, t, room.is_administrable)),
     [push, t, room.is_administrable],
   );
-  const live = useRecordingState(room.id, guestName, onTransition);
-  const showPanel =
-    room.is_administrable &&
-    config.recording.is_enabled &&
-    config.recording.available_modes.length > 0;
+  const onRequest = useCallback(
+    (request: RecordingRequest) =>
+      push({
+        tone: 'info',
+        message: t(`toast.requested.${request.mode}`, { name: request.name }),
+        action: {
+          label: t('toast.openPanel'),
+          onClick: () => {
+            const panel = document.getElementById(RECORDING_PANEL_ID);
+            panel?.scrollIntoView({ block: 'nearest' });
+            panel?.focus();
+          },
+        },
+      }),
+    [push, t],
+  );
+  const live = useRecordingState(room.id, guestName, onTransition, onRequest);
+  const recordingAvailable =
+    config.recording.is_enabled && config.recording.available_modes.length > 0;
+  const showPanel = room.is_administrable && recordingAvailable;
+  const showRequest = !room.is_administrable && recordingAvailable;
+  const modes: Mode[] = config.recording.available_modes;
 
   return (
     <>
@@ -198,7 +216,7 @@ function RoomView({ room, guestName, displayName }: RoomViewProps) {
           {t('room.reconnecting')}
         </p>
       )}
-      <div className={showPanel ? 'room-layout with-panel' : 'room-layout'}>
+      <div className={showPanel || showRequest ? 'room-layout with-panel' : 'room-layout'}>
         <section className="media-area" aria-label={t('room.meeting')}>
           {config.room_media === 'simulated' ? (
             <SimulatedMedia name={displayName} />
@@ -214,6 +232,14 @@ function RoomView({ room, guestName, displayName }: RoomViewProps) {
             recording={config.recording}
             recordings={live.recordings}
             loaded={live.loaded}
+          />
+        )}
+        {showRequest && (
+          <RequestRecording
+            roomId={room.id}
+            guestName={guestName}
+            modes={modes}
+            recordings={live.recordings}
           />
         )}
       </div>

@@ -288,6 +288,17 @@ impl LiveKit {
 
     /// Sends a reliable data message to everyone in the room, if the room exists.
     pub async fn send_data(&self, room: &str, message: &Value) -> Result<(), LiveKitError> {
+        self.send_data_to(room, message, &[]).await
+    }
+
+    /// Sends a reliable data message to the participants with these identities (everyone
+    /// when there are none), if the room exists.
+    pub async fn send_data_to(
+        &self,
+        room: &str,
+        message: &Value,
+        identities: &[String],
+    ) -> Result<(), LiveKitError> {
         let rooms = self.rooms_named(room).await?;
         if !rooms.iter().any(|r| r.name == room) {
             return Ok(());
@@ -302,6 +313,7 @@ impl LiveKit {
             room: room.to_owned(),
             data: message.to_string().into_bytes(),
             kind: proto::data_packet::Kind::Reliable as i32,
+            destination_identities: identities.to_vec(),
             nonce,
             ..Default::default()
         };

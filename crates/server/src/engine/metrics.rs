@@ -45,6 +45,7 @@ impl Metrics {
     pub fn pruned(&self, pruned: crate::adapters::db::Pruned) {
         let mut total = self.pruned.lock().unwrap();
         total.webhook_events += pruned.webhook_events;
+        total.recording_requests += pruned.recording_requests;
         total.sessions += pruned.sessions;
     }
 
@@ -105,6 +106,7 @@ impl Metrics {
         let pruned = *self.pruned.lock().unwrap();
         for (table, count) in [
             ("webhook_events", pruned.webhook_events),
+            ("recording_requests", pruned.recording_requests),
             ("sessions", pruned.sessions),
         ] {
             let _ = writeln!(

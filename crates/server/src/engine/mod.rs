@@ -9,6 +9,7 @@
 //! - [`completion`]: from an ended egress to a saved recording and notified owners.
 //! - [`expiry`]: expired recordings and what the database keeps only for a while.
 //! - [`jobs`]: the jobs the queue holds; [`runner`]: their runner. [`metrics`]: counters for `/metrics`.
+//! - [`requests`]: participants asking the hosts for a recording.
 //! - [`accounts`]: passwords, session and API tokens, sign-in limits.
 //!
 //! The engine knows the adapters (database, LiveKit, object storage, mail, transcription,
@@ -23,6 +24,7 @@ pub mod jobs;
 pub mod lifecycle;
 pub mod metrics;
 pub mod reconcile;
+pub mod requests;
 pub mod runner;
 pub mod webhooks;
 
@@ -45,6 +47,7 @@ use expiry::Expiry;
 use lifecycle::Lifecycle;
 use metrics::Metrics;
 use reconcile::Reconciler;
+use requests::RecordingRequests;
 use runner::JobRunner;
 use webhooks::LiveKitWebhooks;
 
@@ -68,6 +71,7 @@ pub struct Engine {
     pub completion: Arc<Completion>,
     pub expiry: Arc<Expiry>,
     pub jobs: Arc<JobRunner>,
+    pub requests: Arc<RecordingRequests>,
     pub metrics: Arc<Metrics>,
 }
 
@@ -88,7 +92,7 @@ impl Engine {
             livekit.clone(),
             config.clone(),
             jobs_wakeup.clone(),
-            change_feed,
+            change_feed.clone(),
         ));
         let reconciler = Arc::new(Reconciler::new(
             lifecycle.clone(),
@@ -113,6 +117,11 @@ impl Engine {
             config.clone(),
         ));
         Self {
+            requests: Arc::new(RecordingRequests::new(
+                db.clone(),
+                livekit.clone(),
+                change_feed,
+            )),
             webhooks: Arc::new(LiveKitWebhooks::new(
                 lifecycle.clone(),
                 reconciler.clone(),

@@ -57,15 +57,12 @@ pub async fn login(
         Ok(attempt) => attempt,
         Err(wait) => {
             let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            return Ok(with_retry_after(
-                ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "too-many-login-attempts",
-                    format!("Too many failed sign-ins. Try again in {seconds} seconds."),
-                )
-                .with("retry_after", seconds.max(1)),
-                seconds.max(1),
-            ));
+            return Ok(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too-many-login-attempts",
+                format!("Too many failed sign-ins. Try again in {seconds} seconds."),
+            )
+            .retry_after(seconds.max(1)));
         }
     };
     let user = match state.db.user_by_email(email).await {
@@ -81,14 +78,12 @@ pub async fn login(
         Err(error) => {
             guard.forgive(&attempt);
             return match error {
-                VerifyError::Busy => Ok(with_retry_after(
-                    ApiError::new(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "login-busy",
-                        "Too many sign-ins at once. Try again in a second.",
-                    ),
-                    1,
-                )),
+                VerifyError::Busy => Ok(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "login-busy",
+                    "Too many sign-ins at once. Try again in a second.",
+                )
+                .retry_after(1)),
                 VerifyError::Failed => Err(ApiError::internal("password verification failed")),
             };
         }
@@ -125,14 +120,6 @@ pub async fn login(
         HeaderValue::from_str(&cookie).map_err(ApiError::internal)?,
     );
     Ok(response)
-}
-
-fn with_retry_after(error: ApiError, seconds: u64) -> Response {
-    let mut response = error.into_response();
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-    response
 }
 
 pub async fn logout(

@@ -92,6 +92,18 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The response, with `Retry-After: seconds` (and `retry_after` in the body) for a
+    /// client told to come back later.
+    pub fn retry_after(self, seconds: u64) -> Response {
+        let mut response = self.with("retry_after", seconds).into_response();
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        response
+    }
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
         ApiError::internal(error)

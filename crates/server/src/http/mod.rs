@@ -10,6 +10,7 @@
 //! - `rooms.rs`: rooms, accesses, LiveKit join tokens. `room_events.rs`: the live
 //!   recording state of a room (server-sent events).
 //! - `recordings.rs`: start/stop, list, retrieve, delete. `media.rs`: streaming the file.
+//!   `requests.rs`: participants asking the hosts for a recording.
 //! - `webhooks.rs`: LiveKit webhooks. `storage_hook.rs`: storage events.
 //!   `external_process.rs`: the transcription service's callback.
 //! - `media_auth.rs`: nginx `auth_request` compatibility. `share_links.rs`: share links and
@@ -30,6 +31,7 @@ pub mod guard;
 pub mod media;
 mod media_auth;
 mod recordings;
+mod requests;
 mod room_events;
 mod rooms;
 pub mod share_links;
@@ -94,6 +96,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/rooms/{room}/start-recording/", post(recordings::start))
         .route("/rooms/{room}/stop-recording/", post(recordings::stop))
+        .route(
+            "/rooms/{room}/request-recording/",
+            post(requests::request_recording),
+        )
         .route("/recordings/", get(recordings::list))
         .route("/recordings/media-auth/", get(media_auth::media_auth))
         .route("/recordings/{id}/media/", get(media::media))

@@ -43,12 +43,16 @@ use super::{
     error::{ApiError, QueryParams},
     recordings::iso,
     rooms::{GuestName, load_room_as, participant},
-    views::{RecordingStateView, RoomStateView},
+    views::{RecordingRequestView, RecordingStateView, RoomStateView},
 };
 use crate::{
-    adapters::db::RecordingRow,
+    adapters::db::{RecordingRow, now_ms},
     http::{AppState, auth::MaybeUser},
 };
+
+/// How long a request for a recording stays in the hosts' events: enough for a page that
+/// reconnects to still see it, short enough that an old one is not news.
+const REQUESTS_SHOWN_MS: i64 = 60_000;
 
 /// How long a refused client is asked to wait before opening another stream.
 const RETRY_AFTER_S: u64 = 10;
@@ -69,10 +73,7 @@ impl EventStreamLimiter {
     }
 
     fn bucket(client: IpAddr) -> IpAddr {
-        match client {
-            IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
-            v4 => v4,
-        }
+        client_bucket(client)
     }
 
     /// A slot for one more stream of `client`, given back when dropped; none at the cap.
@@ -88,6 +89,15 @@ impl EventStreamLimiter {
             limiter: self.clone(),
             bucket,
         })
+    }
+}
+
+/// A client as limits count it: its address, or for IPv6 its /64 (one host usually has
+/// a whole /64 to pick addresses from).
+pub fn client_bucket(client: IpAddr) -> IpAddr {
+    match client {
+        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+        v4 => v4,
     }
 }
 
@@ -159,7 +169,28 @@ async fn room_state(state: &AppState, room: Uuid, privileged: bool) -> Result<St
             .entry(recording.mode.as_str())
             .or_insert_with(|| recording_state(&recording, privileged));
     }
-    let view = RoomStateView { room, recordings };
+    let requests = if privileged {
+        let requests = state
+            .db
+            .recording_requests_since(room, now_ms() - REQUESTS_SHOWN_MS)
+            .await?
+            .into_iter()
+            .map(|request| RecordingRequestView {
+                id: request.id,
+                mode: request.mode,
+                name: request.requester_name,
+                created_at: iso(request.created_at),
+            })
+            .collect();
+        Some(requests)
+    } else {
+        None
+    };
+    let view = RoomStateView {
+        room,
+        recordings,
+        requests,
+    };
     Ok(serde_json::to_string(&view).expect("a view always serialises"))
 }
 

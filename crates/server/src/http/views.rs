@@ -285,6 +285,23 @@ pub struct RoomStateView {
     /// Keyed by mode.
     #[ts(as = "BTreeMap<ModeTs, RecordingStateView>")]
     pub recordings: BTreeMap<&'static str, RecordingStateView>,
+    /// Recent requests for a recording (the last minute), for the room's owners and
+    /// administrators only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub requests: Option<Vec<RecordingRequestView>>,
+}
+
+/// A participant asked the hosts for a recording (`rooms/{id}/request-recording/`).
+#[derive(Debug, Serialize, TS)]
+#[ts(rename = "RecordingRequest")]
+pub struct RecordingRequestView {
+    pub id: Uuid,
+    #[ts(as = "ModeTs")]
+    pub mode: Mode,
+    /// The name the participant goes by.
+    pub name: String,
+    pub created_at: String,
 }
 
 /// A recording as every page of its room follows it. `id` and `error` are there for the

@@ -20,6 +20,7 @@ mod media_auth;
 mod minio_events;
 mod orphans;
 mod real_livekit;
+mod requests;
 mod retention;
 mod room_deletion;
 mod room_events;

@@ -28,6 +28,7 @@
 
 mod jobs;
 mod recordings;
+mod requests;
 mod retention;
 mod rooms;
 mod share_links;
@@ -35,6 +36,7 @@ mod users;
 
 pub use jobs::{JobRow, QueueDepth};
 pub use recordings::{NewRecording, RecordingPatch, RecordingRow};
+pub use requests::{Asked, RecordingRequestRow};
 pub use retention::Pruned;
 pub use rooms::{AccessRemoval, RoomAccessRow, RoomRow};
 pub use share_links::ShareLinkRow;
@@ -359,6 +361,11 @@ mod tests {
                 5,
                 "api token expiry",
                 "49cad3a792b1a3ee4aa024ed4803c71856e330e83768651873693bd383f88f1887992303c62f3221c7d9aeb6cd3f282b",
+            ),
+            (
+                6,
+                "recording requests",
+                "9389b8fafe38536bbbbc3d120ae77518935676570cda6aef9e65f318849912d4b5099f745c01673699a5bb475d7d9f7c",
             ),
         ];
         for (version, description, checksum) in pinned {

@@ -1,5 +1,6 @@
 //! What the database keeps only for a while: the ids of webhooks already handled (a
-//! duplicate LiveKit sends comes within minutes, never days later) and sessions past
+//! duplicate LiveKit sends comes within minutes, never days later), requests for a
+//! recording (shown to hosts for a minute, kept for the rate limit) and sessions past
 //! their expiry. Pruned by age in the background, so neither table grows forever.
 
 use super::{Db, now_ms};
@@ -8,6 +9,7 @@ use super::{Db, now_ms};
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Pruned {
     pub webhook_events: u64,
+    pub recording_requests: u64,
     pub sessions: u64,
 }
 
@@ -25,6 +27,12 @@ impl Db {
             .execute(&self.pool)
             .await?
             .rows_affected();
+        let recording_requests =
+            sqlx::query("DELETE FROM recording_requests WHERE created_at < $1")
+                .bind(now - webhook_event_age_ms)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
         let sessions = sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
             .bind(now - session_grace_ms)
             .execute(&self.pool)
@@ -32,6 +40,7 @@ impl Db {
             .rows_affected();
         Ok(Pruned {
             webhook_events,
+            recording_requests,
             sessions,
         })
     }
