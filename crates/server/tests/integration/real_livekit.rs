@@ -1191,3 +1191,52 @@ async fn an_auto_recorded_room_records_from_its_first_participant_until_it_empti
     assert!(done["size_bytes"].as_i64().unwrap() > 0, "{done}");
     assert_eq!(real.app.sent_emails().len(), 1);
 }
+
+#[tokio::test]
+async fn a_request_for_a_recording_reaches_the_hosts_and_only_them_through_the_real_server() {
+    let real = on_real_livekit(&[]).await;
+    let host = real.app.user("host").await;
+    let room = real.public_room(&host).await;
+    let host_bot = real.join(&room, Some(&host), "Host").await;
+    let guest_bot = real.join(&room, None, "Guest").await;
+
+    let reply = real
+        .app
+        .request(
+            Method::POST,
+            &format!(
+                "rooms/{}/request-recording/?name=Ada",
+                room["id"].as_str().unwrap()
+            ),
+            None,
+            Some(json!({"mode": "screen_recording"})),
+        )
+        .await;
+    assert_eq!(reply.status, 202, "{}", reply.body);
+
+    let told = host_bot
+        .wait_for("the host to be asked", |e| {
+            e["event"] == "data"
+                && e["payload"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("screenRecordingRequested")
+        })
+        .await;
+    let message: Value = serde_json::from_str(told["payload"].as_str().unwrap()).unwrap();
+    assert_eq!(message["name"], "Ada", "{message}");
+    assert_eq!(message["id"], reply.body["id"]);
+
+    // Addressed to the hosts: the guest's bot never hears it.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(
+        !guest_bot
+            .data_seen()
+            .iter()
+            .any(|m| m["type"] == "screenRecordingRequested"),
+        "{:?}",
+        guest_bot.data_seen()
+    );
+    host_bot.leave().await;
+    guest_bot.leave().await;
+}
