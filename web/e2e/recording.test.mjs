@@ -3,6 +3,7 @@
 // and the time limit and a failed start are made plain.
 
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 
 import { launchBrowser, newPage, playMedia, screenshot, signIn, startDev } from './harness.mjs';
@@ -256,7 +257,11 @@ describe('asking the hosts to record', () => {
     await host.getByRole('button', { name: 'Create room' }).click();
     await host.getByRole('link', { name: 'Town hall' }).click();
     const roomUrl = host.url();
-    await host.getByRole('region', { name: 'Recording' }).getByRole('button', { name: 'Start recording' }).waitFor();
+    const hostPanel = host.getByRole('region', { name: 'Recording' });
+    await hostPanel.getByRole('button', { name: 'Start recording' }).waitFor();
+    // Without a transcription service, the transcript mode says it records the audio only.
+    await hostPanel.getByRole('radio', { name: 'Audio only' }).waitFor();
+    await hostPanel.getByText('Transcripts need a transcription service').waitFor();
 
     // A guest, in Dutch, cannot start a recording but can ask for one.
     const guest = await newPage(browser, { locale: 'nl-NL' });
@@ -277,5 +282,77 @@ describe('asking the hosts to record', () => {
     // Asking again at once is refused, and says so.
     await guest.getByRole('button', { name: 'Vragen om op te nemen' }).click();
     await guest.getByTestId('request-status').filter({ hasText: 'Je hebt het al gevraagd.' }).waitFor();
+  });
+});
+
+describe('transcripts', () => {
+  let dev;
+  let browser;
+  let service;
+  const jobs = [];
+  before(async () => {
+    // A transcription service on loopback: takes each job and answers its id.
+    service = createServer((request, response) => {
+      let body = '';
+      request.on('data', (chunk) => (body += chunk));
+      request.on('end', () => {
+        jobs.push({ authorization: request.headers.authorization, body: JSON.parse(body) });
+        response.writeHead(200, { 'content-type': 'application/json' });
+        response.end(JSON.stringify({ job_id: `job-${jobs.length}` }));
+      });
+    });
+    await new Promise((done) => service.listen(0, '127.0.0.1', done));
+    dev = await startDev({
+      SUMMARY_SERVICE_ENDPOINT: `http://127.0.0.1:${service.address().port}/api/v2/tasks/`,
+      SUMMARY_SERVICE_API_TOKEN: 'to-the-service',
+      SUMMARY_SERVICE_WEBHOOK_API_TOKEN: 'from-the-service',
+    });
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+    await dev?.stop();
+    service?.close();
+  });
+
+  test('the recording page shows the transcript being made, then its link', async () => {
+    const host = await newPage(browser);
+    await signIn(host, dev.url);
+    await host.getByLabel('Room name').fill('Board meeting');
+    await host.getByRole('button', { name: 'Create room' }).click();
+    await host.getByRole('link', { name: 'Board meeting' }).click();
+    const panel = host.getByRole('region', { name: 'Recording' });
+    // With a transcription service, the mode is a transcript and says nothing of audio.
+    await panel.getByRole('radio', { name: 'Transcript' }).check();
+    assert.equal(await panel.getByText('Audio only').count(), 0);
+    await panel.getByRole('button', { name: 'Start recording' }).click();
+    await panel.getByRole('button', { name: 'Stop recording' }).waitFor({ timeout: 20_000 });
+    await host.waitForTimeout(2_000);
+    await panel.getByRole('button', { name: 'Stop recording' }).click();
+    await panel.getByRole('button', { name: 'Start recording' }).waitFor({ timeout: 30_000 });
+
+    await host.getByRole('link', { name: 'Recordings' }).click();
+    await host.getByRole('link', { name: /Board meeting/ }).first().click();
+    const transcript = host.getByTestId('transcript');
+    await transcript.getByText('The transcript is being made.').waitFor({ timeout: 30_000 });
+    assert.equal(jobs.length, 1);
+    assert.equal(jobs[0].authorization, 'Bearer to-the-service');
+
+    // The service calls back with where the transcript is; the page shows the link.
+    const callback = await fetch(`${dev.url}/api/v1.0/recordings/external-process-hook/`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer from-the-service', 'content-type': 'application/json' },
+      body: JSON.stringify({
+        job_id: 'job-1',
+        type: 'transcript',
+        status: 'success',
+        url: 'https://docs.example.org/d/board-meeting',
+      }),
+    });
+    assert.equal(callback.status, 200);
+    const link = transcript.getByRole('link', { name: 'Open the transcript' });
+    await link.waitFor({ timeout: 20_000 });
+    assert.equal(await link.getAttribute('href'), 'https://docs.example.org/d/board-meeting');
+    await screenshot(host, '14-transcript-ready');
   });
 });

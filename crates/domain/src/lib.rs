@@ -163,6 +163,42 @@ impl Mode {
 }
 
 named_enum! {
+    /// Where a recording's transcript is, for a recording that is to be transcribed.
+    TranscriptState, "transcript state" {
+        /// The recording is not saved yet, or not handed to the service yet.
+        Waiting = "waiting",
+        /// The transcription service has it.
+        Processing = "processing",
+        Ready = "ready",
+        Failed = "failed",
+    }
+}
+
+impl TranscriptState {
+    /// The state of a recording in `status` that is to be transcribed, whose file was
+    /// `handed_off` to the service or not; `None` when there will be no transcript (the
+    /// recording failed, or expired before).
+    pub fn of(status: Status, handed_off: bool) -> Option<Self> {
+        Some(match status {
+            Status::ExternalProcessSuccessful => TranscriptState::Ready,
+            Status::ExternalProcessFailed => TranscriptState::Failed,
+            Status::Saved | Status::NotificationSucceeded if handed_off => {
+                TranscriptState::Processing
+            }
+            Status::Initiated
+            | Status::Active
+            | Status::Stopped
+            | Status::FailedToStop
+            | Status::Saved
+            | Status::NotificationSucceeded => TranscriptState::Waiting,
+            Status::Aborted | Status::FailedToStart | Status::Failed | Status::Expired => {
+                return None;
+            }
+        })
+    }
+}
+
+named_enum! {
     /// The room composite template's layouts; `-light` variants use the light theme.
     Layout, "layout" {
         Speaker = "speaker",

@@ -3,6 +3,7 @@ import { useEffect, useId, useRef, useState } from 'react';
 import { ApiError, type Config, type Layout, type Mode, type Room, api } from '../api';
 import { errorText } from '../errorText';
 import { formatClock, formatLength } from '../format';
+import { modeLabel } from '../modeLabel';
 import { useI18n } from '../hooks/useI18n';
 import { useNow } from '../hooks/useNow';
 import type { Translate } from '../i18n';
@@ -160,10 +161,13 @@ export function RecordingPanel({ room, recording, recordings, loaded }: Recordin
               disabled={phase !== 'idle'}
               onChange={() => setChoice(value)}
             />
-            {t(`mode.${value}`)}
+            {modeLabel(value, recording, t)}
           </label>
         ))}
       </fieldset>
+      {modes.includes('transcript') && !recording.transcription_service && (
+        <p className="muted">{t('panel.audioOnlyHelp')}</p>
+      )}
       {recording.layouts.length > 0 && (
         <div className="field">
           <label htmlFor={layoutId}>{t('panel.layout')}</label>
@@ -208,7 +212,7 @@ export function RecordingPanel({ room, recording, recordings, loaded }: Recordin
       {phase === 'active' && recording.max_duration !== null && (
         <Countdown recordings={recordings} maxDuration={recording.max_duration} />
       )}
-      <AutoRecordSettings room={room} modes={modes} />
+      <AutoRecordSettings room={room} modes={modes} recording={recording} />
       {failure && (
         <Dialog
           title={failure.title}
@@ -247,7 +251,15 @@ function configuredModes(configuration: Configuration): Mode[] {
 }
 
 /** The room's auto-record setting: each change is saved at once. */
-function AutoRecordSettings({ room, modes }: { room: Room; modes: Mode[] }) {
+function AutoRecordSettings({
+  room,
+  modes,
+  recording,
+}: {
+  room: Room;
+  modes: Mode[];
+  recording: Config['recording'];
+}) {
   const { t } = useI18n();
   // The room's whole configuration as last saved: clients may keep other settings in it.
   const [configuration, setConfiguration] = useState(() => asConfiguration(room.configuration));
@@ -280,7 +292,7 @@ function AutoRecordSettings({ room, modes }: { room: Room; modes: Mode[] }) {
             checked={chosen.includes(mode)}
             onChange={(event) => void toggle(mode, event.target.checked)}
           />
-          {t(`mode.${mode}`)}
+          {modeLabel(mode, recording, t)}
         </label>
       ))}
       <p className="muted" id={`${legendId}-help`}>

@@ -1,6 +1,6 @@
 import { useId, useState } from 'react';
 
-import { ApiError, type Mode, api } from '../api';
+import { ApiError, type Config, type Mode, api } from '../api';
 import { errorText } from '../errorText';
 import { useI18n } from '../hooks/useI18n';
 import { MODES, type RoomRecordings, mayBeRecording } from '../recordingState';
@@ -10,11 +10,18 @@ interface RequestRecordingProps {
   guestName: string | null;
   /** The modes this service records. */
   modes: Mode[];
+  recording: Config['recording'];
   recordings: RoomRecordings;
 }
 
 /** For everyone but the hosts: ask them to record (they get a toast). */
-export function RequestRecording({ roomId, guestName, modes, recordings }: RequestRecordingProps) {
+export function RequestRecording({
+  roomId,
+  guestName,
+  modes,
+  recording,
+  recordings,
+}: RequestRecordingProps) {
   const { t } = useI18n();
   const [status, setStatus] = useState('');
   const [posting, setPosting] = useState(false);
@@ -49,7 +56,9 @@ export function RequestRecording({ roomId, guestName, modes, recordings }: Reque
             disabled={posting || (live !== undefined && mayBeRecording(live))}
             onClick={() => void ask(mode)}
           >
-            {t(`request.ask.${mode}`)}
+            {mode === 'transcript' && !recording.transcription_service
+              ? t('request.ask.audio')
+              : t(`request.ask.${mode}`)}
           </button>
         );
         })}

@@ -4,6 +4,7 @@ import type { Mode } from "./Mode";
 import type { RecordingAbilities } from "./RecordingAbilities";
 import type { RecordingRoom } from "./RecordingRoom";
 import type { RecordingStatus } from "./RecordingStatus";
+import type { Transcript } from "./Transcript";
 import type { JsonValue } from "./serde_json/JsonValue";
 
 /**
@@ -25,4 +26,9 @@ stop_reason: string | null, duration_ms: number | null, size_bytes: number | nul
 /**
  * The egress id.
  */
-worker_id: string | null, abilities: RecordingAbilities, };
+worker_id: string | null, abilities: RecordingAbilities, 
+/**
+ * For a recording to be transcribed by the transcription service: where its
+ * transcript is. Absent otherwise.
+ */
+transcript?: Transcript, };

@@ -6,4 +6,9 @@ export type RecordingConfig = { is_enabled: boolean, available_modes: Array<Mode
 /**
  * Milliseconds.
  */
-max_duration: number | null, layouts: Array<Layout>, default_layout: Layout, };
+max_duration: number | null, layouts: Array<Layout>, default_layout: Layout, 
+/**
+ * Whether a transcription service is configured: without one, the transcript mode
+ * records the audio only.
+ */
+transcription_service: boolean, };

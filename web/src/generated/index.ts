@@ -29,4 +29,6 @@ export type * from './RoomMedia';
 export type * from './RoomRecordingState';
 export type * from './RoomToken';
 export type * from './ShareLink';
+export type * from './Transcript';
+export type * from './TranscriptState';
 export type * from './User';

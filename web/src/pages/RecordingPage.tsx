@@ -10,10 +10,14 @@ import { formatClock, formatDateTime, formatSize } from '../format';
 import { useDocumentTitle } from '../hooks/useDocumentTitle';
 import { useI18n } from '../hooks/useI18n';
 import { useLoad } from '../hooks/useLoad';
+import { useSession } from '../hooks/useSession';
 import { useToasts } from '../hooks/useToasts';
+import { modeLabel } from '../modeLabel';
 import { SAVED_STATUSES, UNAVAILABLE_STATUSES } from '../recordingState';
 
 const POLL_MS = 2_000;
+// A transcript takes minutes: its state is asked for less often.
+const TRANSCRIPT_POLL_MS = 10_000;
 
 type Availability = 'ready' | 'processing' | 'unavailable' | 'expired';
 
@@ -26,6 +30,7 @@ function availability(recording: Recording): Availability {
 
 export function RecordingPage() {
   const { t, language } = useI18n();
+  const { config } = useSession();
   const { id = '' } = useParams();
   const recording = useLoad(() => api.recording(id), [id]);
   const data = recording.data;
@@ -33,13 +38,15 @@ export function RecordingPage() {
   const title = data ? `${data.room.name} — ${formatDateTime(language, data.created_at)}` : null;
   useDocumentTitle(title);
 
-  // No stream tells a recording's file is ready, so ask until it is.
+  // No stream tells a recording's file or transcript is ready, so ask until it is.
   const { reload } = recording;
+  const transcriptPending =
+    data?.transcript?.state === 'waiting' || data?.transcript?.state === 'processing';
   useEffect(() => {
-    if (state !== 'processing') return;
-    const timer = window.setInterval(reload, POLL_MS);
+    if (state !== 'processing' && !transcriptPending) return;
+    const timer = window.setInterval(reload, state === 'processing' ? POLL_MS : TRANSCRIPT_POLL_MS);
     return () => window.clearInterval(timer);
-  }, [state, reload]);
+  }, [state, transcriptPending, reload]);
 
   if (!data) {
     const error = recording.error;
@@ -70,7 +77,7 @@ export function RecordingPage() {
         </div>
         <div>
           <dt>{t('recordings.mode')}</dt>
-          <dd>{t(`mode.${data.mode}`)}</dd>
+          <dd>{modeLabel(data.mode, config.recording, t)}</dd>
         </div>
         {data.duration_ms !== null && (
           <div>
@@ -109,6 +116,17 @@ export function RecordingPage() {
         </div>
       )}
       {state === 'ready' && <Player recording={data} />}
+      {data.transcript && (
+        <section className="card transcript" aria-labelledby="transcript-title" data-testid="transcript">
+          <h2 id="transcript-title">{t('transcript.title')}</h2>
+          <p role="status">{t(`transcript.${data.transcript.state}`)}</p>
+          {data.transcript.state === 'ready' && data.transcript.url && (
+            <a className="button" href={data.transcript.url} target="_blank" rel="noopener noreferrer">
+              {t('transcript.open')}
+            </a>
+          )}
+        </section>
+      )}
       {state === 'ready' && <ShareLinks recordingId={data.id} />}
       {data.abilities.destroy && <DeleteRecording recordingId={data.id} />}
     </>

@@ -9,9 +9,12 @@ import { useDocumentTitle } from '../hooks/useDocumentTitle';
 import { useI18n } from '../hooks/useI18n';
 import { useLoad } from '../hooks/useLoad';
 import { usePageParam } from '../hooks/usePageParam';
+import { useSession } from '../hooks/useSession';
+import { modeLabel } from '../modeLabel';
 
 export function RecordingsPage() {
   const { t, language } = useI18n();
+  const { config } = useSession();
   const [page, setPage] = usePageParam();
   const recordings = useLoad(() => api.recordings(page), [page]);
   useDocumentTitle(t('recordings.title'));
@@ -38,7 +41,7 @@ export function RecordingsPage() {
                 <dl className="item-meta">
                   <div>
                     <dt>{t('recordings.mode')}</dt>
-                    <dd>{t(`mode.${recording.mode}`)}</dd>
+                    <dd>{modeLabel(recording.mode, config.recording, t)}</dd>
                   </div>
                   <div>
                     <dt>{t('recordings.status')}</dt>

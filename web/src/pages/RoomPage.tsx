@@ -239,6 +239,7 @@ function RoomView({ room, guestName, displayName }: RoomViewProps) {
             roomId={room.id}
             guestName={guestName}
             modes={modes}
+            recording={config.recording}
             recordings={live.recordings}
           />
         )}

@@ -1,7 +1,9 @@
 //! `POST recordings/external-process-hook/`: the transcription service reports its job.
 //! Bearer `SUMMARY_SERVICE_WEBHOOK_API_TOKEN`, always required; `{"job_id", "type"?,
-//! "status"?}`; 400 without `job_id`; otherwise 200, even for an unknown job. Unlike the
-//! reference, only a saved recording moves (to `external_process_successful` / `_failed`).
+//! "status"?, "url"?}`; 400 without `job_id` or with a `url` that is not an http(s) URL;
+//! otherwise 200, even for an unknown job. Unlike the reference, only a saved recording
+//! moves (to `external_process_successful` / `_failed`); `url`, where the transcript is,
+//! is shown to the recording's owners.
 
 use axum::{
     Json,
@@ -54,6 +56,16 @@ pub async fn external_process_hook(
                 .with("job_id", json!(["This field is required."])),
         );
     };
+    let transcript_url = match body.get("url") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(url)) if is_web_url(url) => Some(url.clone()),
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "invalid-url",
+                "url must be an http or https URL of at most 2048 characters.",
+            ));
+        }
+    };
     let processed = Json(json!({"message": "Event processed."}));
     if body.get("type").and_then(Value::as_str) != Some("transcript") {
         return Ok(processed);
@@ -73,8 +85,18 @@ pub async fn external_process_hook(
         .apply(
             recording.id,
             Event::ExternalProcessFinished { success },
-            RecordingPatch::default(),
+            RecordingPatch {
+                transcript_url,
+                ..Default::default()
+            },
         )
         .await?;
     Ok(processed)
+}
+
+/// An absolute http(s) URL the recording page may link to.
+fn is_web_url(value: &str) -> bool {
+    value.len() <= 2048
+        && url::Url::parse(value)
+            .is_ok_and(|url| matches!(url.scheme(), "http" | "https") && url.host_str().is_some())
 }

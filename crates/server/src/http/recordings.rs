@@ -7,7 +7,9 @@ use axum::{
     http::StatusCode,
 };
 use chrono::{DateTime, Utc};
-use meet_recorder_domain::{Layout, Mode, RecordingAbilities, RecordingOptions, Role};
+use meet_recorder_domain::{
+    Layout, Mode, RecordingAbilities, RecordingOptions, Role, TranscriptState,
+};
 use serde::Deserialize;
 use serde_json::Value;
 use uuid::Uuid;
@@ -15,7 +17,7 @@ use uuid::Uuid;
 use super::{
     error::{ApiError, JsonBody, QueryParams},
     rooms::load_room,
-    views::{PageView, RecordingMessageView, RecordingRoomView, RecordingView},
+    views::{PageView, RecordingMessageView, RecordingRoomView, RecordingView, TranscriptView},
 };
 use crate::{
     adapters::db::RecordingRow,
@@ -132,6 +134,16 @@ pub fn recording_view(
         size_bytes: recording.size_bytes,
         worker_id: recording.worker_id.clone(),
         abilities: RecordingAbilities::of(role, recording.status).into(),
+        transcript: state
+            .engine
+            .lifecycle
+            .wants_transcript(recording)
+            .then(|| TranscriptState::of(recording.status, recording.external_process_id.is_some()))
+            .flatten()
+            .map(|transcript_state| TranscriptView {
+                state: transcript_state,
+                url: recording.transcript_url.clone(),
+            }),
     }
 }
 

@@ -627,6 +627,8 @@ mod tests {
             file_location: None,
             error: None,
             stop_reason: None,
+            external_process_id: None,
+            transcript_url: None,
             created_at: 0,
             updated_at: 0,
         }

@@ -26,6 +26,7 @@ pub async fn config(State(state): State<AppState>) -> Json<ConfigView> {
             max_duration: recording.max_duration_ms,
             layouts: meet_recorder_domain::Layout::ALL,
             default_layout: recording.layout_default,
+            transcription_service: state.config.transcription.is_some(),
         },
         livekit: LiveKitConfigView {
             url: state.livekit.public_url().to_owned(),

@@ -12,7 +12,7 @@
 
 use std::{collections::BTreeMap, path::PathBuf};
 
-use meet_recorder_domain::{Layout, Mode, RecordingAbilities, Role, Status};
+use meet_recorder_domain::{Layout, Mode, RecordingAbilities, Role, Status, TranscriptState};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use ts_rs::{Config, TS};
@@ -72,6 +72,11 @@ ts_union!(
     /// [`Mode`] in TypeScript.
     ModeTs = "Mode",
     Mode::ALL.iter().map(|mode| mode.as_str())
+);
+ts_union!(
+    /// [`TranscriptState`] in TypeScript.
+    TranscriptStateTs = "TranscriptState",
+    TranscriptState::ALL.iter().map(|state| state.as_str())
 );
 ts_union!(
     /// [`Layout`] in TypeScript.
@@ -224,6 +229,21 @@ pub struct RecordingView {
     /// The egress id.
     pub worker_id: Option<String>,
     pub abilities: AbilitiesView,
+    /// For a recording to be transcribed by the transcription service: where its
+    /// transcript is. Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub transcript: Option<TranscriptView>,
+}
+
+/// A recording's transcript, as far as the transcription service said.
+#[derive(Debug, Serialize, TS)]
+#[ts(rename = "Transcript")]
+pub struct TranscriptView {
+    #[ts(as = "TranscriptStateTs")]
+    pub state: TranscriptState,
+    /// Where it is, when the service's callback said.
+    pub url: Option<String>,
 }
 
 /// The room a recording was made in.
@@ -359,6 +379,9 @@ pub struct RecordingConfigView {
     pub layouts: &'static [Layout],
     #[ts(as = "LayoutTs")]
     pub default_layout: Layout,
+    /// Whether a transcription service is configured: without one, the transcript mode
+    /// records the audio only.
+    pub transcription_service: bool,
 }
 
 #[derive(Debug, Serialize, TS)]
@@ -435,6 +458,7 @@ pub fn export_typescript(dir: &std::path::Path) -> Result<(), ts_rs::ExportError
     StatusTs::export_all(&cfg)?;
     ModeTs::export_all(&cfg)?;
     LayoutTs::export_all(&cfg)?;
+    TranscriptStateTs::export_all(&cfg)?;
     RoleTs::export_all(&cfg)?;
     LanguageTs::export_all(&cfg)?;
     AccessLevelTs::export_all(&cfg)?;

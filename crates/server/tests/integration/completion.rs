@@ -378,15 +378,44 @@ async fn a_transcript_is_handed_off_and_the_callback_records_the_result() {
     .await
     .unwrap();
     assert_eq!(unknown.status(), 200);
+    // Handed off: the owners see the transcript being made.
+    let recording = app.recording(&recording_id, &host).await;
+    assert_eq!(
+        recording["transcript"]["state"], "processing",
+        "{recording}"
+    );
+    assert_eq!(recording["transcript"]["url"], Value::Null);
+    let bad_url = post(
+        "from-the-service",
+        json!({"job_id": "transcription-job-1", "type": "transcript", "status": "success", "url": "javascript:alert(1)"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(bad_url.status(), 400);
+    assert_eq!(
+        bad_url.json::<Value>().await.unwrap()["code"],
+        "invalid-url"
+    );
+    assert_eq!(
+        app.recording(&recording_id, &host).await["status"],
+        "notification_succeeded",
+        "a refused callback changes nothing"
+    );
     let done = post(
         "from-the-service",
-        json!({"job_id": "transcription-job-1", "type": "transcript", "status": "success"}),
+        json!({"job_id": "transcription-job-1", "type": "transcript", "status": "success", "url": "https://docs.example.org/d/transcript-1"}),
     )
     .await
     .unwrap();
     assert_eq!(done.status(), 200);
-    app.wait_status(&recording_id, &host, "external_process_successful")
+    let recording = app
+        .wait_status(&recording_id, &host, "external_process_successful")
         .await;
+    assert_eq!(recording["transcript"]["state"], "ready", "{recording}");
+    assert_eq!(
+        recording["transcript"]["url"],
+        "https://docs.example.org/d/transcript-1"
+    );
 }
 
 #[tokio::test]

@@ -367,6 +367,11 @@ mod tests {
                 "recording requests",
                 "9389b8fafe38536bbbbc3d120ae77518935676570cda6aef9e65f318849912d4b5099f745c01673699a5bb475d7d9f7c",
             ),
+            (
+                7,
+                "transcript url",
+                "aada4ae89ab2dc76365b9ad907361f8178c624b0e0cdc801945265213bb02332c00e9c35564e17438f2b15ba308fffea",
+            ),
         ];
         for (version, description, checksum) in pinned {
             let migration = MIGRATOR

@@ -28,6 +28,10 @@ pub struct RecordingRow {
     pub error: Option<String>,
     /// `Some("limit")` when the maximum duration stopped it.
     pub stop_reason: Option<String>,
+    /// The transcription service's job, once the recording was handed to it.
+    pub external_process_id: Option<String>,
+    /// Where the transcript is, when the service's callback said.
+    pub transcript_url: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -53,6 +57,8 @@ impl RecordingRow {
             file_location,
             error,
             stop_reason,
+            external_process_id,
+            transcript_url,
             created_at,
             updated_at: _,
         } = self;
@@ -73,6 +79,8 @@ impl RecordingRow {
             && *file_location == other.file_location
             && *error == other.error
             && *stop_reason == other.stop_reason
+            && *external_process_id == other.external_process_id
+            && *transcript_url == other.transcript_url
             && *created_at == other.created_at
     }
 
@@ -97,6 +105,8 @@ impl RecordingRow {
             file_location: row.try_get("file_location")?,
             error: row.try_get("error")?,
             stop_reason: row.try_get("stop_reason")?,
+            external_process_id: row.try_get("external_process_id")?,
+            transcript_url: row.try_get("transcript_url")?,
             created_at: row.try_get("created_at")?,
             updated_at: row.try_get("updated_at")?,
         })
@@ -114,6 +124,7 @@ pub struct RecordingPatch {
     pub file_location: Option<String>,
     pub error: Option<String>,
     pub stop_reason: Option<String>,
+    pub transcript_url: Option<String>,
 }
 
 pub struct NewRecording {
@@ -131,7 +142,8 @@ macro_rules! recording_columns {
         "rec.id, rec.room_id, r.name AS room_name, r.slug AS room_slug, \
          r.access_level AS room_access_level, rec.status, rec.mode, rec.layout, rec.options, \
          rec.worker_id, rec.started_at, rec.stopped_at, rec.duration_ms, rec.size_bytes, \
-         rec.file_location, rec.error, rec.stop_reason, rec.created_at, rec.updated_at"
+         rec.file_location, rec.error, rec.stop_reason, rec.external_process_id, \
+         rec.transcript_url, rec.created_at, rec.updated_at"
     };
 }
 
@@ -436,7 +448,8 @@ impl<'e, E: AnyExecutor<'e>> Queries<E> {
              worker_id = COALESCE($3, worker_id), started_at = COALESCE(started_at, $4), \
              stopped_at = COALESCE($5, stopped_at), duration_ms = COALESCE($6, duration_ms), \
              size_bytes = COALESCE($7, size_bytes), file_location = COALESCE($8, file_location), \
-             error = COALESCE($9, error), stop_reason = COALESCE($10, stop_reason) \
+             error = COALESCE($9, error), stop_reason = COALESCE($10, stop_reason), \
+             transcript_url = COALESCE($13, transcript_url) \
              WHERE id = $11 AND status = $12",
         )
         .bind(to.as_str())
@@ -451,6 +464,7 @@ impl<'e, E: AnyExecutor<'e>> Queries<E> {
         .bind(patch.stop_reason.clone())
         .bind(id.to_string())
         .bind(from.as_str())
+        .bind(patch.transcript_url.clone())
         .execute(self.executor)
         .await?;
         Ok(result.rows_affected() == 1)
