@@ -19,7 +19,7 @@ pub use decision::{
     decide,
 };
 pub use options::{OptionsError, RecordingOptions};
-pub use room_settings::{RoomSettings, SettingsError};
+pub use room_settings::{RecordingsVisibleTo, RoomSettings, SettingsError, recording_role};
 
 use std::{fmt, str::FromStr};
 
@@ -289,6 +289,8 @@ pub fn transition(from: Status, event: Event) -> Option<Status> {
 pub struct RecordingAbilities {
     pub retrieve: bool,
     pub destroy: bool,
+    /// Create and revoke share links: owners and administrators only.
+    pub share: bool,
     pub stop: bool,
     pub update: bool,
     pub partial_update: bool,
@@ -298,8 +300,10 @@ impl RecordingAbilities {
     pub fn of(role: Option<Role>, status: Status) -> Self {
         let privileged = role.is_some_and(Role::is_privileged);
         Self {
-            retrieve: privileged,
+            // Members see a room's recordings when the room shows them to members.
+            retrieve: role.is_some(),
             destroy: privileged && status.is_final(),
+            share: privileged,
             stop: privileged && status.may_be_recording(),
             update: false,
             partial_update: false,
@@ -526,7 +530,8 @@ mod tests {
             "it may still be recording"
         );
         let member = RecordingAbilities::of(Some(Role::Member), Status::Saved);
-        assert!(!member.retrieve && !member.destroy);
+        assert!(member.retrieve && !member.destroy && !member.share);
+        assert!(owner_done.share);
         assert!(!RecordingAbilities::of(None, Status::Saved).retrieve);
     }
 }

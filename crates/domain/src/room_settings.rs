@@ -3,13 +3,68 @@
 
 use serde_json::Value;
 
-use crate::Mode;
+use crate::{Mode, Role};
 
 /// The recording settings of a room.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RoomSettings {
     /// Modes started when the first participant joins and stopped when the room empties.
     pub auto_record: Vec<Mode>,
+    /// Who besides the room's hosts may see its recordings.
+    pub recordings_visible_to: RecordingsVisibleTo,
+}
+
+/// Who sees a room's recordings. Its hosts (owners and administrators) always do, and own
+/// them: they may share and delete them and are emailed when one is ready.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RecordingsVisibleTo {
+    /// The recordings' owners: whoever started one, and the room's hosts.
+    #[default]
+    Owners,
+    /// The same people: a room's administrators are among its recordings' owners. Kept as
+    /// its own value so a room's setting reads as its operators wrote it.
+    Administrators,
+    /// Also the room's members, who may list and play them but not share or delete them.
+    Members,
+}
+
+impl RecordingsVisibleTo {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordingsVisibleTo::Owners => "owners",
+            RecordingsVisibleTo::Administrators => "administrators",
+            RecordingsVisibleTo::Members => "members",
+        }
+    }
+
+    fn parse(value: &str) -> Option<Self> {
+        Some(match value {
+            "owners" => RecordingsVisibleTo::Owners,
+            "administrators" => RecordingsVisibleTo::Administrators,
+            "members" => RecordingsVisibleTo::Members,
+            _ => return None,
+        })
+    }
+}
+
+/// A user's role on a recording: the one its access gives (the starter's `owner`), or
+/// the one the room gives — its hosts own the room's recordings, its members see them
+/// when the room shows them to members. The higher of the two.
+pub fn recording_role(
+    recording_access: Option<Role>,
+    room_role: Option<Role>,
+    visible_to: RecordingsVisibleTo,
+) -> Option<Role> {
+    let from_room = match room_role {
+        Some(role) if role.is_privileged() => Some(Role::Owner),
+        Some(Role::Member) if visible_to == RecordingsVisibleTo::Members => Some(Role::Member),
+        _ => None,
+    };
+    match (recording_access, from_room) {
+        (Some(access), Some(room)) if room.is_privileged() && !access.is_privileged() => Some(room),
+        (Some(access), _) => Some(access),
+        (None, room) => room,
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -22,6 +77,8 @@ pub enum SettingsError {
     UnknownMode(String),
     #[error("configuration.auto_record names {0} twice.")]
     DuplicateMode(Mode),
+    #[error("configuration.recordings_visible_to must be owners, administrators or members.")]
+    UnknownVisibility,
 }
 
 impl RoomSettings {
@@ -51,7 +108,17 @@ impl RoomSettings {
             }
             Some(_) => return Err(SettingsError::AutoRecordNotAList),
         }
-        Ok(Self { auto_record })
+        let recordings_visible_to = match object.get("recordings_visible_to") {
+            None | Some(Value::Null) => RecordingsVisibleTo::default(),
+            Some(value) => value
+                .as_str()
+                .and_then(RecordingsVisibleTo::parse)
+                .ok_or(SettingsError::UnknownVisibility)?,
+        };
+        Ok(Self {
+            auto_record,
+            recordings_visible_to,
+        })
     }
 }
 
@@ -75,6 +142,46 @@ mod tests {
             .unwrap()
             .auto_record,
             [Mode::Transcript, Mode::ScreenRecording]
+        );
+    }
+
+    #[test]
+    fn hosts_own_a_rooms_recordings_and_members_see_them_when_shown() {
+        use RecordingsVisibleTo::*;
+        let starter = Some(Role::Owner);
+        assert_eq!(recording_role(starter, None, Owners), Some(Role::Owner));
+        assert_eq!(
+            recording_role(None, Some(Role::Administrator), Owners),
+            Some(Role::Owner)
+        );
+        assert_eq!(
+            recording_role(None, Some(Role::Owner), Administrators),
+            Some(Role::Owner)
+        );
+        assert_eq!(recording_role(None, Some(Role::Member), Owners), None);
+        assert_eq!(
+            recording_role(None, Some(Role::Member), Administrators),
+            None
+        );
+        assert_eq!(
+            recording_role(None, Some(Role::Member), Members),
+            Some(Role::Member)
+        );
+        assert_eq!(recording_role(None, None, Members), None);
+        // A member access on the recording itself is lifted by a host role on the room.
+        assert_eq!(
+            recording_role(Some(Role::Member), Some(Role::Administrator), Owners),
+            Some(Role::Owner)
+        );
+        assert_eq!(
+            RoomSettings::parse(&json!({"recordings_visible_to": "members"}))
+                .unwrap()
+                .recordings_visible_to,
+            Members
+        );
+        assert_eq!(
+            RoomSettings::parse(&json!({"recordings_visible_to": "everyone"})),
+            Err(SettingsError::UnknownVisibility)
         );
     }
 

@@ -263,45 +263,64 @@ function AutoRecordSettings({
   const { t } = useI18n();
   // The room's whole configuration as last saved: clients may keep other settings in it.
   const [configuration, setConfiguration] = useState(() => asConfiguration(room.configuration));
-  const [chosen, setChosen] = useState<Mode[]>(() => configuredModes(configuration));
   const [status, setStatus] = useState('');
   const legendId = useId();
+  const visibilityId = useId();
+  const chosen = configuredModes(configuration);
+  const visibleToMembers = configuration.recordings_visible_to === 'members';
 
-  const toggle = async (mode: Mode, on: boolean) => {
-    const next = MODES.filter((m) => (m === mode ? on : chosen.includes(m)));
-    const previous = chosen;
-    setChosen(next);
+  const save = async (change: Configuration) => {
+    const previous = configuration;
+    const next = { ...configuration, ...change };
+    setConfiguration(next);
     setStatus('');
     try {
-      const saved = await api.setRoomConfiguration(room.id, { ...configuration, auto_record: next });
+      const saved = await api.setRoomConfiguration(room.id, next);
       setConfiguration(asConfiguration(saved.configuration));
       setStatus(t('panel.autoSaved'));
     } catch (error) {
-      setChosen(previous);
+      setConfiguration(previous);
       setStatus(t('panel.autoFailed', { detail: errorText(error, t) }));
     }
   };
 
   return (
-    <fieldset className="choice-group auto-record" aria-describedby={`${legendId}-help`}>
-      <legend id={legendId}>{t('panel.auto')}</legend>
-      {modes.map((mode) => (
-        <label key={mode} className="choice">
-          <input
-            type="checkbox"
-            checked={chosen.includes(mode)}
-            onChange={(event) => void toggle(mode, event.target.checked)}
-          />
-          {modeLabel(mode, recording, t)}
-        </label>
-      ))}
-      <p className="muted" id={`${legendId}-help`}>
-        {t('panel.autoHelp')}
-      </p>
+    <>
+      <fieldset className="choice-group auto-record" aria-describedby={`${legendId}-help`}>
+        <legend id={legendId}>{t('panel.auto')}</legend>
+        {modes.map((mode) => (
+          <label key={mode} className="choice">
+            <input
+              type="checkbox"
+              checked={chosen.includes(mode)}
+              onChange={(event) =>
+                void save({
+                  auto_record: MODES.filter((m) => (m === mode ? event.target.checked : chosen.includes(m))),
+                })
+              }
+            />
+            {modeLabel(mode, recording, t)}
+          </label>
+        ))}
+        <p className="muted" id={`${legendId}-help`}>
+          {t('panel.autoHelp')}
+        </p>
+      </fieldset>
+      <div className="field">
+        <label htmlFor={visibilityId}>{t('panel.visibleTo')}</label>
+        <select
+          id={visibilityId}
+          value={visibleToMembers ? 'members' : 'owners'}
+          onChange={(event) => void save({ recordings_visible_to: event.target.value })}
+        >
+          <option value="owners">{t('panel.visibleTo.owners')}</option>
+          <option value="members">{t('panel.visibleTo.members')}</option>
+        </select>
+      </div>
       <p className="muted" role="status" data-testid="auto-record-status">
         {status}
       </p>
-    </fieldset>
+    </>
   );
 }
 

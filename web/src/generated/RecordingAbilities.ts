@@ -4,4 +4,4 @@
  * What the requester may do with a recording (the reference's `get_abilities`): the
  * app shows Stop and Delete from `stop` and `destroy`.
  */
-export type RecordingAbilities = { retrieve: boolean, destroy: boolean, stop: boolean, update: boolean, partial_update: boolean, };
+export type RecordingAbilities = { retrieve: boolean, destroy: boolean, share: boolean, stop: boolean, update: boolean, partial_update: boolean, };

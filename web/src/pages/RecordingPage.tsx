@@ -127,7 +127,7 @@ export function RecordingPage() {
           )}
         </section>
       )}
-      {state === 'ready' && <ShareLinks recordingId={data.id} />}
+      {state === 'ready' && data.abilities.share && <ShareLinks recordingId={data.id} />}
       {data.abilities.destroy && <DeleteRecording recordingId={data.id} />}
     </>
   );

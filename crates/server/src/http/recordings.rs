@@ -322,7 +322,8 @@ pub async fn list(
     )?))
 }
 
-/// The recording and the user's role; 404 when unrelated, 403 when not privileged.
+/// The recording and the user's role on it; 404 when the user has none (see
+/// [`crate::adapters::db::Db::recording_role`]).
 pub async fn load_recording(
     state: &AppState,
     id: &str,
@@ -346,13 +347,19 @@ pub async fn load_recording(
         .recording_role(id, user)
         .await?
         .ok_or_else(not_found)?;
-    if !role.is_privileged() {
-        return Err(ApiError::forbidden(
+    Ok((recording, role))
+}
+
+/// 403 unless `role` owns the recording (members of its room may only see it).
+pub fn require_owner(role: Role) -> Result<(), ApiError> {
+    if role.is_privileged() {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
             "permission-denied",
             "You do not have permission to perform this action.",
-        ));
+        ))
     }
-    Ok((recording, role))
 }
 
 pub async fn retrieve(
@@ -370,6 +377,7 @@ pub async fn destroy(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let (recording, role) = load_recording(&state, &id, user.id).await?;
+    require_owner(role)?;
     if !RecordingAbilities::of(Some(role), recording.status).destroy {
         return Err(ApiError::forbidden(
             "recording-not-final",

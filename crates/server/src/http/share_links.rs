@@ -47,7 +47,7 @@ use super::{
     client::ClientAddr,
     error::{ApiError, JsonBody, QueryParams},
     media::{MediaQuery, serve_file},
-    recordings::{Page, iso, load_recording, paginate},
+    recordings::{Page, iso, load_recording, paginate, require_owner},
     views::{NewShareLinkView, PageView, ShareLinkView},
 };
 use crate::{
@@ -508,7 +508,8 @@ pub async fn create(
             format!("expires_in_days must be between 1 and {MAX_EXPIRY_DAYS}, or null."),
         ));
     }
-    let (recording, _) = load_recording(&state, &id, user.id).await?;
+    let (recording, role) = load_recording(&state, &id, user.id).await?;
+    require_owner(role)?;
     super::media::ensure_servable(&state, &recording, "Only a saved recording can be shared.")?;
     let expires_at = earliest(
         body.expires_in_days.map(|days| now_ms() + days * DAY_MS),
@@ -536,7 +537,8 @@ pub async fn list(
     Path(id): Path<String>,
     QueryParams(page): QueryParams<Page>,
 ) -> Result<Json<PageView<ShareLinkView>>, ApiError> {
-    let (recording, _) = load_recording(&state, &id, user.id).await?;
+    let (recording, role) = load_recording(&state, &id, user.id).await?;
+    require_owner(role)?;
     let (limit, offset) = page.limits()?;
     let (links, count) = state.db.share_links_of(recording.id, limit, offset).await?;
     let results = links.iter().map(link_view).collect();
@@ -555,7 +557,8 @@ pub async fn revoke(
     CurrentUser(user): CurrentUser,
     Path((id, link)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let (recording, _) = load_recording(&state, &id, user.id).await?;
+    let (recording, role) = load_recording(&state, &id, user.id).await?;
+    require_owner(role)?;
     let link: Uuid = link.parse().map_err(|_| link_not_found())?;
     if state.db.revoke_share_link(recording.id, link).await? {
         Ok(StatusCode::NO_CONTENT)

@@ -264,6 +264,7 @@ pub struct RecordingRoomView {
 pub struct AbilitiesView {
     pub retrieve: bool,
     pub destroy: bool,
+    pub share: bool,
     pub stop: bool,
     pub update: bool,
     pub partial_update: bool,
@@ -274,6 +275,7 @@ impl From<RecordingAbilities> for AbilitiesView {
         let RecordingAbilities {
             retrieve,
             destroy,
+            share,
             stop,
             update,
             partial_update,
@@ -281,6 +283,7 @@ impl From<RecordingAbilities> for AbilitiesView {
         Self {
             retrieve,
             destroy,
+            share,
             stop,
             update,
             partial_update,

@@ -6,6 +6,7 @@ mod api;
 mod app;
 mod auto_record;
 mod cli;
+mod cohosts;
 mod completion;
 mod emulator_faults;
 mod emulator_media;

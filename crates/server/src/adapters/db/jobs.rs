@@ -305,15 +305,32 @@ impl Db {
         &self,
         recording: Uuid,
     ) -> Result<Vec<super::UserRow>, sqlx::Error> {
+        // Whoever started it first, then the room's hosts (its owners and administrators
+        // own its recordings), each once.
         let rows = sqlx::query(
-            "SELECT u.id, u.email, u.full_name, u.password_hash, u.language, u.timezone \
+            "SELECT u.id AS id, u.email, u.full_name, u.password_hash, u.language, u.timezone, \
+             0 AS rank, a.created_at AS since \
              FROM users u JOIN recording_accesses a ON a.user_id = u.id \
-             WHERE a.recording_id = $1 AND a.role = 'owner' ORDER BY a.created_at, u.id",
+             WHERE a.recording_id = $1 AND a.role = 'owner' \
+             UNION ALL \
+             SELECT u.id AS id, u.email, u.full_name, u.password_hash, u.language, u.timezone, \
+             1 AS rank, ra.created_at AS since \
+             FROM users u JOIN room_accesses ra ON ra.user_id = u.id \
+             JOIN recordings rec ON rec.room_id = ra.room_id \
+             WHERE rec.id = $1 AND ra.role IN ('owner', 'administrator') \
+             ORDER BY rank, since, id",
         )
         .bind(recording.to_string())
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(super::users::user_from_row).collect()
+        let mut owners: Vec<super::UserRow> = Vec::new();
+        for row in &rows {
+            let user = super::users::user_from_row(row)?;
+            if !owners.iter().any(|owner| owner.id == user.id) {
+                owners.push(user);
+            }
+        }
+        Ok(owners)
     }
 }
 

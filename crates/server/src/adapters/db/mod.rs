@@ -372,6 +372,11 @@ mod tests {
                 "transcript url",
                 "aada4ae89ab2dc76365b9ad907361f8178c624b0e0cdc801945265213bb02332c00e9c35564e17438f2b15ba308fffea",
             ),
+            (
+                8,
+                "recordings visible to",
+                "9c2becfa9b64f39f52ea03cb06199653dde644ab9305d111a50de06e3de86f1d285fc18c0ab46e60a500219f17712525",
+            ),
         ];
         for (version, description, checksum) in pinned {
             let migration = MIGRATOR

@@ -2,7 +2,7 @@
 //! (`... WHERE id = $n AND status = $m`), so of two racing writers exactly one wins and
 //! the other sees it changed nothing.
 
-use meet_recorder_domain::{Layout, Mode, Role, Status};
+use meet_recorder_domain::{Layout, Mode, RecordingsVisibleTo, Role, Status, recording_role};
 use sqlx::{AnyExecutor, Row, any::AnyRow};
 use uuid::Uuid;
 
@@ -195,37 +195,63 @@ impl Db {
         Ok(recording)
     }
 
-    /// The user's role on a recording, if any.
+    /// The user's role on a recording, if any: the one its access gives, or the one its
+    /// room gives ([`recording_role`]: the room's hosts own its recordings; its members
+    /// see them when the room shows them to members).
     pub async fn recording_role(
         &self,
         recording: Uuid,
         user: Uuid,
     ) -> Result<Option<Role>, sqlx::Error> {
         let row = sqlx::query(
-            "SELECT role FROM recording_accesses WHERE recording_id = $1 AND user_id = $2",
+            "SELECT a.role AS recording_role, ra.role AS room_role, r.recordings_visible_to \
+             FROM recordings rec JOIN rooms r ON r.id = rec.room_id \
+             LEFT JOIN recording_accesses a ON a.recording_id = rec.id AND a.user_id = $2 \
+             LEFT JOIN room_accesses ra ON ra.room_id = rec.room_id AND ra.user_id = $2 \
+             WHERE rec.id = $1",
         )
         .bind(recording.to_string())
         .bind(user.to_string())
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|row| parse_column(&row, "role")).transpose()
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let recording_access: Option<String> = row.try_get("recording_role")?;
+        let room_role: Option<String> = row.try_get("room_role")?;
+        let visible_to: String = row.try_get("recordings_visible_to")?;
+        Ok(recording_role(
+            recording_access.and_then(|r| r.parse().ok()),
+            room_role.and_then(|r| r.parse().ok()),
+            if visible_to == "members" {
+                RecordingsVisibleTo::Members
+            } else {
+                RecordingsVisibleTo::Owners
+            },
+        ))
     }
 
-    /// The recordings `user` may open (owner or administrator) with the user's role on each,
-    /// newest first, and how many there are. One query for the page, roles included, however
-    /// long it is.
+    /// The recordings `user` may open with the user's role on each (see
+    /// [`Db::recording_role`]), newest first, and how many there are. One query for the
+    /// page, roles included, however long it is.
     pub async fn recordings_of(
         &self,
         user: Uuid,
         limit: i64,
         offset: i64,
     ) -> Result<(Vec<(RecordingRow, Role)>, i64), sqlx::Error> {
-        const PRIVILEGED: &str = "a.user_id = $1 AND a.role IN ('owner', 'administrator')";
+        // The same rule as `recording_role`, in SQL.
+        const ACCESS: &str = "LEFT JOIN recording_accesses a ON a.recording_id = rec.id AND a.user_id = $1 \
+             LEFT JOIN room_accesses ra ON ra.room_id = rec.room_id AND ra.user_id = $1";
+        const VISIBLE: &str = "(a.role IN ('owner', 'administrator') \
+             OR ra.role IN ('owner', 'administrator') \
+             OR (a.role = 'member' OR (ra.role = 'member' AND r.recordings_visible_to = 'members')))";
+        const ROLE: &str = "CASE WHEN a.role IN ('owner', 'administrator') THEN a.role \
+             WHEN ra.role IN ('owner', 'administrator') THEN 'owner' ELSE 'member' END";
         let rows = sqlx::query(&format!(
-            "SELECT {}, a.role AS access_role FROM recordings rec \
-             JOIN rooms r ON r.id = rec.room_id \
-             JOIN recording_accesses a ON a.recording_id = rec.id \
-             WHERE {PRIVILEGED} ORDER BY rec.created_at DESC, rec.id DESC LIMIT $2 OFFSET $3",
+            "SELECT {}, {ROLE} AS access_role FROM recordings rec \
+             JOIN rooms r ON r.id = rec.room_id {ACCESS} \
+             WHERE {VISIBLE} ORDER BY rec.created_at DESC, rec.id DESC LIMIT $2 OFFSET $3",
             recording_columns!()
         ))
         .bind(user.to_string())
@@ -234,8 +260,8 @@ impl Db {
         .fetch_all(&self.pool)
         .await?;
         let count = sqlx::query(&format!(
-            "SELECT COUNT(*) AS n FROM recordings rec \
-             JOIN recording_accesses a ON a.recording_id = rec.id WHERE {PRIVILEGED}"
+            "SELECT COUNT(*) AS n FROM recordings rec JOIN rooms r ON r.id = rec.room_id \
+             {ACCESS} WHERE {VISIBLE}"
         ))
         .bind(user.to_string())
         .fetch_one(&self.pool)

@@ -1,6 +1,6 @@
 //! Rooms and who may do what in them (owner, administrator, member).
 
-use meet_recorder_domain::Role;
+use meet_recorder_domain::{Role, RoomSettings};
 use sqlx::{AnyExecutor, Row, any::AnyRow};
 use uuid::Uuid;
 
@@ -167,9 +167,18 @@ impl Db {
         access_level: Option<&str>,
         configuration: Option<&serde_json::Value>,
     ) -> Result<Option<RoomRow>, sqlx::Error> {
+        // The column that lists filter on follows the configuration it copies.
+        let visible_to = configuration.map(|c| {
+            RoomSettings::parse(c)
+                .unwrap_or_default()
+                .recordings_visible_to
+                .as_str()
+        });
         let row = sqlx::query(
             "UPDATE rooms SET name = COALESCE($1, name), access_level = COALESCE($2, access_level), \
-             configuration = COALESCE($5, configuration), updated_at = $3 WHERE id = $4 \
+             configuration = COALESCE($5, configuration), \
+             recordings_visible_to = COALESCE($6, recordings_visible_to), updated_at = $3 \
+             WHERE id = $4 \
              RETURNING id, name, slug, access_level, configuration, created_at, updated_at",
         )
         .bind(name)
@@ -177,6 +186,7 @@ impl Db {
         .bind(now_ms())
         .bind(id.to_string())
         .bind(configuration.map(|c| c.to_string()))
+        .bind(visible_to)
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(RoomRow::from_row).transpose()
