@@ -130,6 +130,10 @@ pub fn token_expiry(days: Option<i64>) -> Result<Option<i64>, String> {
 /// two at a time, let the allocator keep 19 MiB more per sign-in up to ~400 MiB.) Shared
 /// by the whole process.
 const HASHING_THREADS: usize = 2;
+/// The hashing threads' nice value: a sign-in takes the CPU the rest of the service leaves,
+/// so a flood of sign-ins slows sign-ins, not LiveKit's webhooks or health checks. (On
+/// Linux a thread's nice value is its own.)
+const HASHING_NICE: i32 = 10;
 /// Sign-ins in flight (queued or hashing) beyond which one is answered 503 at once rather
 /// than queued: the queue stays under about a second (64 × 20 ms / 2).
 const MAX_HASHES_IN_FLIGHT: usize = 64;
@@ -157,6 +161,9 @@ static HASHERS: LazyLock<std::sync::mpsc::Sender<HashJob>> = LazyLock::new(|| {
         std::thread::Builder::new()
             .name(format!("password-hash-{n}"))
             .spawn(move || {
+                if let Err(error) = rustix::process::setpriority_process(None, HASHING_NICE) {
+                    tracing::debug!(%error, "cannot lower the password hashing priority");
+                }
                 loop {
                     let job = receiver.lock().unwrap_or_else(|e| e.into_inner()).recv();
                     let Ok(job) = job else { break };
