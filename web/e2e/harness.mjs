@@ -150,6 +150,14 @@ export async function signIn(page, base, { email, password } = DEMO) {
   await page.getByRole('link', { name: 'Recordings' }).waitFor();
 }
 
+/** The signed-in host creates a room named `name` and opens it. */
+export async function openNewRoom(page, name) {
+  await page.getByLabel('Room name').fill(name);
+  await page.getByRole('button', { name: 'Create room' }).click();
+  await page.getByRole('link', { name }).click();
+  await page.getByRole('heading', { name }).waitFor();
+}
+
 /**
  * Plays the page's media element (muted, as browsers allow) and returns its state once it
  * has data to play: `{ readyState, duration, error }`.

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 
-import { launchBrowser, newPage, playMedia, screenshot, signIn, startDev } from './harness.mjs';
+import { launchBrowser, newPage, openNewRoom, playMedia, screenshot, signIn, startDev } from './harness.mjs';
 
 const TEN_MINUTES_MS = 600_000;
 
@@ -32,10 +32,7 @@ describe('recording a room end to end', () => {
     await screenshot(host, '01-sign-in');
     await signIn(host, dev.url);
 
-    await host.getByLabel('Room name').fill('Weekly sync');
-    await host.getByRole('button', { name: 'Create room' }).click();
-    await host.getByRole('link', { name: 'Weekly sync' }).click();
-    await host.getByRole('heading', { name: 'Weekly sync' }).waitFor();
+    await openNewRoom(host, 'Weekly sync');
     const roomUrl = host.url();
     assert.match(roomUrl, /\/rooms\/weekly-sync/);
 
@@ -105,9 +102,7 @@ describe('recording a room end to end', () => {
   test('a start that fails says so in a dialog, and focus comes back', async () => {
     const host = await newPage(browser);
     await signIn(host, dev.url);
-    await host.getByLabel('Room name').fill('Failing room');
-    await host.getByRole('button', { name: 'Create room' }).click();
-    await host.getByRole('link', { name: 'Failing room' }).click();
+    await openNewRoom(host, 'Failing room');
     const panel = host.getByRole('region', { name: 'Recording' });
     await panel.getByRole('button', { name: 'Start recording' }).waitFor();
 
@@ -158,9 +153,7 @@ describe('the maximum duration', () => {
   test('counts down and alerts everyone when it stops the recording', async () => {
     const host = await newPage(browser);
     await signIn(host, dev.url);
-    await host.getByLabel('Room name').fill('Short room');
-    await host.getByRole('button', { name: 'Create room' }).click();
-    await host.getByRole('link', { name: 'Short room' }).click();
+    await openNewRoom(host, 'Short room');
     const panel = host.getByRole('region', { name: 'Recording' });
     await panel.getByText('Maximum duration: 6 s').waitFor();
     await panel.getByRole('button', { name: 'Start recording' }).click();
@@ -201,9 +194,7 @@ describe('auto-record', () => {
   test('an auto-recorded room produces a recording without a click', async () => {
     const host = await newPage(browser);
     await signIn(host, dev.url);
-    await host.getByLabel('Room name').fill('Daily standup');
-    await host.getByRole('button', { name: 'Create room' }).click();
-    await host.getByRole('link', { name: 'Daily standup' }).click();
+    await openNewRoom(host, 'Daily standup');
     const roomUrl = host.url();
     const panel = host.getByRole('region', { name: 'Recording' });
     const auto = panel.getByRole('group', { name: 'Record automatically' });
@@ -253,9 +244,7 @@ describe('asking the hosts to record', () => {
   test('a guest asks, and the host gets a toast that opens the recording panel', async () => {
     const host = await newPage(browser);
     await signIn(host, dev.url);
-    await host.getByLabel('Room name').fill('Town hall');
-    await host.getByRole('button', { name: 'Create room' }).click();
-    await host.getByRole('link', { name: 'Town hall' }).click();
+    await openNewRoom(host, 'Town hall');
     const roomUrl = host.url();
     const hostPanel = host.getByRole('region', { name: 'Recording' });
     await hostPanel.getByRole('button', { name: 'Start recording' }).waitFor();
@@ -318,9 +307,7 @@ describe('transcripts', () => {
   test('the recording page shows the transcript being made, then its link', async () => {
     const host = await newPage(browser);
     await signIn(host, dev.url);
-    await host.getByLabel('Room name').fill('Board meeting');
-    await host.getByRole('button', { name: 'Create room' }).click();
-    await host.getByRole('link', { name: 'Board meeting' }).click();
+    await openNewRoom(host, 'Board meeting');
     const panel = host.getByRole('region', { name: 'Recording' });
     // With a transcription service, the mode is a transcript and says nothing of audio.
     await panel.getByRole('radio', { name: 'Transcript' }).check();

@@ -35,6 +35,21 @@ async fn recordings_of(app: &TestApp, owner: &TestUser, room: &Value) -> Vec<Val
         .collect()
 }
 
+/// Waits for the room's auto-started recording to be active.
+async fn auto_started(app: &TestApp, owner: &TestUser, room: &Value) -> Value {
+    eventually(
+        "an auto-started recording",
+        Duration::from_secs(20),
+        || async {
+            recordings_of(app, owner, room)
+                .await
+                .into_iter()
+                .find(|r| r["status"] == "active")
+        },
+    )
+    .await
+}
+
 #[tokio::test]
 async fn an_auto_recorded_room_records_while_people_are_in_it() {
     let app = spawn_app().await;
@@ -58,17 +73,7 @@ async fn an_auto_recorded_room_records_while_people_are_in_it() {
     // The first person in starts it, with nobody clicking anything.
     let people = app.livekit.participants();
     people.join(&room_id, &unique("alice"), "Alice");
-    let recording = eventually(
-        "an auto-started recording",
-        Duration::from_secs(20),
-        || async {
-            recordings_of(&app, &host, &room)
-                .await
-                .into_iter()
-                .find(|r| r["status"] == "active")
-        },
-    )
-    .await;
+    let recording = auto_started(&app, &host, &room).await;
     let recording_id = recording["id"].as_str().unwrap().to_owned();
     assert_eq!(recording["mode"], "screen_recording");
     eventually("participants see it", Duration::from_secs(10), || async {
@@ -122,17 +127,7 @@ async fn a_host_can_stop_an_auto_recording_and_it_does_not_start_again_while_peo
 
     let people = app.livekit.participants();
     people.join(&room_id, &unique("alice"), "Alice");
-    let recording = eventually(
-        "an auto-started recording",
-        Duration::from_secs(20),
-        || async {
-            recordings_of(&app, &host, &room)
-                .await
-                .into_iter()
-                .find(|r| r["status"] == "active")
-        },
-    )
-    .await;
+    let recording = auto_started(&app, &host, &room).await;
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let reply = app.stop(&room, &host, json!({})).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
