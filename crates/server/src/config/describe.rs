@@ -321,6 +321,10 @@ impl Config {
                 some(connections.header_timeout.as_secs().to_string()),
             ),
             (
+                "MEET_RECORDER_BODY_TIMEOUT_S",
+                some(connections.body_timeout.as_secs().to_string()),
+            ),
+            (
                 "MEET_RECORDER_EVENT_STREAMS_PER_CLIENT",
                 some(connections.event_streams_per_client.to_string()),
             ),

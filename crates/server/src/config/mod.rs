@@ -219,6 +219,9 @@ pub struct ConnectionSettings {
     /// How long a client has to send a request's headers, and how long an idle keep-alive
     /// connection is kept (`MEET_RECORDER_HEADER_TIMEOUT_S`).
     pub header_timeout: Duration,
+    /// How long a client has to send a request's whole body
+    /// (`MEET_RECORDER_BODY_TIMEOUT_S`); beyond, 408.
+    pub body_timeout: Duration,
     /// Open `recording-events` streams per client address
     /// (`MEET_RECORDER_EVENT_STREAMS_PER_CLIENT`); beyond, 429.
     pub event_streams_per_client: usize,
@@ -235,6 +238,7 @@ fn connection_settings(source: &Source) -> Result<ConnectionSettings, ConfigErro
     Ok(ConnectionSettings {
         max_connections: positive("MEET_RECORDER_MAX_CONNECTIONS", 512)? as usize,
         header_timeout: Duration::from_secs(positive("MEET_RECORDER_HEADER_TIMEOUT_S", 10)?),
+        body_timeout: Duration::from_secs(positive("MEET_RECORDER_BODY_TIMEOUT_S", 10)?),
         event_streams_per_client: positive("MEET_RECORDER_EVENT_STREAMS_PER_CLIENT", 32)? as usize,
     })
 }

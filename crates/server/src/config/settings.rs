@@ -176,6 +176,7 @@ pub const SETTINGS: &[Setting] = &[
     setting("MEET_RECORDER_TRUSTED_PROXIES", Plain, Connections, "", "reverse proxies whose X-Forwarded-For is believed"),
     setting("MEET_RECORDER_MAX_CONNECTIONS", Plain, Connections, "512", "open HTTP connections at most"),
     setting("MEET_RECORDER_HEADER_TIMEOUT_S", Plain, Connections, "10", "seconds to send a request's headers; idle keep-alive"),
+    setting("MEET_RECORDER_BODY_TIMEOUT_S", Plain, Connections, "10", "seconds to send a request's whole body; beyond, 408"),
     setting("MEET_RECORDER_EVENT_STREAMS_PER_CLIENT", Plain, Connections, "32", "open recording-events streams per client"),
 ];
 

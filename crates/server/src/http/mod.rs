@@ -142,6 +142,10 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(system::readyz))
         .route("/metrics", get(system::metrics))
         .fallback(web::serve)
+        .layer(middleware::from_fn_with_state(
+            state.config.connections.body_timeout,
+            guard::body_deadline,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(Extension(room_events::EventStreamLimiter::new(
             state.config.connections.event_streams_per_client,

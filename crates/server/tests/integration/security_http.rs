@@ -539,6 +539,48 @@ async fn clients_that_take_too_long_to_send_their_headers_are_disconnected() {
     closed_after(&mut idle, started, Duration::from_secs(5)).await;
 }
 
+#[tokio::test]
+async fn a_body_that_trickles_in_is_answered_408_and_the_connection_closed() {
+    let app = spawn_app_with(&[("MEET_RECORDER_BODY_TIMEOUT_S", "1")], |_| {}).await;
+    // Sends its headers at once, then one byte of its body every 200 ms.
+    let started = Instant::now();
+    let mut slow = TcpStream::connect(app.addr).await.unwrap();
+    slow.write_all(
+        b"POST /api/v1.0/auth/login/ HTTP/1.1\r\nHost: x\r\n\
+          Content-Type: application/json\r\nContent-Length: 200\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let dribble = async {
+        for byte in br#"{"email": "someone@example.com", "password": "#.iter() {
+            if slow.write_all(&[*byte]).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(3), dribble).await;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), slow.read_to_end(&mut answer)).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"code\":\"body-timeout\""), "{answer}");
+    let held = started.elapsed();
+    assert!(held < Duration::from_secs(6), "{held:?}");
+    println!("a trickling body was answered 408 after {held:?}");
+
+    // A body sent at once is served as ever.
+    let reply = app
+        .request(
+            Method::POST,
+            "auth/login/",
+            None,
+            Some(json!({"email": "nobody@example.com", "password": "wrong"})),
+        )
+        .await;
+    assert_eq!(reply.status, 400, "{}", reply.body);
+}
+
 /// A raw connection holding one guest event stream open (the answer's head read).
 async fn hold_event_stream(app: &TestApp, room_id: &str) -> TcpStream {
     let mut stream = TcpStream::connect(app.addr).await.unwrap();
