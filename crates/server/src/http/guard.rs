@@ -307,6 +307,51 @@ pub async fn security_headers(
     response
 }
 
+/// Reads a request's whole body (at most [`super::MAX_BODY_BYTES`]) before any handler,
+/// within the body timeout: the header timeout bounds how long headers may take, this
+/// bounds the body, so a client trickling a body byte by byte holds no connection for
+/// long. A too large body is 413 `body-too-large`, a late one 408 `body-timeout`.
+pub async fn body_deadline(
+    State(timeout): State<std::time::Duration>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    match tokio::time::timeout(timeout, axum::body::to_bytes(body, super::MAX_BODY_BYTES)).await {
+        Ok(Ok(bytes)) => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+        Ok(Err(error)) => {
+            let too_large = std::error::Error::source(&error)
+                .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
+            if too_large {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body-too-large",
+                    "The request body is too large.",
+                )
+                .into_response()
+            } else {
+                ApiError::bad_request("invalid-body", "The request body could not be read.")
+                    .into_response()
+            }
+        }
+        Err(_) => {
+            let mut response = ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "body-timeout",
+                "The request body did not arrive in time.",
+            )
+            .into_response();
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            response
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -427,50 +472,5 @@ mod tests {
             default.contains("connect-src 'self' ws://127.0.0.1:7880 http://127.0.0.1:7880;"),
             "{default}"
         );
-    }
-}
-
-/// Reads a request's whole body (at most [`super::MAX_BODY_BYTES`]) before any handler,
-/// within the body timeout: the header timeout bounds how long headers may take, this
-/// bounds the body, so a client trickling a body byte by byte holds no connection for
-/// long. A too large body is 413 `body-too-large`, a late one 408 `body-timeout`.
-pub async fn body_deadline(
-    State(timeout): State<std::time::Duration>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let (parts, body) = request.into_parts();
-    match tokio::time::timeout(timeout, axum::body::to_bytes(body, super::MAX_BODY_BYTES)).await {
-        Ok(Ok(bytes)) => {
-            next.run(Request::from_parts(parts, Body::from(bytes)))
-                .await
-        }
-        Ok(Err(error)) => {
-            let too_large = std::error::Error::source(&error)
-                .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
-            if too_large {
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "body-too-large",
-                    "The request body is too large.",
-                )
-                .into_response()
-            } else {
-                ApiError::bad_request("invalid-body", "The request body could not be read.")
-                    .into_response()
-            }
-        }
-        Err(_) => {
-            let mut response = ApiError::new(
-                StatusCode::REQUEST_TIMEOUT,
-                "body-timeout",
-                "The request body did not arrive in time.",
-            )
-            .into_response();
-            response
-                .headers_mut()
-                .insert(header::CONNECTION, HeaderValue::from_static("close"));
-            response
-        }
     }
 }
