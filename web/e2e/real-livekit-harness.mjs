@@ -283,7 +283,19 @@ export async function startEgressWorker(stack) {
   }
   const child = spawn(
     binary,
-    ['--redis', stack.livekit.MEETREC_LIVEKIT_REDIS, '--local-dir', stack.storageDir, '--admin', '127.0.0.1:0'],
+    // The browser tests stop their recordings by hand: a session limit far beyond any test
+    // (the worker's default is 30 s) keeps a slow run from ending one first, which made the
+    // host's Stop button vanish before it was clicked.
+    [
+      '--redis',
+      stack.livekit.MEETREC_LIVEKIT_REDIS,
+      '--local-dir',
+      stack.storageDir,
+      '--admin',
+      '127.0.0.1:0',
+      '--max-duration',
+      '10m',
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';
