@@ -16,7 +16,7 @@
 //!   in-process LiveKit emulator, its simulated participants, and `meet-recorder bench`.
 //!
 //! Dependencies point one way: `config` ← `adapters` ← `engine` ← `http` ← `app` ←
-//! `cli`, with `dev` beside `cli`; a unit test (`layering`) holds the code to it.
+//! `dev` ← `cli`; a unit test (`layering`) holds the code to it.
 
 pub mod adapters;
 pub mod app;
