@@ -88,6 +88,8 @@ if ! redis_answers; then
         apt_install redis-server
     fi
     log "starting Redis on 127.0.0.1:6379"
+    # Its log goes to the cache, which a fresh machine has not created yet.
+    mkdir -p "$CACHE_DIR"
     redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
         --logfile "$CACHE_DIR/redis.log" >&2
     for _ in $(seq 1 50); do redis_answers && break; sleep 0.1; done
