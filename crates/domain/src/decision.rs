@@ -77,6 +77,9 @@ pub enum FollowUp {
     NotifyOwners(Notification),
     /// Hand the file to the transcription service.
     Transcribe,
+    /// The room no longer records what this recording captured: who may publish there
+    /// may change (see [`crate::may_publish`]).
+    ReviewPublishing,
 }
 
 /// What the decision depends on besides the status and the event.
@@ -87,6 +90,9 @@ pub struct Circumstances {
     /// The service is stopping it for its maximum duration (`stop_reason` = `limit`): the
     /// egress's `ENDING` may come before the service's own stop returns.
     pub stopping_for_limit: bool,
+    /// The room asks its participants for consent: who may publish depends on what it
+    /// records.
+    pub room_asks_consent: bool,
 }
 
 /// A move and what follows from it.
@@ -219,6 +225,11 @@ pub fn decide(from: Status, event: Event, circumstances: Circumstances) -> Optio
         ) => Decision::to(Expired),
         _ => return None,
     };
+    // A recording that stops capturing no longer holds back those who did not consent.
+    if circumstances.room_asks_consent && from.may_be_recording() && !decision.to.may_be_recording()
+    {
+        return Some(decision.then(FollowUp::ReviewPublishing));
+    }
     Some(decision)
 }
 
@@ -333,6 +344,36 @@ mod tests {
         assert_eq!(
             moved(Status::Stopped, Event::FileMissing).follow_ups,
             [FollowUp::NotifyOwners(Notification::Failed)]
+        );
+    }
+
+    #[test]
+    fn publishing_is_reviewed_once_when_a_recording_in_a_room_asking_consent_stops_capturing() {
+        let asking = Circumstances {
+            room_asks_consent: true,
+            ..Default::default()
+        };
+        let follow_ups = |from, event| decide(from, event, asking).unwrap().follow_ups;
+        assert_eq!(
+            follow_ups(Status::Active, Event::EgressEnding),
+            [FollowUp::ReviewPublishing]
+        );
+        assert_eq!(
+            follow_ups(Status::Initiated, Event::StartFailed),
+            [FollowUp::ReviewPublishing]
+        );
+        // Still recording, or already stopped: nothing to review.
+        assert!(follow_ups(Status::Initiated, Event::EgressRecording).is_empty());
+        assert!(follow_ups(Status::Active, Event::Stopped(StopAnswer::Failed)).is_empty());
+        assert_eq!(
+            follow_ups(Status::Stopped, Event::EgressEnded(EgressEnd::Complete)),
+            [FollowUp::ConfirmFile]
+        );
+        // A room that does not ask has nothing to review.
+        assert!(
+            moved(Status::Active, Event::EgressEnding)
+                .follow_ups
+                .is_empty()
         );
     }
 

@@ -8,12 +8,15 @@
 //!   status, the jobs that follow, what the room sees and is told ([`transition`] is its
 //!   status alone).
 //! - [`Role`], [`RecordingAbilities`]: permissions.
-//! - [`RoomSettings`]: a room's recording settings (auto-record).
+//! - [`RoomSettings`]: a room's recording settings (auto-record, visibility, consent).
+//! - [`RecordingConsent`], [`may_publish`]: what a recording room asks of participants.
 
+mod consent;
 mod decision;
 mod options;
 mod room_settings;
 
+pub use consent::{ConsentDecision, RecordingConsent, may_publish};
 pub use decision::{
     Circumstances, Decision, FollowUp, Notification, ON_CREATE, RoomEffect, RoomMessage, RoomState,
     decide,
@@ -93,6 +96,9 @@ impl Status {
     pub const OPEN: &'static [Status] = &[Status::Initiated, Status::Active];
     /// A host may stop it: its egress runs, or a stop failed and it may still run.
     pub const STOPPABLE: &'static [Status] = &[Status::Active, Status::FailedToStop];
+    /// The room may be being recorded: open, or a stop failed.
+    pub const MAY_BE_RECORDING: &'static [Status] =
+        &[Status::Initiated, Status::Active, Status::FailedToStop];
     /// An egress may still be running or writing the file.
     pub const AWAITING_EGRESS: &'static [Status] = &[
         Status::Initiated,
@@ -114,7 +120,7 @@ impl Status {
 
     /// The room may be being recorded: participants see the badge.
     pub fn may_be_recording(self) -> bool {
-        self.is_open() || self == Status::FailedToStop
+        Self::MAY_BE_RECORDING.contains(&self)
     }
 
     pub fn is_stoppable(self) -> bool {

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::{Mode, Role};
+use crate::{Mode, RecordingConsent, Role};
 
 /// The recording settings of a room.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -12,6 +12,9 @@ pub struct RoomSettings {
     pub auto_record: Vec<Mode>,
     /// Who besides the room's hosts may see its recordings.
     pub recordings_visible_to: RecordingsVisibleTo,
+    /// What participants are asked while the room records. A change applies at once, to
+    /// the recordings running too.
+    pub recording_consent: RecordingConsent,
 }
 
 /// Who sees a room's recordings. Its hosts (owners and administrators) always do, and own
@@ -79,6 +82,8 @@ pub enum SettingsError {
     DuplicateMode(Mode),
     #[error("configuration.recordings_visible_to must be owners, administrators or members.")]
     UnknownVisibility,
+    #[error("configuration.recording_consent must be off, notice or ask.")]
+    UnknownConsent,
 }
 
 impl RoomSettings {
@@ -115,9 +120,17 @@ impl RoomSettings {
                 .and_then(RecordingsVisibleTo::parse)
                 .ok_or(SettingsError::UnknownVisibility)?,
         };
+        let recording_consent = match object.get("recording_consent") {
+            None | Some(Value::Null) => RecordingConsent::default(),
+            Some(value) => value
+                .as_str()
+                .and_then(RecordingConsent::parse)
+                .ok_or(SettingsError::UnknownConsent)?,
+        };
         Ok(Self {
             auto_record,
             recordings_visible_to,
+            recording_consent,
         })
     }
 }
@@ -206,6 +219,16 @@ mod tests {
         assert_eq!(
             RoomSettings::parse(&json!({"auto_record": ["transcript", "transcript"]})),
             Err(SettingsError::DuplicateMode(Mode::Transcript))
+        );
+        assert_eq!(
+            RoomSettings::parse(&json!({"recording_consent": "always"})),
+            Err(SettingsError::UnknownConsent)
+        );
+        assert_eq!(
+            RoomSettings::parse(&json!({"recording_consent": "ask"}))
+                .unwrap()
+                .recording_consent,
+            RecordingConsent::Ask
         );
     }
 }

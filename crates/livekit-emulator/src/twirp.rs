@@ -249,6 +249,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         Rpc::UpdateRoomMetadata => update_room_metadata(&shared, &call),
         Rpc::SendData => send_data(&shared, &call),
         Rpc::ListParticipants => list_participants(&shared, &call),
+        Rpc::UpdateParticipant => update_participant(&shared, &call),
     };
     result.unwrap_or_else(IntoResponse::into_response)
 }
@@ -275,6 +276,7 @@ enum Rpc {
     UpdateRoomMetadata,
     SendData,
     ListParticipants,
+    UpdateParticipant,
 }
 
 impl Rpc {
@@ -290,6 +292,7 @@ impl Rpc {
             Self::UpdateRoomMetadata => "livekit.RoomService/UpdateRoomMetadata",
             Self::SendData => "livekit.RoomService/SendData",
             Self::ListParticipants => "livekit.RoomService/ListParticipants",
+            Self::UpdateParticipant => "livekit.RoomService/UpdateParticipant",
         }
     }
 
@@ -305,6 +308,7 @@ impl Rpc {
             "livekit.RoomService/UpdateRoomMetadata" => Self::UpdateRoomMetadata,
             "livekit.RoomService/SendData" => Self::SendData,
             "livekit.RoomService/ListParticipants" => Self::ListParticipants,
+            "livekit.RoomService/UpdateParticipant" => Self::UpdateParticipant,
             _ => return None,
         })
     }
@@ -403,4 +407,35 @@ fn list_participants(shared: &Shared, call: &Call) -> Result<Response, TwirpErro
             .unwrap_or_default(),
     };
     Ok(call.respond(&response, "livekit.ListParticipantsResponse"))
+}
+
+fn update_participant(shared: &Shared, call: &Call) -> Result<Response, TwirpError> {
+    let request: proto::UpdateParticipantRequest = call.decode()?;
+    call.require(Grant::Admin {
+        room: &request.room,
+    })?;
+    let mut inner = shared.inner.lock().unwrap();
+    // The real server looks the participant up in its store first.
+    let participant = inner
+        .rooms
+        .get_mut(&request.room)
+        .and_then(|room| {
+            room.participants
+                .iter_mut()
+                .find(|p| p.identity == request.identity)
+        })
+        .ok_or_else(|| TwirpError::from_psrpc("not_found", "participant not found"))?;
+    // Empty fields leave what they name unchanged, as the real server does.
+    if let Some(permission) = request.permission {
+        participant.permission = Some(permission);
+    }
+    if !request.metadata.is_empty() {
+        participant.metadata = request.metadata;
+    }
+    if !request.name.is_empty() {
+        participant.name = request.name;
+    }
+    participant.attributes.extend(request.attributes);
+    participant.version += 1;
+    Ok(call.respond(&*participant, "livekit.ParticipantInfo"))
 }

@@ -11,4 +11,9 @@ url: string,
 /**
  * The LiveKit room name: the room's id.
  */
-room: string, token: string, };
+room: string, token: string, 
+/**
+ * Whether the token lets its holder publish: not until they accept the recording, in
+ * a room that asks for consent while it records.
+ */
+may_publish: boolean, };

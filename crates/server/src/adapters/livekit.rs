@@ -25,9 +25,13 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// answers `unavailable`. Giving up earlier would leave a start we know nothing of.
 const EGRESS_START_TIMEOUT: Duration = Duration::from_secs(40);
 const JOIN_TOKEN_TTL: Duration = Duration::from_secs(6 * 3600);
-/// What a participant may publish: LiveKit's names for the sources a meeting uses.
-const PUBLISHABLE_SOURCES: [&str; 4] =
-    ["camera", "microphone", "screen_share", "screen_share_audio"];
+/// What a participant may publish: the sources a meeting uses.
+const PUBLISHABLE_SOURCES: [proto::TrackSource; 4] = [
+    proto::TrackSource::Camera,
+    proto::TrackSource::Microphone,
+    proto::TrackSource::ScreenShare,
+    proto::TrackSource::ScreenShareAudio,
+];
 
 /// A LiveKit call that failed: unreachable, or a Twirp error with its code.
 #[derive(Debug, thiserror::Error)]
@@ -331,10 +335,11 @@ impl LiveKit {
     }
 
     /// A token that lets `identity` join `room` (the room id): subscribe, send data, and
-    /// publish a camera, a microphone and a screen share, nothing else. It grants no
-    /// admin, recorder or hidden rights, and no changing one's own name or metadata (the
-    /// name shown is the one the service issued).
-    pub fn join_token(&self, room: &str, identity: &str, name: &str) -> String {
+    /// publish a camera, a microphone and a screen share (when `may_publish`; a room that
+    /// asks for consent withholds it until the participant accepts), nothing else. It
+    /// grants no admin, recorder or hidden rights, and no changing one's own name or
+    /// metadata (the name shown is the one the service issued).
+    pub fn join_token(&self, room: &str, identity: &str, name: &str, may_publish: bool) -> String {
         AccessToken::with_api_key(
             &self.settings.api_key,
             self.settings.api_secret.expose_secret(),
@@ -345,18 +350,90 @@ impl LiveKit {
         .with_grants(VideoGrants {
             room_join: true,
             room: room.to_owned(),
-            can_publish: Some(true),
+            can_publish: Some(may_publish),
             can_subscribe: Some(true),
             can_publish_data: Some(true),
+            // A token names them as LiveKit's protocol does, in lower case.
             can_publish_sources: PUBLISHABLE_SOURCES
                 .iter()
-                .map(|s| (*s).to_owned())
+                .map(|source| source.as_str_name().to_ascii_lowercase())
                 .collect(),
             can_update_own_metadata: Some(false),
             ..Default::default()
         })
         .to_jwt()
         .expect("a token with identity and room always signs")
+    }
+
+    /// Who a join token this service issued was for: `(identity, name)`, when the token is
+    /// ours (our key and secret), unexpired, and for joining `room`.
+    pub fn join_token_holder(&self, token: &str, room: &str) -> Option<(String, String)> {
+        let claims = TokenVerifier::with_api_key(
+            &self.settings.api_key,
+            self.settings.api_secret.expose_secret(),
+        )
+        .verify(token)
+        .ok()?;
+        (claims.video.room_join && claims.video.room == room && !claims.sub.is_empty())
+            .then_some((claims.sub, claims.name))
+    }
+
+    /// The room's participants (none when the room does not exist).
+    pub async fn participants(
+        &self,
+        room: &str,
+    ) -> Result<Vec<proto::ParticipantInfo>, LiveKitError> {
+        let request = proto::ListParticipantsRequest {
+            room: room.to_owned(),
+        };
+        let response: proto::ListParticipantsResponse = self
+            .twirp
+            .call(
+                "RoomService",
+                "ListParticipants",
+                request,
+                admin_grant(room),
+                REQUEST_TIMEOUT,
+            )
+            .await?;
+        Ok(response.participants)
+    }
+
+    /// Grants or withdraws a participant's right to publish, keeping the rest of what a
+    /// join token gives. Withdrawing unpublishes what they publish.
+    pub async fn set_may_publish(
+        &self,
+        room: &str,
+        identity: &str,
+        may_publish: bool,
+    ) -> Result<(), LiveKitError> {
+        let request = proto::UpdateParticipantRequest {
+            room: room.to_owned(),
+            identity: identity.to_owned(),
+            permission: Some(proto::ParticipantPermission {
+                can_subscribe: true,
+                can_publish: may_publish,
+                can_publish_data: true,
+                can_publish_sources: PUBLISHABLE_SOURCES
+                    .iter()
+                    .map(|source| *source as i32)
+                    .collect(),
+                can_update_metadata: false,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let _: proto::ParticipantInfo = self
+            .twirp
+            .call(
+                "RoomService",
+                "UpdateParticipant",
+                request,
+                admin_grant(room),
+                REQUEST_TIMEOUT,
+            )
+            .await?;
+        Ok(())
     }
 
     pub fn public_url(&self) -> &str {
@@ -510,6 +587,18 @@ impl Twirp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens_name_the_publishable_sources_as_livekit_does() {
+        let names: Vec<String> = PUBLISHABLE_SOURCES
+            .iter()
+            .map(|source| source.as_str_name().to_ascii_lowercase())
+            .collect();
+        assert_eq!(
+            names,
+            ["camera", "microphone", "screen_share", "screen_share_audio"]
+        );
+    }
 
     #[test]
     fn the_http_client_builds_with_and_without_verification() {

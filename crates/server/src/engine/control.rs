@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use meet_recorder_domain::{
-    Event, Layout, Mode, ON_CREATE, RecordingOptions, RoomSettings, Status, StopAnswer,
+    Event, Layout, Mode, ON_CREATE, RecordingConsent, RecordingOptions, RoomSettings, Status,
+    StopAnswer,
 };
 use uuid::Uuid;
 
@@ -15,6 +16,7 @@ use crate::{
     },
     config::Config,
     engine::{
+        consent::{Consent, consent_of},
         egress::stop_answer,
         jobs::{AutoRecordAction, Job},
         lifecycle::Lifecycle,
@@ -53,6 +55,7 @@ pub enum StopError {
 
 pub struct RecordingControl {
     lifecycle: Arc<Lifecycle>,
+    consent: Arc<Consent>,
     db: Db,
     livekit: Arc<LiveKit>,
     config: Arc<Config>,
@@ -61,12 +64,14 @@ pub struct RecordingControl {
 impl RecordingControl {
     pub fn new(
         lifecycle: Arc<Lifecycle>,
+        consent: Arc<Consent>,
         db: Db,
         livekit: Arc<LiveKit>,
         config: Arc<Config>,
     ) -> Self {
         Self {
             lifecycle,
+            consent,
             db,
             livekit,
             config,
@@ -105,6 +110,14 @@ impl RecordingControl {
             Err(StoreError::Conflict) => return Err(StartError::AlreadyInProgress),
             Err(StoreError::Other(error)) => return Err(error.into()),
         };
+        // In a room that asks for consent, those who have not accepted stop publishing
+        // before the egress can capture them. A crash before this is enqueued leaves a
+        // recording whose egress was never asked for, which reconciliation fails.
+        if consent_of(room) == RecordingConsent::Ask {
+            self.consent
+                .review_later(room.id, &format!("{}:created", recording.id))
+                .await?;
+        }
         // Participants see "starting" before any webhook about the egress can arrive.
         self.lifecycle.show_once(&recording, ON_CREATE).await;
         let started = self

@@ -16,6 +16,8 @@ pub const TRANSCRIBE: &str = "transcribe";
 pub const DELETE_FILE: &str = "delete_file";
 /// The stored kind of [`Job::AutoRecord`].
 pub const AUTO_RECORD: &str = "auto_record";
+/// The stored kind of [`Job::ReviewPublishing`].
+pub const REVIEW_PUBLISHING: &str = "review_publishing";
 
 /// A background job: its kind names the variant (the `kind` column), its fields are the
 /// JSON payload.
@@ -40,6 +42,10 @@ pub enum Job {
         action: AutoRecordAction,
         trigger: String,
     },
+    /// Grant or withdraw publishing in a room that asks (or asked) for consent, so that
+    /// exactly those who accepted what it records publish; `{"room_id", "trigger"}` (what
+    /// changed: a recording's move, a join, the setting).
+    ReviewPublishing { room_id: Uuid, trigger: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +71,7 @@ impl Job {
             Job::Transcribe { .. } => TRANSCRIBE,
             Job::DeleteFile { .. } => DELETE_FILE,
             Job::AutoRecord { .. } => AUTO_RECORD,
+            Job::ReviewPublishing { .. } => REVIEW_PUBLISHING,
         }
     }
 
@@ -83,6 +90,9 @@ impl Job {
                 action,
                 trigger,
             } => json!({ "room_id": room_id, "action": action.as_str(), "trigger": trigger }),
+            Job::ReviewPublishing { room_id, trigger } => {
+                json!({ "room_id": room_id, "trigger": trigger })
+            }
         }
     }
 
@@ -101,6 +111,9 @@ impl Job {
                 action,
                 trigger,
             } => format!("auto-record:{}:{room_id}:{trigger}", action.as_str()),
+            Job::ReviewPublishing { room_id, trigger } => {
+                format!("review-publishing:{room_id}:{trigger}")
+            }
         }
     }
 
@@ -115,21 +128,30 @@ impl Job {
                 key: key.to_owned(),
             });
         }
-        if kind == AUTO_RECORD {
-            let room_id = payload["room_id"]
+        let room_id = || {
+            payload["room_id"]
                 .as_str()
                 .and_then(|id| id.parse::<Uuid>().ok())
-                .ok_or_else(|| format!("payload has no room_id: {payload}"))?;
+                .ok_or_else(|| format!("payload has no room_id: {payload}"))
+        };
+        let trigger = || payload["trigger"].as_str().unwrap_or_default().to_owned();
+        if kind == REVIEW_PUBLISHING {
+            return Ok(Job::ReviewPublishing {
+                room_id: room_id()?,
+                trigger: trigger(),
+            });
+        }
+        if kind == AUTO_RECORD {
+            let room_id = room_id()?;
             let action = match payload["action"].as_str() {
                 Some("start") => AutoRecordAction::Start,
                 Some("stop") => AutoRecordAction::Stop,
                 _ => return Err(format!("payload has no action: {payload}")),
             };
-            let trigger = payload["trigger"].as_str().unwrap_or_default().to_owned();
             return Ok(Job::AutoRecord {
                 room_id,
                 action,
-                trigger,
+                trigger: trigger(),
             });
         }
         let recording_id = payload["recording_id"]
@@ -182,6 +204,10 @@ mod tests {
                 room_id: recording_id,
                 action: AutoRecordAction::Stop,
                 trigger: "EV_1".into(),
+            },
+            Job::ReviewPublishing {
+                room_id: recording_id,
+                trigger: "EV_2".into(),
             },
         ] {
             assert_eq!(Job::parse(job.kind(), &job.payload()), Ok(job.clone()));

@@ -15,7 +15,8 @@ use std::{collections::HashMap, sync::Arc};
 
 use livekit_protocol as proto;
 use meet_recorder_domain::{
-    Circumstances, Decision, Event, FollowUp, Mode, RecordingOptions, RoomEffect, Status, decide,
+    Circumstances, Decision, Event, FollowUp, Mode, RecordingConsent, RecordingOptions, RoomEffect,
+    Status, decide,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -152,7 +153,8 @@ impl Lifecycle {
                     .await? =>
             {
                 for follow_up in &decision.follow_ups {
-                    self.enqueue(&mut tx, id, *follow_up).await?;
+                    self.enqueue(&mut tx, &before, decision.to, *follow_up)
+                        .await?;
                 }
                 Some(decision)
             }
@@ -194,6 +196,7 @@ impl Lifecycle {
         Circumstances {
             wants_transcript: self.wants_transcript(recording),
             stopping_for_limit: recording.stop_reason.as_deref() == Some(STOP_REASON_LIMIT),
+            room_asks_consent: recording.room_consent == RecordingConsent::Ask,
         }
     }
 
@@ -201,9 +204,11 @@ impl Lifecycle {
     async fn enqueue(
         &self,
         tx: &mut sqlx::AnyConnection,
-        id: Uuid,
+        recording: &RecordingRow,
+        to: Status,
         follow_up: FollowUp,
     ) -> Result<(), sqlx::Error> {
+        let id = recording.id;
         let job = match follow_up {
             FollowUp::ConfirmFile => Job::ConfirmRecording { recording_id: id },
             FollowUp::NotifyOwners(notification) => Job::NotifyOwners {
@@ -211,6 +216,10 @@ impl Lifecycle {
                 notification,
             },
             FollowUp::Transcribe => Job::Transcribe { recording_id: id },
+            FollowUp::ReviewPublishing => Job::ReviewPublishing {
+                room_id: recording.room_id,
+                trigger: format!("{id}:{to}"),
+            },
         };
         self.enqueue_job(tx, job).await
     }

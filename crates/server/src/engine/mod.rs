@@ -10,6 +10,7 @@
 //! - [`expiry`]: expired recordings and what the database keeps only for a while.
 //! - [`jobs`]: the jobs the queue holds; [`runner`]: their runner. [`metrics`]: counters for `/metrics`.
 //! - [`requests`]: participants asking the hosts for a recording.
+//! - [`consent`]: participants' consent to being recorded, and who may publish meanwhile.
 //! - [`accounts`]: passwords, session and API tokens, sign-in limits.
 //!
 //! The engine knows the adapters (database, LiveKit, object storage, mail, transcription,
@@ -17,6 +18,7 @@
 
 pub mod accounts;
 pub mod completion;
+pub mod consent;
 pub mod control;
 pub mod egress;
 pub mod expiry;
@@ -42,13 +44,14 @@ use crate::{
     config::Config,
 };
 use completion::Completion;
+use consent::Consent;
 use control::RecordingControl;
 use expiry::Expiry;
 use lifecycle::Lifecycle;
 use metrics::Metrics;
 use reconcile::Reconciler;
 use requests::RecordingRequests;
-use runner::JobRunner;
+use runner::{JobRunner, JobWork};
 use webhooks::LiveKitWebhooks;
 
 /// What the engine is built on.
@@ -72,6 +75,7 @@ pub struct Engine {
     pub expiry: Arc<Expiry>,
     pub jobs: Arc<JobRunner>,
     pub requests: Arc<RecordingRequests>,
+    pub consent: Arc<Consent>,
     pub metrics: Arc<Metrics>,
 }
 
@@ -110,8 +114,10 @@ impl Engine {
             config.transcription.clone().map(TranscriptionService::new),
             metrics.clone(),
         ));
+        let consent = Arc::new(Consent::new(lifecycle.clone(), db.clone(), livekit.clone()));
         let control = Arc::new(RecordingControl::new(
             lifecycle.clone(),
+            consent.clone(),
             db.clone(),
             livekit.clone(),
             config.clone(),
@@ -139,13 +145,17 @@ impl Engine {
             jobs: Arc::new(JobRunner::new(
                 db,
                 config,
-                completion.clone(),
-                control.clone(),
-                storage,
+                JobWork {
+                    completion: completion.clone(),
+                    control: control.clone(),
+                    consent: consent.clone(),
+                    storage,
+                },
                 metrics.clone(),
                 jobs_wakeup,
             )),
             control,
+            consent,
             lifecycle,
             reconciler,
             completion,

@@ -20,6 +20,7 @@ use crate::{
     config::Config,
     engine::{
         completion::Completion,
+        consent::Consent,
         control::RecordingControl,
         jobs::{Job, Outcome},
         metrics::Metrics,
@@ -42,13 +43,19 @@ pub fn backoff(base: Duration, attempts: i64) -> Duration {
     delay.mul_f64(jitter)
 }
 
+/// The services that do the jobs' work.
+pub struct JobWork {
+    pub completion: Arc<Completion>,
+    pub control: Arc<RecordingControl>,
+    pub consent: Arc<Consent>,
+    pub storage: Arc<dyn ObjectStorage>,
+}
+
 /// Runs the queued jobs: this instance's background runner, or [`JobRunner::drain`].
 pub struct JobRunner {
     db: Db,
     config: Arc<Config>,
-    completion: Arc<Completion>,
-    control: Arc<RecordingControl>,
-    storage: Arc<dyn ObjectStorage>,
+    work: JobWork,
     metrics: Arc<Metrics>,
     /// Notified when a transaction has enqueued work (see `Lifecycle`).
     wakeup: Arc<tokio::sync::Notify>,
@@ -58,18 +65,14 @@ impl JobRunner {
     pub fn new(
         db: Db,
         config: Arc<Config>,
-        completion: Arc<Completion>,
-        control: Arc<RecordingControl>,
-        storage: Arc<dyn ObjectStorage>,
+        work: JobWork,
         metrics: Arc<Metrics>,
         wakeup: Arc<tokio::sync::Notify>,
     ) -> Self {
         Self {
             db,
             config,
-            completion,
-            control,
-            storage,
+            work,
             metrics,
             wakeup,
         }
@@ -83,7 +86,8 @@ impl JobRunner {
         match job {
             Job::ConfirmRecording { recording_id } => {
                 let last_attempt = row.attempts >= row.max_attempts;
-                self.completion
+                self.work
+                    .completion
                     .confirm_file(recording_id, last_attempt)
                     .await
             }
@@ -91,20 +95,24 @@ impl JobRunner {
                 recording_id,
                 notification,
             } => {
-                self.completion
+                self.work
+                    .completion
                     .notify_owners(recording_id, notification.as_str())
                     .await
             }
             Job::Transcribe { recording_id } => {
-                self.completion.hand_off_transcript(recording_id).await
+                self.work.completion.hand_off_transcript(recording_id).await
             }
             Job::AutoRecord {
                 room_id, action, ..
-            } => match self.control.auto_record(room_id, action).await {
+            } => match self.work.control.auto_record(room_id, action).await {
                 Ok(()) => Outcome::Done,
                 Err(error) => Outcome::Retry(error.to_string()),
             },
-            Job::DeleteFile { key } => match self.storage.delete(&key).await {
+            Job::ReviewPublishing { room_id, .. } => {
+                self.work.consent.review_publishing(room_id).await
+            }
+            Job::DeleteFile { key } => match self.work.storage.delete(&key).await {
                 Ok(()) | Err(StorageError::NotFound) => Outcome::Done,
                 Err(error) => Outcome::Retry(format!("delete {key}: {error}")),
             },

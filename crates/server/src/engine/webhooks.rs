@@ -4,13 +4,14 @@
 use std::sync::Arc;
 
 use livekit_protocol as proto;
-use meet_recorder_domain::RoomSettings;
+use meet_recorder_domain::{RecordingConsent, RoomSettings};
 use uuid::Uuid;
 
 use crate::{
     adapters::{db::Db, livekit::LiveKit},
     config::Config,
     engine::{
+        consent::consent_of,
         egress::{egress_event, recording_id_in},
         jobs::{AutoRecordAction, Job},
         lifecycle::Lifecycle,
@@ -125,10 +126,12 @@ impl LiveKitWebhooks {
         Ok("processed")
     }
 
-    /// Auto-record: someone joined an empty room (start its auto-recorded modes) or the
-    /// last one left (stop them). The work is a job enqueued with the webhook's event id
-    /// in one transaction, so a crash loses neither, a repeated webhook asks nothing twice,
-    /// and LiveKit has its answer without waiting for an egress to start.
+    /// Someone joined or left. Auto-record: someone joined an empty room (start its
+    /// auto-recorded modes) or the last one left (stop them). Consent: someone joined a
+    /// room that asks while it records, perhaps with a token from before the recording
+    /// (review who may publish). The work is jobs enqueued with the webhook's event id in
+    /// one transaction, so a crash loses none, a repeated webhook asks nothing twice, and
+    /// LiveKit has its answer without waiting for an egress to start.
     async fn participant_came_or_went(
         &self,
         event: &proto::WebhookEvent,
@@ -146,19 +149,24 @@ impl LiveKitWebhooks {
         if matches!(participant.kind(), Kind::Egress | Kind::Agent) {
             return Ok("ignored");
         }
+        let joined = event.event == "participant_joined";
         let action = match event.event.as_str() {
-            "participant_joined" if room.num_participants <= 1 => AutoRecordAction::Start,
-            "participant_left" if room.num_participants == 0 => AutoRecordAction::Stop,
-            _ => return Ok("processed"),
+            "participant_joined" if room.num_participants <= 1 => Some(AutoRecordAction::Start),
+            "participant_left" if room.num_participants == 0 => Some(AutoRecordAction::Stop),
+            _ => None,
         };
+        if action.is_none() && !joined {
+            return Ok("processed");
+        }
         let Some(row) = self.db.room(&room_id.to_string()).await? else {
             return Ok("ignored");
         };
-        if RoomSettings::parse(&row.configuration)
-            .unwrap_or_default()
-            .auto_record
-            .is_empty()
-        {
+        let settings = RoomSettings::parse(&row.configuration).unwrap_or_default();
+        let action = action.filter(|_| !settings.auto_record.is_empty());
+        let review = joined
+            && consent_of(&row) == RecordingConsent::Ask
+            && !self.db.recordings_capturing_room(room_id).await?.is_empty();
+        if action.is_none() && !review {
             return Ok("processed");
         }
         let mut tx = self.db.pool().begin().await?;
@@ -175,16 +183,18 @@ impl LiveKitWebhooks {
             }
             event.id.clone()
         };
-        self.lifecycle
-            .enqueue_job(
-                &mut tx,
-                Job::AutoRecord {
-                    room_id,
-                    action,
-                    trigger,
-                },
-            )
-            .await?;
+        if let Some(action) = action {
+            let job = Job::AutoRecord {
+                room_id,
+                action,
+                trigger: trigger.clone(),
+            };
+            self.lifecycle.enqueue_job(&mut tx, job).await?;
+        }
+        if review {
+            let job = Job::ReviewPublishing { room_id, trigger };
+            self.lifecycle.enqueue_job(&mut tx, job).await?;
+        }
         tx.commit().await?;
         self.lifecycle.wake_jobs();
         Ok("processed")

@@ -24,6 +24,7 @@
 mod accounts;
 pub mod auth;
 pub mod client;
+mod consent;
 pub use accounts::LANGUAGES;
 pub mod error;
 mod external_process;
@@ -100,7 +101,9 @@ pub fn router(state: AppState) -> Router {
             "/rooms/{room}/request-recording/",
             post(requests::request_recording),
         )
+        .route("/rooms/{room}/recording-consent/", post(consent::answer))
         .route("/recordings/", get(recordings::list))
+        .route("/recordings/{id}/consents/", get(consent::list))
         .route("/recordings/media-auth/", get(media_auth::media_auth))
         .route("/recordings/{id}/media/", get(media::media))
         .route(

@@ -18,7 +18,7 @@ use super::{
 };
 use crate::{
     adapters::db::{AccessRemoval, RoomRow, StoreError, UserRow},
-    engine::control::DeleteRoomError,
+    engine::{consent::consent_of, control::DeleteRoomError},
     http::AppState,
     http::auth::{CurrentUser, MaybeUser},
 };
@@ -281,6 +281,14 @@ pub async fn update(
         )
         .await?
         .ok_or_else(|| ApiError::not_found("room-not-found", "No Room matches the given query."))?;
+    // Who may publish follows the consent setting at once, for the recordings running too.
+    if consent_of(&room) != consent_of(&updated) {
+        state
+            .engine
+            .consent
+            .review_later(room.id, &format!("settings:{}", updated.updated_at))
+            .await?;
+    }
     Ok(Json(room_view(&updated, role)))
 }
 
@@ -315,15 +323,22 @@ pub async fn token(
     Path(room): Path<String>,
     QueryParams(guest): QueryParams<GuestName>,
 ) -> Result<Json<RoomTokenView>, ApiError> {
-    let (room, _) = load_room_as(&state, &room, user.as_ref()).await?;
+    let (room, role) = load_room_as(&state, &room, user.as_ref()).await?;
     let (identity, name) = participant(user.as_ref(), &guest)?;
+    let is_host = role.is_some_and(Role::is_privileged);
+    let may_publish = state
+        .engine
+        .consent
+        .may_publish_on_join(&room, &identity, is_host)
+        .await?;
     let token = state
         .livekit
-        .join_token(&room.id.to_string(), &identity, &name);
+        .join_token(&room.id.to_string(), &identity, &name, may_publish);
     Ok(Json(RoomTokenView {
         url: state.livekit.public_url().to_owned(),
         room: room.id,
         token,
+        may_publish,
     }))
 }
 

@@ -618,6 +618,7 @@ mod tests {
             room_name: room_name.into(),
             room_slug: "x".into(),
             room_access_level: "public".into(),
+            room_consent: Default::default(),
             status: meet_recorder_domain::Status::Saved,
             mode,
             layout: None,

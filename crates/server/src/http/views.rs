@@ -12,7 +12,10 @@
 
 use std::{collections::BTreeMap, path::PathBuf};
 
-use meet_recorder_domain::{Layout, Mode, RecordingAbilities, Role, Status, TranscriptState};
+use meet_recorder_domain::{
+    ConsentDecision, Layout, Mode, RecordingAbilities, RecordingConsent, Role, Status,
+    TranscriptState,
+};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use ts_rs::{Config, TS};
@@ -82,6 +85,16 @@ ts_union!(
     /// [`Layout`] in TypeScript.
     LayoutTs = "Layout",
     Layout::ALL.iter().map(|layout| layout.as_str())
+);
+ts_union!(
+    /// [`RecordingConsent`] in TypeScript.
+    RecordingConsentTs = "RecordingConsent",
+    RecordingConsent::ALL.iter().map(|consent| consent.as_str())
+);
+ts_union!(
+    /// [`ConsentDecision`] in TypeScript.
+    ConsentDecisionTs = "ConsentDecision",
+    ConsentDecision::ALL.iter().map(|decision| decision.as_str())
 );
 ts_union!(
     /// [`Role`] in TypeScript.
@@ -183,6 +196,35 @@ pub struct RoomTokenView {
     /// The LiveKit room name: the room's id.
     pub room: Uuid,
     pub token: String,
+    /// Whether the token lets its holder publish: not until they accept the recording, in
+    /// a room that asks for consent while it records.
+    pub may_publish: bool,
+}
+
+/// An answer taken (`rooms/{id}/recording-consent/`).
+#[derive(Debug, Serialize, TS)]
+#[ts(rename = "ConsentAnswer")]
+pub struct ConsentAnswerView {
+    #[ts(as = "ConsentDecisionTs")]
+    pub decision: String,
+    /// Whether the participant may publish now.
+    pub may_publish: bool,
+}
+
+/// A participant's answer about a recording (`recordings/{id}/consents/`).
+#[derive(Debug, Serialize, TS)]
+#[ts(rename = "Consent")]
+pub struct ConsentView {
+    /// The name they went by.
+    pub name: String,
+    /// A guest of a public room, not a signed-in user.
+    pub is_guest: bool,
+    /// What the room asked when they answered: `notice` (they acknowledged it) or `ask`.
+    #[ts(as = "RecordingConsentTs")]
+    pub consent: String,
+    #[ts(as = "ConsentDecisionTs")]
+    pub decision: String,
+    pub decided_at: String,
 }
 
 /// Someone's access to a room.
@@ -451,6 +493,8 @@ pub fn export_typescript(dir: &std::path::Path) -> Result<(), ts_rs::ExportError
     NewApiTokenView::export_all(&cfg)?;
     RoomView::export_all(&cfg)?;
     RoomTokenView::export_all(&cfg)?;
+    ConsentAnswerView::export_all(&cfg)?;
+    ConsentView::export_all(&cfg)?;
     RoomAccessView::export_all(&cfg)?;
     RecordingView::export_all(&cfg)?;
     RecordingMessageView::export_all(&cfg)?;
@@ -463,6 +507,8 @@ pub fn export_typescript(dir: &std::path::Path) -> Result<(), ts_rs::ExportError
     LayoutTs::export_all(&cfg)?;
     TranscriptStateTs::export_all(&cfg)?;
     RoleTs::export_all(&cfg)?;
+    RecordingConsentTs::export_all(&cfg)?;
+    ConsentDecisionTs::export_all(&cfg)?;
     LanguageTs::export_all(&cfg)?;
     AccessLevelTs::export_all(&cfg)?;
     write_index(dir)?;

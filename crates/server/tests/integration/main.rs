@@ -8,6 +8,7 @@ mod auto_record;
 mod cli;
 mod cohosts;
 mod completion;
+mod consent;
 mod emulator_faults;
 mod emulator_media;
 mod emulator_protocol;

@@ -26,6 +26,7 @@
 //! - `share_links.rs`: share links (stored by token hash).
 //! - `retention.rs`: pruning what is kept only for a while.
 
+mod consents;
 mod jobs;
 mod recordings;
 mod requests;
@@ -34,6 +35,7 @@ mod rooms;
 mod share_links;
 mod users;
 
+pub use consents::ConsentRow;
 pub use jobs::{JobRow, QueueDepth};
 pub use recordings::{NewRecording, RecordingPatch, RecordingRow};
 pub use requests::{Asked, RecordingRequestRow};
@@ -376,6 +378,11 @@ mod tests {
                 8,
                 "recordings visible to",
                 "9c2becfa9b64f39f52ea03cb06199653dde644ab9305d111a50de06e3de86f1d285fc18c0ab46e60a500219f17712525",
+            ),
+            (
+                9,
+                "recording consents",
+                "3bd1edc236e7fe2af616cfaa79208f6ead2a882b82e9be683a30c52818e9a306e4be6bec522f60efefaa6f4991b238ec",
             ),
         ];
         for (version, description, checksum) in pinned {

@@ -2,7 +2,9 @@
 //! (`... WHERE id = $n AND status = $m`), so of two racing writers exactly one wins and
 //! the other sees it changed nothing.
 
-use meet_recorder_domain::{Layout, Mode, RecordingsVisibleTo, Role, Status, recording_role};
+use meet_recorder_domain::{
+    Layout, Mode, RecordingConsent, RecordingsVisibleTo, Role, Status, recording_role,
+};
 use sqlx::{AnyExecutor, Row, any::AnyRow};
 use uuid::Uuid;
 
@@ -15,6 +17,8 @@ pub struct RecordingRow {
     pub room_name: String,
     pub room_slug: String,
     pub room_access_level: String,
+    /// What the room asks of its participants while it records.
+    pub room_consent: RecordingConsent,
     pub status: Status,
     pub mode: Mode,
     pub layout: Option<Layout>,
@@ -45,6 +49,7 @@ impl RecordingRow {
             room_name,
             room_slug,
             room_access_level,
+            room_consent,
             status,
             mode,
             layout,
@@ -67,6 +72,7 @@ impl RecordingRow {
             && *room_name == other.room_name
             && *room_slug == other.room_slug
             && *room_access_level == other.room_access_level
+            && *room_consent == other.room_consent
             && *status == other.status
             && *mode == other.mode
             && *layout == other.layout
@@ -93,6 +99,10 @@ impl RecordingRow {
             room_name: row.try_get("room_name")?,
             room_slug: row.try_get("room_slug")?,
             room_access_level: row.try_get("room_access_level")?,
+            room_consent: {
+                let consent: String = row.try_get("room_consent")?;
+                RecordingConsent::parse(&consent).unwrap_or_default()
+            },
             status: parse_column(row, "status")?,
             mode: parse_column(row, "mode")?,
             layout: layout.and_then(|l| l.parse().ok()),
@@ -140,7 +150,7 @@ pub struct NewRecording {
 macro_rules! recording_columns {
     () => {
         "rec.id, rec.room_id, r.name AS room_name, r.slug AS room_slug, \
-         r.access_level AS room_access_level, rec.status, rec.mode, rec.layout, rec.options, \
+         r.access_level AS room_access_level, r.recording_consent AS room_consent, rec.status, rec.mode, rec.layout, rec.options, \
          rec.worker_id, rec.started_at, rec.stopped_at, rec.duration_ms, rec.size_bytes, \
          rec.file_location, rec.error, rec.stop_reason, rec.external_process_id, \
          rec.transcript_url, rec.created_at, rec.updated_at"

@@ -167,17 +167,15 @@ impl Db {
         access_level: Option<&str>,
         configuration: Option<&serde_json::Value>,
     ) -> Result<Option<RoomRow>, sqlx::Error> {
-        // The column that lists filter on follows the configuration it copies.
-        let visible_to = configuration.map(|c| {
-            RoomSettings::parse(c)
-                .unwrap_or_default()
-                .recordings_visible_to
-                .as_str()
-        });
+        // The columns that queries read follow the configuration they copy.
+        let settings = configuration.map(|c| RoomSettings::parse(c).unwrap_or_default());
+        let visible_to = settings.as_ref().map(|s| s.recordings_visible_to.as_str());
+        let consent = settings.as_ref().map(|s| s.recording_consent.as_str());
         let row = sqlx::query(
             "UPDATE rooms SET name = COALESCE($1, name), access_level = COALESCE($2, access_level), \
              configuration = COALESCE($5, configuration), \
-             recordings_visible_to = COALESCE($6, recordings_visible_to), updated_at = $3 \
+             recordings_visible_to = COALESCE($6, recordings_visible_to), \
+             recording_consent = COALESCE($7, recording_consent), updated_at = $3 \
              WHERE id = $4 \
              RETURNING id, name, slug, access_level, configuration, created_at, updated_at",
         )
@@ -187,6 +185,7 @@ impl Db {
         .bind(id.to_string())
         .bind(configuration.map(|c| c.to_string()))
         .bind(visible_to)
+        .bind(consent)
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(RoomRow::from_row).transpose()
