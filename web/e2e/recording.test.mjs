@@ -343,3 +343,78 @@ describe('transcripts', () => {
     await screenshot(host, '14-transcript-ready');
   });
 });
+
+describe('consent to being recorded', () => {
+  let dev;
+  let browser;
+  before(async () => {
+    dev = await startDev();
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+    await dev?.stop();
+  });
+
+  /** A guest joins the room under `name` in `locale`. */
+  async function guestJoins(roomUrl, name, locale = 'en-US') {
+    const guest = await newPage(browser, { locale });
+    await guest.goto(roomUrl);
+    const labels = { 'en-US': ['Your name', 'Join'], 'de-DE': ['Ihr Name', 'betreten'] };
+    const [label, join] = labels[locale];
+    await guest.getByLabel(label).fill(name);
+    await guest.getByRole('button', { name: join }).click();
+    return guest;
+  }
+
+  test('late joiners see the notice or answer the question, and the owner sees who did what', async () => {
+    const host = await newPage(browser);
+    await signIn(host, dev.url);
+    await openNewRoom(host, 'Board meeting');
+    const roomUrl = host.url();
+    const panel = host.getByRole('region', { name: 'Recording' });
+    await panel.getByLabel('While it records').selectOption('notice');
+    await panel.getByTestId('auto-record-status').filter({ hasText: 'Saved' }).waitFor();
+    await panel.getByRole('button', { name: 'Start recording' }).click();
+    await panel.getByRole('button', { name: 'Stop recording' }).waitFor({ timeout: 20_000 });
+    // The host decided to record: nobody asks them.
+    assert.equal(await host.getByRole('dialog').count(), 0);
+
+    // A late joiner, in German, is told at once and acknowledges.
+    const grete = await guestJoins(roomUrl, 'Grete', 'de-DE');
+    const notice = grete.getByRole('dialog', { name: 'Dieses Meeting wird aufgenommen' });
+    await notice.waitFor({ timeout: 15_000 });
+    await screenshot(grete, '16-consent-notice-de');
+    await notice.getByRole('button', { name: 'OK' }).click();
+    await notice.waitFor({ state: 'detached' });
+
+    // The host now asks: the next one accepts, the one after leaves.
+    await panel.getByLabel('While it records').selectOption('ask');
+    await panel.getByText('Those who have not accepted may watch and listen').waitFor();
+    const bob = await guestJoins(roomUrl, 'Bob');
+    const question = bob.getByRole('dialog', { name: 'Do you accept being recorded?' });
+    await question.waitFor({ timeout: 15_000 });
+    await screenshot(bob, '17-consent-question');
+    await question.getByRole('button', { name: 'Accept' }).click();
+    await question.waitFor({ state: 'detached' });
+    const carol = await guestJoins(roomUrl, 'Carol');
+    await carol.getByRole('dialog', { name: 'Do you accept being recorded?' }).getByRole('button', { name: 'Leave' }).click();
+    await carol.getByTestId('toast').filter({ hasText: 'You left the meeting' }).waitFor();
+    assert.ok(!carol.url().startsWith(roomUrl), carol.url());
+
+    // The recording's page tells its owner who was told, who accepted, who left.
+    await panel.getByRole('button', { name: 'Stop recording' }).click();
+    await host.getByTestId('toast').filter({ hasText: 'Recording stopped' }).waitFor({ timeout: 20_000 });
+    await host.getByRole('link', { name: 'Recordings' }).click();
+    await host.getByRole('link', { name: /Board meeting/ }).first().click();
+    await host.waitForURL(/\/recording\/[0-9a-f-]{36}$/);
+    const consents = host.getByTestId('consents');
+    await consents.waitFor();
+    const rows = await consents.getByRole('row').allInnerTexts();
+    const row = (name) => rows.find((text) => text.startsWith(name)) ?? '';
+    assert.match(row('Grete (guest)'), /Was told/);
+    assert.match(row('Bob (guest)'), /Accepted/);
+    assert.match(row('Carol (guest)'), /Declined and left/);
+    await screenshot(host, '18-consents-on-recording-page');
+  });
+});

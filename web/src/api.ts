@@ -7,6 +7,9 @@ import type {
   AccessLevel,
   ApiErrorBody,
   Config,
+  Consent,
+  ConsentAnswer,
+  ConsentDecision,
   Language,
   Layout,
   Mode,
@@ -115,6 +118,8 @@ export const api = {
     }),
   stopRecording: (roomId: string, mode: Mode) =>
     request<RecordingMessage>('POST', `rooms/${id(roomId)}/stop-recording/`, { mode }),
+  answerConsent: (roomId: string, token: string, decision: ConsentDecision) =>
+    request<ConsentAnswer>('POST', `rooms/${id(roomId)}/recording-consent/`, { token, decision }),
   requestRecording: (roomId: string, mode: Mode, guestName: string | null) =>
     request<RecordingRequest>('POST', `rooms/${id(roomId)}/request-recording/${query({ name: guestName })}`, {
       mode,
@@ -122,6 +127,8 @@ export const api = {
 
   recordings: (page: number) => request<Page<Recording>>('GET', `recordings/${query({ page, page_size: PAGE_SIZE })}`),
   recording: (recordingId: string) => request<Recording>('GET', `recordings/${id(recordingId)}/`),
+  recordingConsents: (recordingId: string) =>
+    request<Consent[]>('GET', `recordings/${id(recordingId)}/consents/`),
   deleteRecording: (recordingId: string) =>
     request<void>('DELETE', `recordings/${id(recordingId)}/`),
 

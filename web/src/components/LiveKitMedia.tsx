@@ -2,7 +2,7 @@
 // room page with real media needs them.
 import { LiveKitRoom, VideoConference } from '@livekit/components-react';
 import '@livekit/components-styles';
-import { useState } from 'react';
+import { type RefObject, useEffect, useState } from 'react';
 
 import { api } from '../api';
 import { errorText } from '../errorText';
@@ -12,13 +12,18 @@ import { useLoad } from '../hooks/useLoad';
 interface LiveKitMediaProps {
   roomId: string;
   guestName: string | null;
+  /** Holds the join token in use: it proves who answers a consent question. */
+  tokenRef: RefObject<string | null>;
 }
 
-export function LiveKitMedia({ roomId, guestName }: LiveKitMediaProps) {
+export function LiveKitMedia({ roomId, guestName, tokenRef }: LiveKitMediaProps) {
   const { t } = useI18n();
   // Each join asks for a fresh token: a token is short-lived and tied to one connection.
   const [attempt, setAttempt] = useState(0);
   const token = useLoad(() => api.roomToken(roomId, guestName), [roomId, guestName, attempt]);
+  useEffect(() => {
+    tokenRef.current = token.data?.token ?? null;
+  }, [token.data, tokenRef]);
   const [ended, setEnded] = useState<{ error: string | null } | null>(null);
 
   const rejoin = () => {

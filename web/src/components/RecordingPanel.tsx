@@ -1,6 +1,14 @@
 import { useEffect, useId, useRef, useState } from 'react';
 
-import { ApiError, type Config, type Layout, type Mode, type Room, api } from '../api';
+import {
+  ApiError,
+  type Config,
+  type Layout,
+  type Mode,
+  type RecordingConsent,
+  type Room,
+  api,
+} from '../api';
 import { errorText } from '../errorText';
 import { formatClock, formatLength } from '../format';
 import { modeLabel } from '../modeLabel';
@@ -238,6 +246,9 @@ export function RecordingPanel({ room, recording, recordings, loaded }: Recordin
 
 type Configuration = Record<string, unknown>;
 
+/** What a recording room asks of its participants (`recording_consent`). */
+const CONSENTS: readonly RecordingConsent[] = ['off', 'notice', 'ask'];
+
 function asConfiguration(value: Room['configuration']): Configuration {
   return value !== null && typeof value === 'object' && !Array.isArray(value)
     ? (value as Configuration)
@@ -266,8 +277,10 @@ function AutoRecordSettings({
   const [status, setStatus] = useState('');
   const legendId = useId();
   const visibilityId = useId();
+  const consentId = useId();
   const chosen = configuredModes(configuration);
   const visibleToMembers = configuration.recordings_visible_to === 'members';
+  const consent = CONSENTS.find((c) => c === configuration.recording_consent) ?? 'off';
 
   const save = async (change: Configuration) => {
     const previous = configuration;
@@ -316,6 +329,21 @@ function AutoRecordSettings({
           <option value="owners">{t('panel.visibleTo.owners')}</option>
           <option value="members">{t('panel.visibleTo.members')}</option>
         </select>
+      </div>
+      <div className="field">
+        <label htmlFor={consentId}>{t('panel.consent')}</label>
+        <select
+          id={consentId}
+          value={consent}
+          onChange={(event) => void save({ recording_consent: event.target.value })}
+        >
+          {CONSENTS.map((value) => (
+            <option key={value} value={value}>
+              {t(`panel.consent.${value}`)}
+            </option>
+          ))}
+        </select>
+        {consent === 'ask' && <p className="muted">{t('panel.consentHelp')}</p>}
       </div>
       <p className="muted" role="status" data-testid="auto-record-status">
         {status}

@@ -127,9 +127,42 @@ export function RecordingPage() {
           )}
         </section>
       )}
+      {data.abilities.share && <Consents recordingId={data.id} />}
       {state === 'ready' && data.abilities.share && <ShareLinks recordingId={data.id} />}
       {data.abilities.destroy && <DeleteRecording recordingId={data.id} />}
     </>
+  );
+}
+
+/** Who was told or asked about this recording, and what they answered: for its owners,
+ * and only when the room asked anyone. */
+function Consents({ recordingId }: { recordingId: string }) {
+  const { t, language } = useI18n();
+  const consents = useLoad(() => api.recordingConsents(recordingId), [recordingId]);
+  const answers = consents.data ?? [];
+  if (answers.length === 0) return null;
+  return (
+    <section className="card consents" aria-labelledby="consents-title" data-testid="consents">
+      <h2 id="consents-title">{t('consents.title')}</h2>
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">{t('consents.name')}</th>
+            <th scope="col">{t('consents.answer')}</th>
+            <th scope="col">{t('consents.when')}</th>
+          </tr>
+        </thead>
+        <tbody>
+          {answers.map((answer) => (
+            <tr key={`${answer.name}-${answer.decided_at}`}>
+              <td>{answer.is_guest ? t('consents.guest', { name: answer.name }) : answer.name}</td>
+              <td>{t(`consents.${answer.consent === 'ask' ? 'ask' : 'notice'}.${answer.decision}`)}</td>
+              <td>{formatDateTime(language, answer.decided_at)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
   );
 }
 

@@ -1,7 +1,8 @@
-import { type FormEvent, Suspense, lazy, useCallback, useId, useState } from 'react';
+import { type FormEvent, Suspense, lazy, useCallback, useId, useRef, useState } from 'react';
 import { Link, Navigate, useLocation, useParams } from 'react-router';
 
 import { type Mode, type RecordingRequest, type Room, api } from '../api';
+import { ConsentPrompt } from '../components/ConsentPrompt';
 import { RecordingBadge } from '../components/RecordingBadge';
 import { RECORDING_PANEL_ID, RecordingPanel } from '../components/RecordingPanel';
 import { RequestRecording } from '../components/RequestRecording';
@@ -199,6 +200,7 @@ function RoomView({ room, guestName, displayName }: RoomViewProps) {
     [push, t],
   );
   const live = useRecordingState(room.id, guestName, onTransition, onRequest);
+  const mediaToken = useRef<string | null>(null);
   const recordingAvailable =
     config.recording.is_enabled && config.recording.available_modes.length > 0;
   const showPanel = room.is_administrable && recordingAvailable;
@@ -211,6 +213,12 @@ function RoomView({ room, guestName, displayName }: RoomViewProps) {
         <h1>{room.name}</h1>
         <RecordingBadge recordings={live.recordings} />
       </div>
+      <ConsentPrompt
+        room={room}
+        guestName={guestName}
+        recordings={live.recordings}
+        mediaToken={mediaToken}
+      />
       {live.status === 'reconnecting' && (
         <p className="muted" role="status">
           {t('room.reconnecting')}
@@ -222,7 +230,7 @@ function RoomView({ room, guestName, displayName }: RoomViewProps) {
             <SimulatedMedia name={displayName} />
           ) : (
             <Suspense fallback={<p className="media-message">{t('room.connecting')}</p>}>
-              <LiveKitMedia roomId={room.id} guestName={guestName} />
+              <LiveKitMedia roomId={room.id} guestName={guestName} tokenRef={mediaToken} />
             </Suspense>
           )}
         </section>
