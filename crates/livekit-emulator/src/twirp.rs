@@ -424,7 +424,7 @@ fn update_participant(shared: &Shared, call: &Call) -> Result<Response, TwirpErr
                 .iter_mut()
                 .find(|p| p.identity == request.identity)
         })
-        .ok_or_else(|| TwirpError::from_psrpc("not_found", "participant not found"))?;
+        .ok_or_else(|| TwirpError::from_psrpc("not_found", "participant does not exist"))?;
     // Empty fields leave what they name unchanged, as the real server does.
     if let Some(permission) = request.permission {
         participant.permission = Some(permission);

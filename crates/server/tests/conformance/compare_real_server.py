@@ -14,7 +14,7 @@ namespace of ``scripts/netns.sh``: the real-time participant needs a non-loopbac
 for WebRTC.
 
 What is compared, each time through LiveKit's Python SDK (protobuf) and as raw Twirp JSON:
-RoomService (CreateRoom, ListRooms, UpdateRoomMetadata, ListParticipants, SendData,
+RoomService (CreateRoom, ListRooms, UpdateRoomMetadata, ListParticipants, UpdateParticipant, SendData,
 DeleteRoom), Egress (StartRoomCompositeEgress on a missing room, ListEgress, StopEgress and
 UpdateLayout of unknown ids), bad tokens, missing grants, bad routes, methods and content
 types; and every webhook (headers, signature, event order, bodies) while a participant joins
@@ -736,6 +736,18 @@ async def scenario(t: Target, n: Names) -> None:
         "livekit.RoomService/ListParticipants",
         {"room": n.room},
         token=admin(n.room),
+    )
+    await t.raw(
+        "participants.update.missing_identity.raw",
+        "livekit.RoomService/UpdateParticipant",
+        {"room": n.room, "identity": "nobody", "permission": {"can_publish": False}},
+        token=admin(n.room),
+    )
+    await t.raw(
+        "participants.update.missing_room.raw",
+        "livekit.RoomService/UpdateParticipant",
+        {"room": n.missing, "identity": "alice", "permission": {"can_publish": False}},
+        token=admin(n.missing),
     )
     await t.leave(n.room, "alice")
     await t.wait_hook(n.room, "room_finished")

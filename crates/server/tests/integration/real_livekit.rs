@@ -1240,3 +1240,96 @@ async fn a_request_for_a_recording_reaches_the_hosts_and_only_them_through_the_r
     host_bot.leave().await;
     guest_bot.leave().await;
 }
+
+#[tokio::test]
+async fn in_a_room_that_asks_the_real_server_withholds_publishing_until_consent() {
+    let real = with_egress_worker(&[], "10m").await;
+    let host = real.app.user("host").await;
+    let room = real.public_room(&host).await;
+    let room_id = room["id"].as_str().unwrap().to_owned();
+    let reply = real
+        .app
+        .request(
+            Method::PATCH,
+            &format!("rooms/{room_id}/"),
+            Some(&host),
+            Some(json!({"configuration": {"recording_consent": "ask"}})),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let host_bot = real.join(&room, Some(&host), "Host").await;
+    let early = real.join_publishing(&room, None, "Early", "camera").await;
+    early
+        .wait_for("the early guest's camera", |e| e["event"] == "published")
+        .await;
+
+    // Recording withdraws the early guest's right to publish, through UpdateParticipant.
+    let reply = real
+        .app
+        .start(&room, &host, json!({"mode": "screen_recording"}))
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let withheld =
+        |e: &Value| e["event"] == "permissions" && e["permissions"]["can_publish"] == false;
+    early.wait_for("the early guest withheld", withheld).await;
+
+    // A late guest's token withholds it from the start: the real server refuses a camera.
+    let token_path = format!("rooms/{room_id}/token/?name=Late");
+    let token = real.app.request(Method::GET, &token_path, None, None).await;
+    assert_eq!(token.status, 200, "{}", token.body);
+    assert_eq!(token.body["may_publish"], false);
+    let mut late = Bot::join(
+        token.body["url"].as_str().unwrap(),
+        token.body["token"].as_str().unwrap(),
+        "camera",
+    )
+    .await;
+    assert_eq!(late.connected()["permissions"]["can_publish"], false);
+    late.wait_for("the late guest's camera refused", |e| {
+        e["event"] == "publish_failed"
+    })
+    .await;
+
+    // Accepting grants it at once; the camera goes out.
+    let reply = real
+        .app
+        .request(
+            Method::POST,
+            &format!("rooms/{room_id}/recording-consent/"),
+            None,
+            Some(json!({"token": token.body["token"], "decision": "accepted"})),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    late.wait_for("the late guest allowed", |e| {
+        e["event"] == "permissions" && e["permissions"]["can_publish"] == true
+    })
+    .await;
+    late.command("publish camera").await;
+    late.wait_for("the late guest's camera", |e| e["event"] == "published")
+        .await;
+    // The host decided to record and was never held back.
+    assert!(
+        !host_bot
+            .events()
+            .iter()
+            .any(|e| withheld(e) && e["identity"] == host.user.id.to_string()),
+        "{:?}",
+        host_bot.events()
+    );
+
+    // Once it stops, the early guest may publish again.
+    let reply = real
+        .app
+        .stop(&room, &host, json!({"mode": "screen_recording"}))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    early
+        .wait_for("the early guest allowed again", |e| {
+            e["event"] == "permissions" && e["permissions"]["can_publish"] == true
+        })
+        .await;
+    for bot in [host_bot, early, late] {
+        bot.leave().await;
+    }
+}

@@ -12,6 +12,7 @@ lines on stdout:
     {"event": "participant_connected" | "participant_disconnected", "identity"}
     {"event": "track_subscribed", "identity", "kind", "source"}
     {"event": "published" | "publish_failed", "source", "error"?}
+    {"event": "permissions", "identity", "permissions": {...}} (the server changed them)
     {"event": "disconnected", "reason"}
 
 Commands, one per line on stdin: `publish SOURCE` (camera, microphone, screen_share,
@@ -41,7 +42,7 @@ def report(event: str, **fields) -> None:
     print(json.dumps({"event": event, **fields}), flush=True)
 
 
-def permissions(participant: rtc.LocalParticipant) -> dict:
+def permissions(participant: rtc.Participant) -> dict:
     p = participant.permissions
     return {
         "can_publish": p.can_publish,
@@ -116,6 +117,12 @@ async def main() -> int:
         ),
     )
     room.on("participant_connected", lambda p: report("participant_connected", identity=p.identity))
+    room.on(
+        "participant_permissions_changed",
+        lambda participant, *_: report(
+            "permissions", identity=participant.identity, permissions=permissions(participant)
+        ),
+    )
     room.on(
         "participant_disconnected", lambda p: report("participant_disconnected", identity=p.identity)
     )
