@@ -12,6 +12,7 @@ use crate::{EgressEnd, Event, Mode, Status, StopAnswer};
 pub enum RoomState {
     Starting,
     Started,
+    Paused,
     Saving,
 }
 
@@ -20,6 +21,7 @@ impl RoomState {
         match self {
             RoomState::Starting => "starting",
             RoomState::Started => "started",
+            RoomState::Paused => "paused",
             RoomState::Saving => "saving",
         }
     }
@@ -41,6 +43,10 @@ pub enum RoomMessage {
     LimitReached,
     /// The egress failed (`recordingFailed`).
     Failed,
+    /// A host paused it (`screenRecordingPaused` / `transcriptionPaused`).
+    Paused,
+    /// A host resumed it (`screenRecordingResumed` / `transcriptionResumed`).
+    Resumed,
 }
 
 impl RoomMessage {
@@ -49,6 +55,8 @@ impl RoomMessage {
         match self {
             RoomMessage::LimitReached => mode.limit_reached_message(),
             RoomMessage::Failed => "recordingFailed",
+            RoomMessage::Paused => mode.paused_message(),
+            RoomMessage::Resumed => mode.resumed_message(),
         }
     }
 }
@@ -77,6 +85,9 @@ pub enum FollowUp {
     NotifyOwners(Notification),
     /// Hand the file to the transcription service.
     Transcribe,
+    /// Join the egress segments of a recording that was paused into its one file, then
+    /// confirm it like [`FollowUp::ConfirmFile`].
+    JoinSegments,
     /// The room no longer records what this recording captured: who may publish there
     /// may change (see [`crate::may_publish`]).
     ReviewPublishing,
@@ -93,6 +104,11 @@ pub struct Circumstances {
     /// The room asks its participants for consent: who may publish depends on what it
     /// records.
     pub room_asks_consent: bool,
+    /// A host is pausing it (`stop_reason` = `pause`): the end of its egress pauses it.
+    pub pausing: bool,
+    /// It was paused and resumed: its file is the join of several egress segments, and
+    /// the first segment's file (at the recording's key) is not the recording.
+    pub segmented: bool,
 }
 
 /// A move and what follows from it.
@@ -149,7 +165,34 @@ pub const ON_CREATE: RoomEffect = RoomEffect::Show(RoomState::Starting);
 pub fn decide(from: Status, event: Event, circumstances: Circumstances) -> Option<Decision> {
     use Status::*;
     let awaiting = matches!(from, Initiated | Active | Stopped | FailedToStop);
+    // The file the egress wrote is checked, or, for a recording paused and resumed, the
+    // segments are joined into it first.
+    let confirm = if circumstances.segmented {
+        FollowUp::JoinSegments
+    } else {
+        FollowUp::ConfirmFile
+    };
     let decision = match (from, event) {
+        // Pausing: the egress's stop, or its own end overtaking the stop, pauses it.
+        (
+            Active,
+            Event::Stopped(StopAnswer::Ending)
+            | Event::EgressEnding
+            | Event::EgressEnded(EgressEnd::Complete | EgressEnd::LimitReached),
+        ) if circumstances.pausing => Decision::to(Paused)
+            .show(RoomState::Paused)
+            .tell(RoomMessage::Paused),
+        (Paused, Event::Resumed) => Decision::to(Active)
+            .show(RoomState::Started)
+            .tell(RoomMessage::Resumed),
+        (Paused, Event::StoppedWhilePaused) => Decision::to(Stopped).clear().then(confirm),
+        // The paused segment's file never came: the recording cannot be made whole.
+        (Paused, Event::EgressEnded(EgressEnd::Failed)) => Decision::to(Failed)
+            .clear()
+            .tell(RoomMessage::Failed)
+            .then(FollowUp::NotifyOwners(Notification::Failed)),
+        // Anything else about the ended segment changes nothing.
+        (Paused, _) => return None,
         // The egress exists: it shows "starting" until it records.
         (Initiated, Event::EgressStarted) => Decision::to(Active),
         (Initiated | Active, Event::EgressRecording) => {
@@ -184,7 +227,7 @@ pub fn decide(from: Status, event: Event, circumstances: Circumstances) -> Optio
             }
             // Checked even when storage events are on: a storage server sends each event
             // once, and one lost must not lose the recording.
-            decision.then(FollowUp::ConfirmFile)
+            decision.then(confirm)
         }
         // The storage event came first: the egress's word only adds what it knows of the
         // file (duration, location).
@@ -199,6 +242,8 @@ pub fn decide(from: Status, event: Event, circumstances: Circumstances) -> Optio
         (_, Event::EgressEnded(EgressEnd::Aborted)) if awaiting => Decision::to(Aborted).clear(),
         // A storage event counts only once the egress has ended: before, the file cannot
         // be complete, and an event for a running egress is forged or premature.
+        // A segmented recording's file is the join's: an event for a segment saves nothing.
+        (Stopped, Event::FileAnnounced) if circumstances.segmented => return None,
         (Stopped, Event::FileAnnounced) | (_, Event::FileConfirmed) if awaiting => {
             let mut decision = Decision::to(Saved)
                 .clear()
@@ -374,6 +419,91 @@ mod tests {
             moved(Status::Active, Event::EgressEnding)
                 .follow_ups
                 .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_pause_ends_the_segment_and_a_resume_records_the_next() {
+        let pausing = Circumstances {
+            pausing: true,
+            ..Default::default()
+        };
+        for end in [
+            Event::Stopped(StopAnswer::Ending),
+            Event::EgressEnding,
+            Event::EgressEnded(EgressEnd::Complete),
+        ] {
+            let paused = decide(Status::Active, end, pausing).unwrap();
+            assert_eq!(paused.to, Status::Paused, "{end:?}");
+            assert_eq!(paused.room, Some(RoomEffect::Show(RoomState::Paused)));
+            assert_eq!(paused.message, Some(RoomMessage::Paused));
+            assert!(paused.follow_ups.is_empty(), "nothing is confirmed yet");
+        }
+        assert_eq!(
+            RoomMessage::Paused.message_type(Mode::ScreenRecording),
+            "screenRecordingPaused"
+        );
+        assert_eq!(
+            RoomMessage::Resumed.message_type(Mode::Transcript),
+            "transcriptionResumed"
+        );
+        // The ended segment's own events, and storage events for it, change nothing.
+        for event in [
+            Event::EgressEnding,
+            Event::EgressEnded(EgressEnd::Complete),
+            Event::FileAnnounced,
+            Event::FileConfirmed,
+            Event::MaxDurationReached,
+            Event::EgressRecording,
+        ] {
+            assert_eq!(decide(Status::Paused, event, pausing), None, "{event:?}");
+        }
+        let resumed = moved(Status::Paused, Event::Resumed);
+        assert_eq!(resumed.to, Status::Active);
+        assert_eq!(resumed.room, Some(RoomEffect::Show(RoomState::Started)));
+        assert_eq!(resumed.message, Some(RoomMessage::Resumed));
+        assert!(Status::Paused.is_open() && Status::Paused.is_stoppable());
+        assert!(!Status::Paused.is_final() && !Status::Paused.awaits_egress());
+    }
+
+    #[test]
+    fn a_recording_paused_and_resumed_is_joined_before_it_is_saved() {
+        let segmented = Circumstances {
+            segmented: true,
+            ..Default::default()
+        };
+        let ended = decide(
+            Status::Active,
+            Event::EgressEnded(EgressEnd::Complete),
+            segmented,
+        )
+        .unwrap();
+        assert_eq!(ended.to, Status::Stopped);
+        assert_eq!(ended.follow_ups, [FollowUp::JoinSegments]);
+        let stopped = decide(Status::Paused, Event::StoppedWhilePaused, segmented).unwrap();
+        assert_eq!(stopped.to, Status::Stopped);
+        assert_eq!(stopped.room, Some(RoomEffect::Clear));
+        assert_eq!(stopped.follow_ups, [FollowUp::JoinSegments]);
+        // The first segment's storage event is not the recording's file...
+        assert_eq!(
+            decide(Status::Stopped, Event::FileAnnounced, segmented),
+            None
+        );
+        // ...the join's confirmation is.
+        assert_eq!(
+            decide(Status::Stopped, Event::FileConfirmed, segmented)
+                .unwrap()
+                .to,
+            Status::Saved
+        );
+        // Paused once and never resumed, its one file is the recording.
+        assert_eq!(
+            moved(Status::Paused, Event::StoppedWhilePaused).follow_ups,
+            [FollowUp::ConfirmFile]
+        );
+        assert_eq!(
+            moved(Status::Paused, Event::EgressEnded(EgressEnd::Failed)).to,
+            Status::Failed
         );
     }
 

@@ -78,6 +78,9 @@ named_enum! {
     Status, "status" {
         Initiated = "initiated",
         Active = "active",
+        /// A host paused it: its egress segment has ended, and resuming starts another;
+        /// the parts are joined into one file when it ends.
+        Paused = "paused",
         Stopped = "stopped",
         Saved = "saved",
         Aborted = "aborted",
@@ -93,12 +96,20 @@ named_enum! {
 
 impl Status {
     /// At most one open recording per room and mode (a partial unique index).
-    pub const OPEN: &'static [Status] = &[Status::Initiated, Status::Active];
-    /// A host may stop it: its egress runs, or a stop failed and it may still run.
-    pub const STOPPABLE: &'static [Status] = &[Status::Active, Status::FailedToStop];
-    /// The room may be being recorded: open, or a stop failed.
-    pub const MAY_BE_RECORDING: &'static [Status] =
-        &[Status::Initiated, Status::Active, Status::FailedToStop];
+    /// A paused recording keeps the room locked for its mode.
+    pub const OPEN: &'static [Status] = &[Status::Initiated, Status::Active, Status::Paused];
+    /// A host may stop it: its egress runs, a stop failed and it may still run, or it is
+    /// paused.
+    pub const STOPPABLE: &'static [Status] =
+        &[Status::Active, Status::FailedToStop, Status::Paused];
+    /// The room may be being recorded: open (a pause belongs to the recording: the badge
+    /// says it is paused, and consent asked for it still holds), or a stop failed.
+    pub const MAY_BE_RECORDING: &'static [Status] = &[
+        Status::Initiated,
+        Status::Active,
+        Status::Paused,
+        Status::FailedToStop,
+    ];
     /// An egress may still be running or writing the file.
     pub const AWAITING_EGRESS: &'static [Status] = &[
         Status::Initiated,
@@ -159,6 +170,22 @@ impl Mode {
         }
     }
 
+    /// The data message participants receive when a host pauses this mode.
+    pub fn paused_message(self) -> &'static str {
+        match self {
+            Mode::ScreenRecording => "screenRecordingPaused",
+            Mode::Transcript => "transcriptionPaused",
+        }
+    }
+
+    /// The data message participants receive when a host resumes this mode.
+    pub fn resumed_message(self) -> &'static str {
+        match self {
+            Mode::ScreenRecording => "screenRecordingResumed",
+            Mode::Transcript => "transcriptionResumed",
+        }
+    }
+
     /// The data message participants receive when this mode hits its time limit.
     pub fn limit_reached_message(self) -> &'static str {
         match self {
@@ -193,6 +220,7 @@ impl TranscriptState {
             }
             Status::Initiated
             | Status::Active
+            | Status::Paused
             | Status::Stopped
             | Status::FailedToStop
             | Status::Saved
@@ -270,6 +298,10 @@ pub enum Event {
     EgressEnded(EgressEnd),
     /// `RECORDING_MAX_DURATION` passed and the service stopped the egress itself.
     MaxDurationReached,
+    /// A new egress segment records after a pause.
+    Resumed,
+    /// A host stopped a paused recording: no egress runs, its parts are complete.
+    StoppedWhilePaused,
     /// The file is in storage: our own check found it once the egress had ended or was gone.
     FileConfirmed,
     /// A storage event announced the file.
@@ -335,6 +367,8 @@ mod tests {
             Event::StartFailed,
             Event::EgressEnding,
             Event::MaxDurationReached,
+            Event::Resumed,
+            Event::StoppedWhilePaused,
         ];
         for answer in [StopAnswer::Ending, StopAnswer::Aborted, StopAnswer::Failed] {
             events.push(Event::Stopped(answer));
@@ -452,7 +486,8 @@ mod tests {
                         event,
                         Event::EgressEnded(EgressEnd::Complete | EgressEnd::LimitReached)
                     );
-                if !from.awaits_egress() && !completion_event {
+                // A paused recording has no egress, but resumes or stops (see decision.rs).
+                if !from.awaits_egress() && *from != Status::Paused && !completion_event {
                     if late_file_information {
                         assert_eq!(to, Some(*from));
                     } else {

@@ -7,11 +7,13 @@
 //!   and the storage event formats.
 //! - [`mail`]: email (SMTP, console, file) and its templates.
 //! - [`transcription`]: the transcription service.
+//! - [`media_tools`]: ffmpeg and ffprobe, to join a paused recording's segments.
 //! - [`change_feed`]: "this room's recordings changed" across instances.
 
 pub mod change_feed;
 pub mod db;
 pub mod livekit;
 pub mod mail;
+pub mod media_tools;
 pub mod storage;
 pub mod transcription;

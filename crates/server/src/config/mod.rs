@@ -88,6 +88,21 @@ impl RecordingSettings {
         format!("{}/{id}.{}", self.output_folder, mode.extension())
     }
 
+    /// The object key of egress segment `segment` of a recording that was paused: the
+    /// first is the recording's own key, the next `{RECORDING_OUTPUT_FOLDER}/{id}/part-{n}.{ext}`
+    /// until they are joined into it.
+    pub fn segment_key(&self, id: uuid::Uuid, mode: Mode, segment: i64) -> String {
+        if segment <= 1 {
+            self.key(id, mode)
+        } else {
+            format!(
+                "{}/{id}/part-{segment}.{}",
+                self.output_folder,
+                mode.extension()
+            )
+        }
+    }
+
     /// When a recording created at `created_at` expires (`RECORDING_EXPIRATION_DAYS`
     /// later), if ever.
     pub fn expires_at(&self, created_at: i64) -> Option<i64> {

@@ -17,7 +17,8 @@ use crate::{
     adapters::{
         db::{Db, RecordingPatch, RecordingRow},
         mail::{Brand, EmailKind, Mailer, Outgoing, RecordingEmail},
-        storage::{ObjectStorage, StorageError},
+        media_tools,
+        storage::{ObjectStorage, StorageError, guess_content_type},
         transcription::{HandOffError, TranscriptionService},
     },
     config::Config,
@@ -213,6 +214,181 @@ impl Completion {
             Ok(_) => Outcome::Done,
             Err(error) => Outcome::Retry(error.to_string()),
         }
+    }
+
+    /// The `join_segments` job, for a recording that was paused and resumed: its egress
+    /// segments (the first at the recording's key, the next at `{id}/part-{n}`) are
+    /// joined into the recording's key with ffmpeg, without re-encoding, through a local
+    /// temporary folder; the result is measured, and confirmed as [`Self::confirm_file`]
+    /// confirms an egress's file; then the parts are deleted.
+    ///
+    /// Safe to repeat at any step: the first part is copied aside before anything
+    /// overwrites the recording's key, so a retry after a crash joins the same parts
+    /// again, and a recording already saved only has its parts deleted.
+    pub async fn join_segments(&self, id: Uuid, last_attempt: bool) -> Outcome {
+        let recording = match self.db.queries().recording(id).await {
+            Ok(Some(recording)) => recording,
+            Ok(None) => return Outcome::Done,
+            Err(error) => return Outcome::Retry(error.to_string()),
+        };
+        if recording.status != Status::Stopped {
+            // Saved already (a crash after the save), or failed: only the parts are left.
+            return match self.delete_parts(&recording).await {
+                Ok(()) => Outcome::Done,
+                Err(error) => Outcome::Retry(error),
+            };
+        }
+        let (event, patch) = match self.join(&recording, last_attempt).await {
+            Ok(Some(joined)) => (Event::FileConfirmed, joined),
+            Ok(None) => (
+                Event::FileMissing,
+                RecordingPatch {
+                    error: Some("none of the recording's parts appeared in storage".into()),
+                    ..Default::default()
+                },
+            ),
+            Err(error) => return Outcome::Retry(error),
+        };
+        if let Err(error) = self.settle_file(id, event, patch).await {
+            return Outcome::Retry(error.to_string());
+        }
+        match self.delete_parts(&recording).await {
+            Ok(()) => Outcome::Done,
+            // The next attempt finds it saved and deletes what is left.
+            Err(error) => Outcome::Retry(error),
+        }
+    }
+
+    /// The parts' keys: the first copied aside from the recording's key, then the
+    /// segments recorded after each resume.
+    fn part_keys(&self, recording: &RecordingRow) -> Vec<String> {
+        let recordings = &self.config.recording;
+        let first = format!(
+            "{}/{}/part-1.{}",
+            recordings.output_folder,
+            recording.id,
+            recording.mode.extension()
+        );
+        std::iter::once(first)
+            .chain(
+                (2..=recording.segments)
+                    .map(|n| recordings.segment_key(recording.id, recording.mode, n)),
+            )
+            .collect()
+    }
+
+    /// Joins the parts into the recording's key; `None` when there is nothing to join.
+    /// A part not in storage yet is waited for, except at the last attempt, which joins
+    /// what there is.
+    async fn join(
+        &self,
+        recording: &RecordingRow,
+        last_attempt: bool,
+    ) -> Result<Option<RecordingPatch>, String> {
+        let key = self.config.recording.key(recording.id, recording.mode);
+        let parts = self.part_keys(recording);
+        // Before the recording's key is overwritten, its first segment is kept as part 1.
+        match self.storage.head(&parts[0]).await {
+            Ok(_) => {}
+            Err(StorageError::NotFound) => match self.storage.copy(&key, &parts[0]).await {
+                Ok(()) | Err(StorageError::NotFound) => {}
+                Err(error) => return Err(format!("copy {key}: {error}")),
+            },
+            Err(error) => return Err(format!("{}: {error}", parts[0])),
+        }
+        let folder = tempfile::tempdir().map_err(|e| format!("temporary folder: {e}"))?;
+        let mut local = Vec::new();
+        let mut expected = std::time::Duration::ZERO;
+        for (index, part) in parts.iter().enumerate() {
+            let path =
+                folder
+                    .path()
+                    .join(format!("part-{}.{}", index + 1, recording.mode.extension()));
+            match self.download(part, &path).await {
+                Ok(true) => {}
+                Ok(false) if last_attempt => {
+                    tracing::warn!(recording = %recording.id, %part, "a part never appeared; joining the others");
+                    continue;
+                }
+                Ok(false) => return Err(format!("{part} is not in storage yet")),
+                Err(error) => return Err(error),
+            }
+            expected += media_tools::duration(&path)
+                .await
+                .map_err(|e| e.to_string())?;
+            local.push(path);
+        }
+        if local.is_empty() {
+            return Ok(None);
+        }
+        let output = folder
+            .path()
+            .join(format!("joined.{}", recording.mode.extension()));
+        media_tools::concat(&local, &output)
+            .await
+            .map_err(|e| e.to_string())?;
+        let duration = media_tools::duration(&output)
+            .await
+            .map_err(|e| e.to_string())?;
+        // Stream copy keeps every packet: the whole is the sum of its parts, give or take
+        // a frame at each joint.
+        let tolerance = std::time::Duration::from_millis(500 * local.len() as u64 + 500);
+        if duration.abs_diff(expected) > tolerance {
+            return Err(format!(
+                "the joined file lasts {duration:?}, its parts {expected:?}"
+            ));
+        }
+        let size = tokio::fs::metadata(&output)
+            .await
+            .map_err(|e| e.to_string())?
+            .len();
+        self.storage
+            .upload_file(&key, &output, guess_content_type(&key))
+            .await
+            .map_err(|e| format!("upload {key}: {e}"))?;
+        tracing::info!(recording = %recording.id, parts = local.len(), ?duration, "joined the recording's segments");
+        Ok(Some(RecordingPatch {
+            duration_ms: Some(duration.as_millis() as i64),
+            size_bytes: Some(size as i64),
+            file_location: Some(key),
+            ..Default::default()
+        }))
+    }
+
+    /// Streams the object at `key` into the file at `path`; false when there is none.
+    async fn download(&self, key: &str, path: &std::path::Path) -> Result<bool, String> {
+        use futures::StreamExt;
+        use tokio::io::AsyncWriteExt;
+        let mut stream = match self.storage.get(key, None).await {
+            Ok(object) => object.body,
+            Err(StorageError::NotFound) => return Ok(false),
+            Err(error) => return Err(format!("{key}: {error}")),
+        };
+        let mut file = tokio::fs::File::create(path)
+            .await
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| format!("{key}: {e}"))?;
+            file.write_all(&chunk)
+                .await
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+        file.flush().await.map_err(|e| e.to_string())?;
+        Ok(true)
+    }
+
+    /// Deletes a joined (or failed) recording's parts; a part already gone is fine.
+    async fn delete_parts(&self, recording: &RecordingRow) -> Result<(), String> {
+        if recording.segments <= 1 {
+            return Ok(());
+        }
+        for part in self.part_keys(recording) {
+            self.storage
+                .delete(&part)
+                .await
+                .map_err(|e| format!("delete {part}: {e}"))?;
+        }
+        Ok(())
     }
 
     /// The storage hook: an object-created event for this recording's key.

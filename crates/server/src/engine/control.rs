@@ -44,6 +44,22 @@ pub enum DeleteRoomError {
 }
 
 #[derive(Debug, thiserror::Error)]
+pub enum PauseError {
+    #[error("no active recording")]
+    NotFound,
+    #[error("the recording is not active")]
+    NotActive,
+    #[error("the egress did not stop")]
+    EgressDidNotStop,
+    #[error("the recording is not paused")]
+    NotPaused,
+    #[error("the next egress segment failed to start: {0}")]
+    ResumeFailed(LiveKitError),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+#[derive(Debug, thiserror::Error)]
 pub enum StopError {
     #[error("no active recording")]
     NotFound,
@@ -182,6 +198,94 @@ impl RecordingControl {
         Err(StartError::FailedToStart(Box::new(row), error))
     }
 
+    /// Pauses the room's active recording of `mode`: its egress segment ends (LiveKit
+    /// Egress has no pause), and the recording waits, `paused`, for a resume or a stop.
+    pub async fn pause(
+        &self,
+        room: &RoomRow,
+        mode: Option<Mode>,
+    ) -> Result<RecordingRow, PauseError> {
+        let recording = self
+            .db
+            .stoppable_recording(room.id, mode)
+            .await?
+            .ok_or(PauseError::NotFound)?;
+        // Marked first: the egress's own end may overtake the stop's answer, and must
+        // pause it rather than end it.
+        if !self.db.mark_pausing(recording.id).await? {
+            return Err(PauseError::NotActive);
+        }
+        let egress_id = recording.worker_id.clone().unwrap_or_default();
+        let answer = match self.livekit.stop_egress(&egress_id).await {
+            Ok(info) => stop_answer(info.status()),
+            Err(error) => {
+                tracing::warn!(recording = %recording.id, %error, "the egress did not stop for a pause");
+                StopAnswer::Failed
+            }
+        };
+        if answer == StopAnswer::Failed {
+            self.db.clear_pausing(recording.id).await?;
+            return Err(PauseError::EgressDidNotStop);
+        }
+        let applied = self
+            .lifecycle
+            .apply(
+                recording.id,
+                Event::Stopped(answer),
+                RecordingPatch::default(),
+            )
+            .await?;
+        Ok(applied.map_or(recording, |a| a.row))
+    }
+
+    /// Resumes the room's paused recording of `mode`: a new egress records the next
+    /// segment into its own file. LiveKit refusing leaves it paused.
+    pub async fn resume(
+        &self,
+        room: &RoomRow,
+        mode: Option<Mode>,
+    ) -> Result<RecordingRow, PauseError> {
+        let recording = self
+            .db
+            .stoppable_recording(room.id, mode)
+            .await?
+            .ok_or(PauseError::NotFound)?;
+        if recording.status != Status::Paused {
+            return Err(PauseError::NotPaused);
+        }
+        let worker = self
+            .config
+            .recording
+            .worker(recording.mode)
+            .ok_or(PauseError::NotFound)?;
+        let segment = recording.segments + 1;
+        // An egress started here but never recorded below (a crash) writes for a paused
+        // recording: reconciliation stops it, and the join ignores its part.
+        let info = self
+            .livekit
+            .start_egress(EgressRequest {
+                room_name: &room.id.to_string(),
+                worker,
+                layout: recording.layout.map_or("", |l| l.as_str()),
+                filepath: self
+                    .config
+                    .recording
+                    .segment_key(recording.id, recording.mode, segment),
+            })
+            .await
+            .map_err(PauseError::ResumeFailed)?;
+        let mut tx = self.db.pool().begin().await?;
+        self.db
+            .on(&mut *tx)
+            .resume_segment(recording.id, &info.egress_id, segment)
+            .await?;
+        let applied = self
+            .lifecycle
+            .apply_in(tx, recording.id, Event::Resumed, RecordingPatch::default())
+            .await?;
+        Ok(applied.map_or(recording, |a| a.row))
+    }
+
     pub async fn stop(
         &self,
         room: &RoomRow,
@@ -192,6 +296,9 @@ impl RecordingControl {
             .stoppable_recording(room.id, mode)
             .await?
             .ok_or(StopError::NotFound)?;
+        if recording.status == Status::Paused {
+            return Ok(self.stop_paused(recording).await?);
+        }
         let egress_id = recording.worker_id.clone().unwrap_or_default();
         let answer = match self.livekit.stop_egress(&egress_id).await {
             Ok(info) => stop_answer(info.status()),
@@ -225,6 +332,19 @@ impl RecordingControl {
         Ok(row)
     }
 
+    /// Ends a paused recording: no egress runs, so its parts are complete.
+    pub async fn stop_paused(&self, recording: RecordingRow) -> Result<RecordingRow, sqlx::Error> {
+        let patch = RecordingPatch {
+            stopped_at: recording.paused_at,
+            ..Default::default()
+        };
+        let applied = self
+            .lifecycle
+            .apply(recording.id, Event::StoppedWhilePaused, patch)
+            .await?;
+        Ok(applied.map_or(recording, |a| a.row))
+    }
+
     /// Deletes a room: refused while one of its recordings may still be recording or
     /// writing its file; otherwise the rows go and every recording's file is deleted by a
     /// job enqueued in the same transaction (storage down: the job retries).
@@ -235,14 +355,23 @@ impl RecordingControl {
             return Ok(());
         }
         let recordings = self.db.on(&mut *tx).recordings_of_room(room).await?;
-        if recordings.iter().any(|r| r.status.awaits_egress()) {
+        if recordings
+            .iter()
+            .any(|r| r.status.awaits_egress() || r.status.may_be_recording())
+        {
             return Err(DeleteRoomError::RecordingInProgress);
         }
         for recording in &recordings {
-            let key = self.config.recording.key(recording.id, recording.mode);
-            self.lifecycle
-                .enqueue_job(&mut tx, Job::DeleteFile { key })
-                .await?;
+            // A paused recording's parts not joined yet go too.
+            for segment in 1..=recording.segments {
+                let key = self
+                    .config
+                    .recording
+                    .segment_key(recording.id, recording.mode, segment);
+                self.lifecycle
+                    .enqueue_job(&mut tx, Job::DeleteFile { key })
+                    .await?;
+            }
         }
         self.db.on(&mut *tx).delete_room(room).await?;
         tx.commit().await?;

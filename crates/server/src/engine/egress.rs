@@ -87,7 +87,8 @@ pub fn file_patch(info: &proto::EgressInfo) -> RecordingPatch {
 }
 
 /// Finds our recording id in an egress request's file path or its file results, so an
-/// egress can be matched before its start request has returned.
+/// egress can be matched before its start request has returned: `{folder}/{id}.{ext}`, or
+/// `{folder}/{id}/part-{n}.{ext}` for a segment recorded after a pause.
 pub fn recording_id_in(output_folder: &str, info: &proto::EgressInfo) -> Option<Uuid> {
     let mut paths: Vec<&str> = info
         .file_results
@@ -101,8 +102,59 @@ pub fn recording_id_in(output_folder: &str, info: &proto::EgressInfo) -> Option<
     paths.into_iter().find_map(|path| {
         let start = path.rfind(&prefix)? + prefix.len();
         let name = &path[start..];
-        let (id, ext) = name.split_once('.')?;
+        let (id, file) = match name.split_once('/') {
+            Some((id, part)) => (id, part.strip_prefix("part-")?.split_once('.')),
+            None => (name.split('.').next()?, name.split_once('.')),
+        };
+        let (_, ext) = file?;
         matches!(ext, "mp4" | "ogg").then_some(())?;
         id.parse().ok()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn writing(filepath: &str) -> proto::EgressInfo {
+        proto::EgressInfo {
+            request: Some(proto::egress_info::Request::RoomComposite(
+                proto::RoomCompositeEgressRequest {
+                    file_outputs: vec![proto::EncodedFileOutput {
+                        filepath: filepath.to_owned(),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                },
+            )),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_recording_is_found_from_its_file_and_from_its_segments_files() {
+        let id = Uuid::new_v4();
+        for path in [
+            format!("recordings/{id}.mp4"),
+            format!("recordings/{id}/part-2.mp4"),
+            format!("/out/recordings/{id}/part-13.ogg"),
+        ] {
+            assert_eq!(
+                recording_id_in("recordings", &writing(&path)),
+                Some(id),
+                "{path}"
+            );
+        }
+        for path in [
+            format!("recordings/{id}.mkv"),
+            format!("recordings/{id}/other.mp4"),
+            format!("elsewhere/{id}.mp4"),
+        ] {
+            assert_eq!(
+                recording_id_in("recordings", &writing(&path)),
+                None,
+                "{path}"
+            );
+        }
+    }
 }

@@ -16,6 +16,8 @@ pub const TRANSCRIBE: &str = "transcribe";
 pub const DELETE_FILE: &str = "delete_file";
 /// The stored kind of [`Job::AutoRecord`].
 pub const AUTO_RECORD: &str = "auto_record";
+/// The stored kind of [`Job::JoinSegments`].
+pub const JOIN_SEGMENTS: &str = "join_segments";
 /// The stored kind of [`Job::ReviewPublishing`].
 pub const REVIEW_PUBLISHING: &str = "review_publishing";
 
@@ -30,6 +32,9 @@ pub enum Job {
         recording_id: Uuid,
         notification: Notification,
     },
+    /// Join the egress segments of a recording that was paused into its one file, then
+    /// confirm it; `{"recording_id"}`.
+    JoinSegments { recording_id: Uuid },
     /// Hand a saved recording to the transcription service; `{"recording_id"}`.
     Transcribe { recording_id: Uuid },
     /// Delete an object whose recording row is gone (its room was deleted); `{"key"}`.
@@ -69,6 +74,7 @@ impl Job {
             Job::ConfirmRecording { .. } => CONFIRM_RECORDING,
             Job::NotifyOwners { .. } => NOTIFY_OWNERS,
             Job::Transcribe { .. } => TRANSCRIBE,
+            Job::JoinSegments { .. } => JOIN_SEGMENTS,
             Job::DeleteFile { .. } => DELETE_FILE,
             Job::AutoRecord { .. } => AUTO_RECORD,
             Job::ReviewPublishing { .. } => REVIEW_PUBLISHING,
@@ -77,7 +83,9 @@ impl Job {
 
     pub fn payload(&self) -> Value {
         match self {
-            Job::ConfirmRecording { recording_id } | Job::Transcribe { recording_id } => {
+            Job::ConfirmRecording { recording_id }
+            | Job::Transcribe { recording_id }
+            | Job::JoinSegments { recording_id } => {
                 json!({ "recording_id": recording_id })
             }
             Job::NotifyOwners {
@@ -105,6 +113,7 @@ impl Job {
                 notification,
             } => format!("notify:{}:{recording_id}", notification.as_str()),
             Job::Transcribe { recording_id } => format!("transcribe:{recording_id}"),
+            Job::JoinSegments { recording_id } => format!("join:{recording_id}"),
             Job::DeleteFile { key } => format!("delete:{key}"),
             Job::AutoRecord {
                 room_id,
@@ -168,6 +177,7 @@ impl Job {
                 },
             },
             TRANSCRIBE => Job::Transcribe { recording_id },
+            JOIN_SEGMENTS => Job::JoinSegments { recording_id },
             other => return Err(format!("unknown job kind {other:?}")),
         })
     }
@@ -197,6 +207,7 @@ mod tests {
                 notification: Notification::Failed,
             },
             Job::Transcribe { recording_id },
+            Job::JoinSegments { recording_id },
             Job::DeleteFile {
                 key: "recordings/x.mp4".into(),
             },

@@ -24,7 +24,7 @@ use uuid::Uuid;
 use crate::{
     adapters::{
         change_feed::RoomEvents,
-        db::{Db, RecordingPatch, RecordingRow},
+        db::{Db, RecordingPatch, RecordingRow, STOP_REASON_PAUSE},
         livekit::{LiveKit, LiveKitError},
     },
     config::Config,
@@ -197,6 +197,8 @@ impl Lifecycle {
             wants_transcript: self.wants_transcript(recording),
             stopping_for_limit: recording.stop_reason.as_deref() == Some(STOP_REASON_LIMIT),
             room_asks_consent: recording.room_consent == RecordingConsent::Ask,
+            pausing: recording.stop_reason.as_deref() == Some(STOP_REASON_PAUSE),
+            segmented: recording.segments > 1,
         }
     }
 
@@ -216,6 +218,7 @@ impl Lifecycle {
                 notification,
             },
             FollowUp::Transcribe => Job::Transcribe { recording_id: id },
+            FollowUp::JoinSegments => Job::JoinSegments { recording_id: id },
             FollowUp::ReviewPublishing => Job::ReviewPublishing {
                 room_id: recording.room_id,
                 trigger: format!("{id}:{to}"),
@@ -232,7 +235,10 @@ impl Lifecycle {
         job: Job,
     ) -> Result<(), sqlx::Error> {
         let attempts = match &job {
-            Job::ConfirmRecording { .. } => self.config.jobs.confirm_attempts,
+            // Both wait for the egress's upload.
+            Job::ConfirmRecording { .. } | Job::JoinSegments { .. } => {
+                self.config.jobs.confirm_attempts
+            }
             _ => self.config.jobs.max_attempts,
         };
         self.db

@@ -306,8 +306,9 @@ impl Reconciler {
     }
 
     /// Stops every egress LiveKit runs for a recording of ours that is no longer open
-    /// (its start was given up, or it was settled without it), so nothing records a room
-    /// without an open recording that shows it. Returns how many were stopped.
+    /// (its start was given up, or it was settled without it), or is paused (a resume that
+    /// crashed before it recorded its egress), or for an earlier segment of one, so nothing
+    /// records a room without an open recording that shows it. Returns how many were stopped.
     pub async fn stop_orphan_egresses(&self) -> Result<usize, sqlx::Error> {
         let running = match self.livekit.active_egresses().await {
             Ok(running) => running,
@@ -333,7 +334,11 @@ impl Reconciler {
                 tracing::warn!(egress = %info.egress_id, recording = %id, "an egress records for a recording we do not have");
                 continue;
             };
-            if recording.status.awaits_egress() {
+            // An egress of an earlier segment of a recording paused and resumed is not the
+            // recording's: it may not record on.
+            let earlier_segment = recording.segments > 1
+                && recording.worker_id.as_deref() != Some(info.egress_id.as_str());
+            if recording.status.awaits_egress() && !earlier_segment {
                 continue;
             }
             match self.livekit.stop_egress(&info.egress_id).await {

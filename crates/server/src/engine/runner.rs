@@ -100,6 +100,13 @@ impl JobRunner {
                     .notify_owners(recording_id, notification.as_str())
                     .await
             }
+            Job::JoinSegments { recording_id } => {
+                let last_attempt = row.attempts >= row.max_attempts;
+                self.work
+                    .completion
+                    .join_segments(recording_id, last_attempt)
+                    .await
+            }
             Job::Transcribe { recording_id } => {
                 self.work.completion.hand_off_transcript(recording_id).await
             }

@@ -4,11 +4,14 @@
 use std::sync::Arc;
 
 use livekit_protocol as proto;
-use meet_recorder_domain::{RecordingConsent, RoomSettings};
+use meet_recorder_domain::{Event, RecordingConsent, RoomSettings, Status};
 use uuid::Uuid;
 
 use crate::{
-    adapters::{db::Db, livekit::LiveKit},
+    adapters::{
+        db::{Db, RecordingPatch},
+        livekit::LiveKit,
+    },
     config::Config,
     engine::{
         consent::consent_of,
@@ -110,6 +113,16 @@ impl LiveKitWebhooks {
             return Ok("unknown_egress");
         };
 
+        // A recording paused and resumed has had several egresses: the earlier segments'
+        // late events tell nothing about the recording.
+        if recording.segments > 1
+            && !info.egress_id.is_empty()
+            && recording.worker_id.as_deref() != Some(info.egress_id.as_str())
+        {
+            tracing::debug!(egress = %info.egress_id, recording = %recording.id, "webhook for an earlier segment's egress");
+            tx.commit().await?;
+            return Ok("processed");
+        }
         let Some((domain_event, patch)) = egress_event(&event.event, &info) else {
             tx.commit().await?;
             return Ok("processed");
@@ -211,6 +224,18 @@ impl LiveKitWebhooks {
             if recording.room_id == room_id {
                 self.reconciler
                     .reconcile_recording(&recording, EgressDoubt::RoomClosed)
+                    .await?;
+            }
+        }
+        // Nobody is left to resume a paused recording: it ends with the room.
+        for recording in self.db.queries().recordings_of_room(room_id).await? {
+            if recording.status == Status::Paused {
+                let patch = RecordingPatch {
+                    stopped_at: recording.paused_at,
+                    ..Default::default()
+                };
+                self.lifecycle
+                    .apply(recording.id, Event::StoppedWhilePaused, patch)
                     .await?;
             }
         }

@@ -97,6 +97,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/rooms/{room}/start-recording/", post(recordings::start))
         .route("/rooms/{room}/stop-recording/", post(recordings::stop))
+        .route("/rooms/{room}/pause-recording/", post(recordings::pause))
+        .route("/rooms/{room}/resume-recording/", post(recordings::resume))
         .route(
             "/rooms/{room}/request-recording/",
             post(requests::request_recording),

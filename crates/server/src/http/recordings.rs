@@ -20,8 +20,11 @@ use super::{
     views::{PageView, RecordingMessageView, RecordingRoomView, RecordingView, TranscriptView},
 };
 use crate::{
-    adapters::db::RecordingRow,
-    engine::control::{StartError, StopError},
+    adapters::{
+        db::{RecordingRow, RoomRow, UserRow},
+        media_tools,
+    },
+    engine::control::{PauseError, StartError, StopError},
     http::AppState,
     http::auth::CurrentUser,
 };
@@ -257,12 +260,14 @@ pub struct StopBody {
     mode: Option<String>,
 }
 
-pub async fn stop(
-    State(state): State<AppState>,
-    CurrentUser(user): CurrentUser,
-    Path(room): Path<String>,
+/// The room and mode a stop, pause or resume is for, once the caller may change the
+/// room's recordings.
+async fn hosted_room(
+    state: &AppState,
+    user: &UserRow,
+    room: &str,
     body: Result<JsonBody<StopBody>, ApiError>,
-) -> Result<Json<RecordingMessageView>, ApiError> {
+) -> Result<(RoomRow, Option<Mode>), ApiError> {
     if !state.config.recording.enable {
         return Err(ApiError::feature_disabled());
     }
@@ -273,13 +278,102 @@ pub async fn stop(
         .map(str::parse::<Mode>)
         .transpose()
         .map_err(invalid_request)?;
-    let (room, role) = load_room(&state, &room, &user).await?;
+    let (room, role) = load_room(state, room, user).await?;
     if !role.is_some_and(Role::is_privileged) {
         return Err(ApiError::forbidden(
             "room-privileges-required",
             "You must have privileges on room to perform this action.",
         ));
     }
+    Ok((room, mode))
+}
+
+/// `POST rooms/{id}/pause-recording/` and `resume-recording/` `{mode?}`: LiveKit Egress
+/// has no pause, so a pause ends the egress segment and a resume starts the next; the
+/// parts become one file when the recording ends (see `engine::completion`).
+pub async fn pause(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(room): Path<String>,
+    body: Result<JsonBody<StopBody>, ApiError>,
+) -> Result<Json<RecordingMessageView>, ApiError> {
+    let (room, mode) = hosted_room(&state, &user, &room, body).await?;
+    if !media_tools::available() {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "pause-unavailable",
+            "Pausing needs ffmpeg on the server, to join the parts of the recording.",
+        ));
+    }
+    let recording = state
+        .engine
+        .control
+        .pause(&room, mode)
+        .await
+        .map_err(pause_error)?;
+    Ok(Json(RecordingMessageView {
+        message: format!("Recording paused for room {}.", room.slug),
+        recording: recording_view(&state, &recording, Some(Role::Owner)),
+    }))
+}
+
+pub async fn resume(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(room): Path<String>,
+    body: Result<JsonBody<StopBody>, ApiError>,
+) -> Result<Json<RecordingMessageView>, ApiError> {
+    let (room, mode) = hosted_room(&state, &user, &room, body).await?;
+    let recording = state
+        .engine
+        .control
+        .resume(&room, mode)
+        .await
+        .map_err(pause_error)?;
+    Ok(Json(RecordingMessageView {
+        message: format!("Recording resumed for room {}.", room.slug),
+        recording: recording_view(&state, &recording, Some(Role::Owner)),
+    }))
+}
+
+fn pause_error(error: PauseError) -> ApiError {
+    match error {
+        PauseError::NotFound => ApiError::not_found(
+            "no-active-recording",
+            "No active recording found for this room.",
+        ),
+        PauseError::NotActive => ApiError::new(
+            StatusCode::CONFLICT,
+            "recording-not-active",
+            "Only a recording that is recording can be paused.",
+        ),
+        PauseError::NotPaused => ApiError::new(
+            StatusCode::CONFLICT,
+            "recording-not-paused",
+            "Only a paused recording can be resumed.",
+        ),
+        PauseError::EgressDidNotStop => ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "recording-failed-to-pause",
+            "The recording could not be paused; it is still recording.",
+        ),
+        PauseError::ResumeFailed(error) => ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "recording-failed-to-resume",
+            "The recording could not be resumed; it is still paused.",
+        )
+        .with("error", error.message),
+        PauseError::Database(error) => error.into(),
+    }
+}
+
+pub async fn stop(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(room): Path<String>,
+    body: Result<JsonBody<StopBody>, ApiError>,
+) -> Result<Json<RecordingMessageView>, ApiError> {
+    let (room, mode) = hosted_room(&state, &user, &room, body).await?;
     match state.engine.control.stop(&room, mode).await {
         Ok(recording) => Ok(Json(RecordingMessageView {
             message: format!("Recording stopped for room {}.", room.slug),

@@ -149,6 +149,8 @@ fn recording_state(recording: &RecordingRow, privileged: bool) -> RecordingState
         status: recording.status,
         layout: recording.layout,
         started_at: recording.started_at.map(iso),
+        paused_at: recording.paused_at.map(iso),
+        paused_ms: recording.paused_ms,
         is_open: recording.status.is_open(),
         // The badge and the Stop button: a failed stop may still be recording.
         may_be_recording: recording.status.may_be_recording(),

@@ -633,6 +633,9 @@ mod tests {
             stop_reason: None,
             external_process_id: None,
             transcript_url: None,
+            segments: 1,
+            paused_at: None,
+            paused_ms: 0,
             created_at: 0,
             updated_at: 0,
         }

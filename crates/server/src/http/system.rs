@@ -27,6 +27,7 @@ pub async fn config(State(state): State<AppState>) -> Json<ConfigView> {
             layouts: meet_recorder_domain::Layout::ALL,
             default_layout: recording.layout_default,
             transcription_service: state.config.transcription.is_some(),
+            can_pause: crate::adapters::media_tools::available(),
         },
         livekit: LiveKitConfigView {
             url: state.livekit.public_url().to_owned(),

@@ -386,6 +386,11 @@ pub struct RecordingStateView {
     #[ts(as = "Option<LayoutTs>")]
     pub layout: Option<Layout>,
     pub started_at: Option<String>,
+    /// When the current pause began (status `paused`).
+    pub paused_at: Option<String>,
+    /// Time spent paused before the current pause: the time recorded is the time since
+    /// `started_at` less the pauses.
+    pub paused_ms: i64,
     pub is_open: bool,
     /// The badge shows: a failed stop may still be recording.
     pub may_be_recording: bool,
@@ -427,6 +432,8 @@ pub struct RecordingConfigView {
     /// Whether a transcription service is configured: without one, the transcript mode
     /// records the audio only.
     pub transcription_service: bool,
+    /// Whether recordings can be paused (joining the parts needs ffmpeg on the server).
+    pub can_pause: bool,
 }
 
 #[derive(Debug, Serialize, TS)]

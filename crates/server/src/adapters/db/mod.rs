@@ -37,7 +37,7 @@ mod users;
 
 pub use consents::ConsentRow;
 pub use jobs::{JobRow, QueueDepth};
-pub use recordings::{NewRecording, RecordingPatch, RecordingRow};
+pub use recordings::{NewRecording, RecordingPatch, RecordingRow, STOP_REASON_PAUSE};
 pub use requests::{Asked, RecordingRequestRow};
 pub use retention::Pruned;
 pub use rooms::{AccessRemoval, RoomAccessRow, RoomRow};
@@ -383,6 +383,11 @@ mod tests {
                 9,
                 "recording consents",
                 "3bd1edc236e7fe2af616cfaa79208f6ead2a882b82e9be683a30c52818e9a306e4be6bec522f60efefaa6f4991b238ec",
+            ),
+            (
+                10,
+                "pause and resume",
+                "a8e64d61f3512dccdcd957af4f685ce61e565670716eb2de214c31b8d6faf0720811afd9cc95d4b4e4c314e3f94906a1",
             ),
         ];
         for (version, description, checksum) in pinned {

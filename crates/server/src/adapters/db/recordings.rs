@@ -10,6 +10,9 @@ use uuid::Uuid;
 
 use super::{Backend, Db, Queries, StoreError, now_ms, parse_column};
 
+/// `stop_reason` of a recording a host is pausing.
+pub const STOP_REASON_PAUSE: &str = "pause";
+
 #[derive(Debug, Clone)]
 pub struct RecordingRow {
     pub id: Uuid,
@@ -36,6 +39,12 @@ pub struct RecordingRow {
     pub external_process_id: Option<String>,
     /// Where the transcript is, when the service's callback said.
     pub transcript_url: Option<String>,
+    /// Egress segments started: more than one once it was paused and resumed.
+    pub segments: i64,
+    /// When the current pause began.
+    pub paused_at: Option<i64>,
+    /// Time spent paused before the current pause.
+    pub paused_ms: i64,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -64,6 +73,9 @@ impl RecordingRow {
             stop_reason,
             external_process_id,
             transcript_url,
+            segments,
+            paused_at,
+            paused_ms,
             created_at,
             updated_at: _,
         } = self;
@@ -87,6 +99,9 @@ impl RecordingRow {
             && *stop_reason == other.stop_reason
             && *external_process_id == other.external_process_id
             && *transcript_url == other.transcript_url
+            && *segments == other.segments
+            && *paused_at == other.paused_at
+            && *paused_ms == other.paused_ms
             && *created_at == other.created_at
     }
 
@@ -117,6 +132,9 @@ impl RecordingRow {
             stop_reason: row.try_get("stop_reason")?,
             external_process_id: row.try_get("external_process_id")?,
             transcript_url: row.try_get("transcript_url")?,
+            segments: row.try_get::<i64, _>("segments")?,
+            paused_at: row.try_get("paused_at")?,
+            paused_ms: row.try_get("paused_ms")?,
             created_at: row.try_get("created_at")?,
             updated_at: row.try_get("updated_at")?,
         })
@@ -153,7 +171,8 @@ macro_rules! recording_columns {
          r.access_level AS room_access_level, r.recording_consent AS room_consent, rec.status, rec.mode, rec.layout, rec.options, \
          rec.worker_id, rec.started_at, rec.stopped_at, rec.duration_ms, rec.size_bytes, \
          rec.file_location, rec.error, rec.stop_reason, rec.external_process_id, \
-         rec.transcript_url, rec.created_at, rec.updated_at"
+         rec.transcript_url, rec.segments, rec.paused_at, rec.paused_ms, rec.created_at, \
+         rec.updated_at"
     };
 }
 
@@ -309,11 +328,12 @@ impl Db {
         row.as_ref().map(RecordingRow::from_row).transpose()
     }
 
-    /// Active recordings that started at or before `cutoff` (max-duration enforcement).
+    /// Active recordings that have recorded since `cutoff` or longer, pauses not counted
+    /// (max-duration enforcement).
     pub async fn active_since_before(&self, cutoff: i64) -> Result<Vec<RecordingRow>, sqlx::Error> {
         let rows = sqlx::query(&format!(
             "{SELECT} WHERE rec.status = '{}' AND rec.started_at IS NOT NULL \
-             AND rec.started_at <= $1 ORDER BY rec.started_at",
+             AND rec.started_at + rec.paused_ms <= $1 ORDER BY rec.started_at",
             Status::Active.as_str()
         ))
         .bind(cutoff)
@@ -331,6 +351,36 @@ impl Db {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(RecordingRow::from_row).collect()
+    }
+
+    /// A host is pausing an active recording: its egress's stop or end will pause it
+    /// (`stop_reason` = `pause`), and the pause counts from now. False when it is not
+    /// active.
+    pub async fn mark_pausing(&self, id: Uuid) -> Result<bool, sqlx::Error> {
+        let result = sqlx::query(
+            "UPDATE recordings SET stop_reason = $1, paused_at = $2 WHERE id = $3 AND status = $4",
+        )
+        .bind(STOP_REASON_PAUSE)
+        .bind(now_ms())
+        .bind(id.to_string())
+        .bind(Status::Active.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// The egress did not stop: the recording records on, not pausing.
+    pub async fn clear_pausing(&self, id: Uuid) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE recordings SET stop_reason = NULL, paused_at = NULL \
+             WHERE id = $1 AND status = $2 AND stop_reason = $3",
+        )
+        .bind(id.to_string())
+        .bind(Status::Active.as_str())
+        .bind(STOP_REASON_PAUSE)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     /// Records why an open recording is about to stop, before asking LiveKit to stop it:
@@ -467,6 +517,30 @@ impl<'e, E: AnyExecutor<'e>> Queries<E> {
             .fetch_all(self.executor)
             .await?;
         rows.iter().map(RecordingRow::from_row).collect()
+    }
+
+    /// A paused recording records again through `egress_id`, its segment number `segment`:
+    /// the pause is added to the time paused. In the transaction of the `Resumed` move.
+    pub async fn resume_segment(
+        self,
+        id: Uuid,
+        egress_id: &str,
+        segment: i64,
+    ) -> Result<(), sqlx::Error> {
+        let now = now_ms();
+        sqlx::query(
+            "UPDATE recordings SET worker_id = $1, segments = $2, \
+             paused_ms = paused_ms + ($3 - COALESCE(paused_at, $3)), paused_at = NULL, \
+             stop_reason = NULL WHERE id = $4 AND status = $5",
+        )
+        .bind(egress_id)
+        .bind(segment)
+        .bind(now)
+        .bind(id.to_string())
+        .bind(Status::Paused.as_str())
+        .execute(self.executor)
+        .await?;
+        Ok(())
     }
 
     /// Moves a recording from `from` to `to` if it is still `from`. Returns whether it moved.

@@ -113,6 +113,30 @@ impl LocalStorage {
     }
 
     async fn put_impl(&self, key: &str, bytes: Bytes) -> Result<(), StorageError> {
+        self.write_atomically(key, |temporary| async move {
+            tokio::fs::write(&temporary, &bytes).await
+        })
+        .await
+    }
+
+    async fn copy_impl(&self, from: &str, to: &str) -> Result<(), StorageError> {
+        let source = self.path_of(from)?;
+        if !tokio::fs::try_exists(&source).await.map_err(io_error)? {
+            return Err(StorageError::NotFound);
+        }
+        self.write_atomically(to, |temporary| async move {
+            tokio::fs::copy(&source, &temporary).await.map(drop)
+        })
+        .await
+    }
+
+    /// Writes `key` through a temporary file in its folder, renamed into place once
+    /// `write` has filled it: a reader never sees a half-written object.
+    async fn write_atomically<F, Fut>(&self, key: &str, write: F) -> Result<(), StorageError>
+    where
+        F: FnOnce(PathBuf) -> Fut,
+        Fut: std::future::Future<Output = std::io::Result<()>>,
+    {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let path = self.path_of(key)?;
         let parent = path.parent().unwrap_or(&self.root);
@@ -127,7 +151,7 @@ impl LocalStorage {
             COUNTER.fetch_add(1, Ordering::Relaxed)
         ));
         let written = async {
-            tokio::fs::write(&temporary, &bytes).await?;
+            write(temporary.clone()).await?;
             tokio::fs::rename(&temporary, &path).await
         }
         .await;
@@ -210,6 +234,26 @@ impl ObjectStorage for LocalStorage {
         _content_type: &'a str,
     ) -> BoxFuture<'a, Result<(), StorageError>> {
         self.put_impl(key, bytes).boxed()
+    }
+
+    fn copy<'a>(&'a self, from: &'a str, to: &'a str) -> BoxFuture<'a, Result<(), StorageError>> {
+        self.copy_impl(from, to).boxed()
+    }
+
+    fn upload_file<'a>(
+        &'a self,
+        key: &'a str,
+        path: &'a std::path::Path,
+        _content_type: &'a str,
+    ) -> BoxFuture<'a, Result<(), StorageError>> {
+        async move {
+            let source = path.to_owned();
+            self.write_atomically(key, |temporary| async move {
+                tokio::fs::copy(&source, &temporary).await.map(drop)
+            })
+            .await
+        }
+        .boxed()
     }
 
     fn describe(&self) -> String {

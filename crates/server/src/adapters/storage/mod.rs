@@ -117,6 +117,18 @@ pub trait ObjectStorage: Send + Sync {
         content_type: &'a str,
     ) -> BoxFuture<'a, Result<(), StorageError>>;
 
+    /// Copies the object at `from` to `to`, replacing any object there.
+    fn copy<'a>(&'a self, from: &'a str, to: &'a str) -> BoxFuture<'a, Result<(), StorageError>>;
+
+    /// Stores the file at `path` under `key`, streamed (in parts on S3), replacing any
+    /// object there: how a joined recording gets back into storage.
+    fn upload_file<'a>(
+        &'a self,
+        key: &'a str,
+        path: &'a std::path::Path,
+        content_type: &'a str,
+    ) -> BoxFuture<'a, Result<(), StorageError>>;
+
     /// Where objects live, for logs: `local directory /path`, `s3 http://endpoint/bucket`.
     fn describe(&self) -> String;
 }

@@ -17,7 +17,7 @@ use bytes::Bytes;
 use futures::{FutureExt, StreamExt, TryStreamExt, future::BoxFuture};
 use object_store::{
     Attribute, Attributes, ClientOptions, GetOptions, GetRange, GetResult, ObjectStore,
-    ObjectStoreExt, PutOptions, PutPayload,
+    ObjectStoreExt, PutMultipartOptions, PutOptions, PutPayload, WriteMultipart,
     aws::{AmazonS3, AmazonS3Builder},
     path::Path,
     signer::{Method, Signer},
@@ -192,6 +192,57 @@ impl S3Storage {
         Ok(())
     }
 
+    async fn copy_impl(&self, from: &str, to: &str) -> Result<(), StorageError> {
+        self.store
+            .copy(&Self::path(from)?, &Self::path(to)?)
+            .await
+            .map_err(s3_error)
+    }
+
+    /// A multipart upload in 8 MiB parts, at most 4 in flight: memory stays bounded
+    /// whatever the file's size.
+    async fn upload_file_impl(
+        &self,
+        key: &str,
+        path: &std::path::Path,
+        content_type: &str,
+    ) -> Result<(), StorageError> {
+        use tokio::io::AsyncReadExt;
+        const PART_BYTES: usize = 8 * 1024 * 1024;
+        let location = Self::path(key)?;
+        let mut attributes = Attributes::new();
+        attributes.insert(Attribute::ContentType, content_type.to_owned().into());
+        let upload = self
+            .store
+            .put_multipart_opts(
+                &location,
+                PutMultipartOptions {
+                    attributes,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(s3_error)?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
+        let mut file = tokio::fs::File::open(path)
+            .await
+            .map_err(|e| StorageError::Other(format!("{}: {e}", path.display())))?;
+        let mut buffer = vec![0; 1024 * 1024];
+        loop {
+            let read = file
+                .read(&mut buffer)
+                .await
+                .map_err(|e| StorageError::Other(format!("{}: {e}", path.display())))?;
+            if read == 0 {
+                break;
+            }
+            writer.wait_for_capacity(4).await.map_err(s3_error)?;
+            writer.write(&buffer[..read]);
+        }
+        writer.finish().await.map_err(s3_error)?;
+        Ok(())
+    }
+
     async fn presigned_get_impl(
         &self,
         key: &str,
@@ -261,6 +312,19 @@ impl ObjectStorage for S3Storage {
         content_type: &'a str,
     ) -> BoxFuture<'a, Result<(), StorageError>> {
         self.put_impl(key, bytes, content_type).boxed()
+    }
+
+    fn copy<'a>(&'a self, from: &'a str, to: &'a str) -> BoxFuture<'a, Result<(), StorageError>> {
+        self.copy_impl(from, to).boxed()
+    }
+
+    fn upload_file<'a>(
+        &'a self,
+        key: &'a str,
+        path: &'a std::path::Path,
+        content_type: &'a str,
+    ) -> BoxFuture<'a, Result<(), StorageError>> {
+        self.upload_file_impl(key, path, content_type).boxed()
     }
 
     fn describe(&self) -> String {

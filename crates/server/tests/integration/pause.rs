@@ -1,0 +1,145 @@
+//! Pause and resume: LiveKit Egress has no pause, so a pause ends the egress segment and a
+//! resume starts the next; when the recording ends its parts are joined into its one file,
+//! whose length is the time recorded, pauses left out.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::{
+    app::*,
+    helpers::{eventually, ffprobe_duration, ffprobe_streams},
+};
+
+async fn pause(app: &TestApp, room: &Value, host: &TestUser) -> Reply {
+    app.post(
+        &format!("rooms/{}/pause-recording/", room["id"].as_str().unwrap()),
+        host,
+        json!({}),
+    )
+    .await
+}
+
+async fn resume(app: &TestApp, room: &Value, host: &TestUser) -> Reply {
+    app.post(
+        &format!("rooms/{}/resume-recording/", room["id"].as_str().unwrap()),
+        host,
+        json!({"mode": "screen_recording"}),
+    )
+    .await
+}
+
+/// Starts a video recording and waits until it records; returns its id.
+async fn recording_started(app: &TestApp, room: &Value, host: &TestUser) -> String {
+    let reply = app
+        .start(room, host, json!({"mode": "screen_recording"}))
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let id = reply.body["recording"]["id"].as_str().unwrap().to_owned();
+    wait_shown(app, room, "started").await;
+    id
+}
+
+async fn wait_shown(app: &TestApp, room: &Value, status: &str) {
+    let room_id = room["id"].as_str().unwrap();
+    eventually(
+        &format!("participants to see {status}"),
+        Duration::from_secs(10),
+        || async { (app.room_metadata(room_id).await["recording_status"] == status).then_some(()) },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_paused_and_resumed_recording_is_one_file_of_the_time_recorded() {
+    let app = spawn_app().await;
+    let host = app.user("host").await;
+    let room = app.live_room(&host).await;
+    let room_id = room["id"].as_str().unwrap().to_owned();
+    let id = recording_started(&app, &room, &host).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let reply = pause(&app, &room, &host).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.body["recording"]["status"], "paused");
+    wait_shown(&app, &room, "paused").await;
+    app.wait_data_message(&room_id, "screenRecordingPaused")
+        .await;
+    // Still the room's recording: nobody starts another, and a second pause is refused.
+    let again = app
+        .start(&room, &host, json!({"mode": "screen_recording"}))
+        .await;
+    assert_eq!(again.status, 409, "{}", again.body);
+    let again = pause(&app, &room, &host).await;
+    assert_eq!(again.status, 409, "{}", again.body);
+    assert_eq!(again.body["code"], "recording-not-active");
+
+    // Time paused is not recorded.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let reply = resume(&app, &room, &host).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.body["recording"]["status"], "active");
+    app.wait_data_message(&room_id, "screenRecordingResumed")
+        .await;
+    wait_shown(&app, &room, "started").await;
+    let again = resume(&app, &room, &host).await;
+    assert_eq!(again.status, 409, "{}", again.body);
+    assert_eq!(again.body["code"], "recording-not-paused");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let reply = app.stop(&room, &host, json!({})).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let saved = app.wait_status(&id, &host, "notification_succeeded").await;
+
+    // One file, at the recording's key, as long as the two segments together.
+    let key = app.state.config.recording.key(
+        id.parse().unwrap(),
+        meet_recorder_domain::Mode::ScreenRecording,
+    );
+    let file = app.state.config.storage_dir.join(&key);
+    let seconds = ffprobe_duration(&file);
+    assert!((3.0..6.0).contains(&seconds), "{seconds} s recorded");
+    assert_eq!(ffprobe_streams(&file), ["h264", "aac"]);
+    // The duration shown and emailed is the time recorded too.
+    let shown = saved["duration_ms"].as_f64().unwrap() / 1000.0;
+    assert!(
+        (seconds - shown).abs() < 0.5,
+        "{shown} s shown, {seconds} s in the file"
+    );
+    // The parts are gone.
+    let parts = app
+        .state
+        .config
+        .storage_dir
+        .join(key.trim_end_matches(".mp4"));
+    // (Egress's manifests stay beside them, as beside every file.)
+    let left: Vec<_> = std::fs::read_dir(&parts)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("part-"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    assert_eq!(app.sent_emails().len(), 1);
+}
+
+#[tokio::test]
+async fn a_recording_stopped_while_paused_is_saved_as_recorded() {
+    let app = spawn_app().await;
+    let host = app.user("host").await;
+    let room = app.live_room(&host).await;
+    let id = recording_started(&app, &room, &host).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let reply = pause(&app, &room, &host).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let reply = app
+        .stop(&room, &host, json!({"mode": "screen_recording"}))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    app.wait_status(&id, &host, "notification_succeeded").await;
+    let room_id = room["id"].as_str().unwrap();
+    assert_eq!(
+        app.room_metadata(room_id).await["recording_status"],
+        Value::Null
+    );
+}
