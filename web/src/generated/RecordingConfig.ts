@@ -11,4 +11,8 @@ max_duration: number | null, layouts: Array<Layout>, default_layout: Layout,
  * Whether a transcription service is configured: without one, the transcript mode
  * records the audio only.
  */
-transcription_service: boolean, };
+transcription_service: boolean, 
+/**
+ * Whether recordings can be paused (joining the parts needs ffmpeg on the server).
+ */
+can_pause: boolean, };

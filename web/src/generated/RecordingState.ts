@@ -11,7 +11,16 @@ export type RecordingState = { id?: string,
 /**
  * An opaque key: the same in every event about one recording, another for the next.
  */
-ref: string, status: RecordingStatus, layout: Layout | null, started_at: string | null, is_open: boolean, 
+ref: string, status: RecordingStatus, layout: Layout | null, started_at: string | null, 
+/**
+ * When the current pause began (status `paused`).
+ */
+paused_at: string | null, 
+/**
+ * Time spent paused before the current pause: the time recorded is the time since
+ * `started_at` less the pauses.
+ */
+paused_ms: number, is_open: boolean, 
 /**
  * The badge shows: a failed stop may still be recording.
  */

@@ -583,6 +583,8 @@ mod tests {
             status: Status::Failed,
             layout: None,
             started_at: None,
+            paused_at: None,
+            paused_ms: 0,
             is_open: false,
             may_be_recording: false,
             stoppable: false,
