@@ -418,3 +418,56 @@ describe('consent to being recorded', () => {
     await screenshot(host, '18-consents-on-recording-page');
   });
 });
+
+describe('pause and resume', () => {
+  let dev;
+  let browser;
+  before(async () => {
+    dev = await startDev();
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+    await dev?.stop();
+  });
+
+  test('a paused recording plays as one file whose length is the time recorded', async () => {
+    const host = await newPage(browser);
+    await signIn(host, dev.url);
+    await openNewRoom(host, 'Interview');
+    const roomUrl = host.url();
+    const panel = host.getByRole('region', { name: 'Recording' });
+    await panel.getByRole('button', { name: 'Start recording' }).click();
+    await panel.getByRole('button', { name: 'Stop recording' }).waitFor({ timeout: 20_000 });
+    await host.waitForTimeout(3_000);
+
+    // Paused: everyone sees it, the guest in French too, and nothing is recorded.
+    await panel.getByRole('button', { name: 'Pause' }).click();
+    const badge = host.getByTestId('recording-badge');
+    await badge.filter({ hasText: 'Recording paused' }).waitFor({ timeout: 15_000 });
+    await host.getByTestId('toast').filter({ hasText: 'Recording paused' }).waitFor();
+    const guest = await newPage(browser, { locale: 'fr-FR' });
+    await guest.goto(roomUrl);
+    await guest.getByLabel('Votre nom').fill('Paul');
+    await guest.getByRole('button', { name: 'Rejoindre' }).click();
+    await guest.getByTestId('recording-badge').filter({ hasText: 'Enregistrement en pause' }).waitFor();
+    await screenshot(host, '19-recording-paused');
+    await host.waitForTimeout(4_000);
+
+    await panel.getByRole('button', { name: 'Resume' }).click();
+    await badge.filter({ hasText: 'Recording in progress' }).waitFor({ timeout: 20_000 });
+    await guest.getByTestId('recording-badge').filter({ hasText: 'Enregistrement en cours' }).waitFor();
+    await host.waitForTimeout(3_000);
+    await panel.getByRole('button', { name: 'Stop recording' }).click();
+    await host.getByTestId('toast').filter({ hasText: 'Recording stopped' }).waitFor({ timeout: 20_000 });
+
+    // About six seconds recorded, not the ten the meeting took.
+    await host.getByRole('link', { name: 'Recordings' }).click();
+    await host.getByRole('link', { name: /Interview/ }).first().click();
+    await host.waitForURL(/\/recording\/[0-9a-f-]{36}$/);
+    const played = await playMedia(host);
+    assert.equal(played.error, null);
+    assert.ok(played.duration > 4.5 && played.duration < 8.5, `duration ${played.duration}`);
+    await screenshot(host, '20-paused-recording-plays');
+  });
+});

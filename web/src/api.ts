@@ -116,6 +116,10 @@ export const api = {
       mode,
       ...(layout ? { layout } : {}),
     }),
+  pauseRecording: (roomId: string, mode: Mode) =>
+    request<RecordingMessage>('POST', `rooms/${id(roomId)}/pause-recording/`, { mode }),
+  resumeRecording: (roomId: string, mode: Mode) =>
+    request<RecordingMessage>('POST', `rooms/${id(roomId)}/resume-recording/`, { mode }),
   stopRecording: (roomId: string, mode: Mode) =>
     request<RecordingMessage>('POST', `rooms/${id(roomId)}/stop-recording/`, { mode }),
   answerConsent: (roomId: string, token: string, decision: ConsentDecision) =>

@@ -70,6 +70,7 @@ const en = {
   'badge.screen_recording': 'Recording in progress',
   'badge.transcript': 'Transcription in progress',
   'badge.both': 'Recording and transcription in progress',
+  'badge.paused': 'Recording paused',
 
   'panel.title': 'Recording',
   'panel.what': 'What to record',
@@ -79,6 +80,11 @@ const en = {
   'panel.starting': 'Starting…',
   'panel.waiting': 'Waiting for the recorder to answer. This can take up to half a minute.',
   'panel.stop': 'Stop recording',
+  'panel.pause': 'Pause',
+  'panel.resume': 'Resume',
+  'panel.pausedHelp': 'Nothing is recorded while paused. The parts become one file.',
+  'panel.pauseFailed': 'The recording could not be paused',
+  'panel.resumeFailed': 'The recording could not be resumed',
   'panel.saving': 'Saving…',
   'panel.timeLeft': 'Time left {time}',
   'panel.startFailed': 'Recording could not start',
@@ -146,6 +152,10 @@ const en = {
   'toast.started.transcript': 'Transcription started',
   'toast.stopped.screen_recording': 'Recording stopped',
   'toast.stopped.transcript': 'Transcription stopped',
+  'toast.paused.screen_recording': 'Recording paused',
+  'toast.paused.transcript': 'Transcription paused',
+  'toast.resumed.screen_recording': 'Recording resumed',
+  'toast.resumed.transcript': 'Transcription resumed',
   'toast.limit.screen_recording':
     'Recording time limit reached. The recording was stopped and is being saved.',
   'toast.limit.transcript':
@@ -161,6 +171,7 @@ const en = {
 
   'status.initiated': 'Starting',
   'status.active': 'In progress',
+  'status.paused': 'Paused',
   'status.stopped': 'Saving',
   'status.saved': 'Ready',
   'status.aborted': 'Aborted',
@@ -286,6 +297,7 @@ const fr: Record<MessageKey, string> = {
   'badge.screen_recording': 'Enregistrement en cours',
   'badge.transcript': 'Transcription en cours',
   'badge.both': 'Enregistrement et transcription en cours',
+  'badge.paused': 'Enregistrement en pause',
 
   'panel.title': 'Enregistrement',
   'panel.what': 'Que faut-il enregistrer',
@@ -295,6 +307,11 @@ const fr: Record<MessageKey, string> = {
   'panel.starting': 'Démarrage…',
   'panel.waiting': 'En attente de la réponse de l’enregistreur. Cela peut prendre jusqu’à une demi-minute.',
   'panel.stop': 'Arrêter l’enregistrement',
+  'panel.pause': 'Pause',
+  'panel.resume': 'Reprendre',
+  'panel.pausedHelp': 'Rien n’est enregistré pendant la pause. Les parties forment un seul fichier.',
+  'panel.pauseFailed': 'L’enregistrement n’a pas pu être mis en pause',
+  'panel.resumeFailed': 'L’enregistrement n’a pas pu reprendre',
   'panel.saving': 'Sauvegarde…',
   'panel.timeLeft': 'Temps restant {time}',
   'panel.startFailed': 'L’enregistrement n’a pas pu démarrer',
@@ -362,6 +379,10 @@ const fr: Record<MessageKey, string> = {
   'toast.started.transcript': 'Transcription démarrée',
   'toast.stopped.screen_recording': 'Enregistrement arrêté',
   'toast.stopped.transcript': 'Transcription arrêtée',
+  'toast.paused.screen_recording': 'Enregistrement en pause',
+  'toast.paused.transcript': 'Transcription en pause',
+  'toast.resumed.screen_recording': 'Enregistrement repris',
+  'toast.resumed.transcript': 'Transcription reprise',
   'toast.limit.screen_recording':
     'Durée maximale d’enregistrement atteinte. L’enregistrement a été arrêté et est en cours de sauvegarde.',
   'toast.limit.transcript':
@@ -377,6 +398,7 @@ const fr: Record<MessageKey, string> = {
 
   'status.initiated': 'Démarrage',
   'status.active': 'En cours',
+  'status.paused': 'En pause',
   'status.stopped': 'Sauvegarde',
   'status.saved': 'Prêt',
   'status.aborted': 'Interrompu',
@@ -503,6 +525,7 @@ const de: Record<MessageKey, string> = {
   'badge.screen_recording': 'Aufnahme läuft',
   'badge.transcript': 'Transkription läuft',
   'badge.both': 'Aufnahme und Transkription laufen',
+  'badge.paused': 'Aufnahme pausiert',
 
   'panel.title': 'Aufnahme',
   'panel.what': 'Was aufgenommen wird',
@@ -513,6 +536,11 @@ const de: Record<MessageKey, string> = {
   'panel.waiting':
     'Warten auf die Antwort des Aufnahmedienstes. Das kann bis zu einer halben Minute dauern.',
   'panel.stop': 'Aufnahme beenden',
+  'panel.pause': 'Pausieren',
+  'panel.resume': 'Fortsetzen',
+  'panel.pausedHelp': 'Während der Pause wird nichts aufgenommen. Die Teile werden zu einer Datei.',
+  'panel.pauseFailed': 'Die Aufnahme konnte nicht pausiert werden',
+  'panel.resumeFailed': 'Die Aufnahme konnte nicht fortgesetzt werden',
   'panel.saving': 'Wird gespeichert…',
   'panel.timeLeft': 'Verbleibende Zeit {time}',
   'panel.startFailed': 'Die Aufnahme konnte nicht gestartet werden',
@@ -580,6 +608,10 @@ const de: Record<MessageKey, string> = {
   'toast.started.transcript': 'Transkription gestartet',
   'toast.stopped.screen_recording': 'Aufnahme beendet',
   'toast.stopped.transcript': 'Transkription beendet',
+  'toast.paused.screen_recording': 'Aufnahme pausiert',
+  'toast.paused.transcript': 'Transkription pausiert',
+  'toast.resumed.screen_recording': 'Aufnahme fortgesetzt',
+  'toast.resumed.transcript': 'Transkription fortgesetzt',
   'toast.limit.screen_recording':
     'Die maximale Aufnahmedauer ist erreicht. Die Aufnahme wurde beendet und wird gespeichert.',
   'toast.limit.transcript':
@@ -595,6 +627,7 @@ const de: Record<MessageKey, string> = {
 
   'status.initiated': 'Wird gestartet',
   'status.active': 'Läuft',
+  'status.paused': 'Pausiert',
   'status.stopped': 'Wird gespeichert',
   'status.saved': 'Fertig',
   'status.aborted': 'Abgebrochen',
@@ -722,6 +755,7 @@ const nl: Record<MessageKey, string> = {
   'badge.screen_recording': 'Opname bezig',
   'badge.transcript': 'Transcriptie bezig',
   'badge.both': 'Opname en transcriptie bezig',
+  'badge.paused': 'Opname gepauzeerd',
 
   'panel.title': 'Opname',
   'panel.what': 'Wat opnemen',
@@ -732,6 +766,11 @@ const nl: Record<MessageKey, string> = {
   'panel.waiting':
     'Wachten op antwoord van de opnamedienst. Dit kan tot een halve minuut duren.',
   'panel.stop': 'Opname stoppen',
+  'panel.pause': 'Pauzeren',
+  'panel.resume': 'Hervatten',
+  'panel.pausedHelp': 'Tijdens de pauze wordt niets opgenomen. De delen worden één bestand.',
+  'panel.pauseFailed': 'De opname kon niet worden gepauzeerd',
+  'panel.resumeFailed': 'De opname kon niet worden hervat',
   'panel.saving': 'Bezig met opslaan…',
   'panel.timeLeft': 'Resterende tijd {time}',
   'panel.startFailed': 'De opname kon niet starten',
@@ -799,6 +838,10 @@ const nl: Record<MessageKey, string> = {
   'toast.started.transcript': 'Transcriptie gestart',
   'toast.stopped.screen_recording': 'Opname gestopt',
   'toast.stopped.transcript': 'Transcriptie gestopt',
+  'toast.paused.screen_recording': 'Opname gepauzeerd',
+  'toast.paused.transcript': 'Transcriptie gepauzeerd',
+  'toast.resumed.screen_recording': 'Opname hervat',
+  'toast.resumed.transcript': 'Transcriptie hervat',
   'toast.limit.screen_recording':
     'De maximale opnameduur is bereikt. De opname is gestopt en wordt opgeslagen.',
   'toast.limit.transcript':
@@ -814,6 +857,7 @@ const nl: Record<MessageKey, string> = {
 
   'status.initiated': 'Wordt gestart',
   'status.active': 'Bezig',
+  'status.paused': 'Gepauzeerd',
   'status.stopped': 'Wordt opgeslagen',
   'status.saved': 'Klaar',
   'status.aborted': 'Afgebroken',

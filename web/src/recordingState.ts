@@ -58,12 +58,19 @@ export function openModes(recordings: RoomRecordings): Mode[] {
   });
 }
 
+/** Time recorded so far, pauses left out (`now` in ms). */
+export function recordedMs(recording: LiveRecording, now: number): number {
+  if (!recording.started_at) return 0;
+  const until = recording.paused_at ? Date.parse(recording.paused_at) : now;
+  return Math.max(0, until - Date.parse(recording.started_at) - recording.paused_ms);
+}
+
 /** Whether two states describe the same recording (not just the same mode). */
 export function sameRecording(a: LiveRecording, b: LiveRecording): boolean {
   return a.ref === b.ref;
 }
 
-export type TransitionKind = 'started' | 'stopped' | 'limit' | 'failed';
+export type TransitionKind = 'started' | 'paused' | 'resumed' | 'stopped' | 'limit' | 'failed';
 
 export interface Transition {
   kind: TransitionKind;
@@ -82,8 +89,11 @@ export function transitionsBetween(before: RoomRecordings, after: RoomRecordings
     let kind: TransitionKind | null = null;
     if (FAILURE_STATUSES.has(next.status)) {
       if (!(same && FAILURE_STATUSES.has(previous.status))) kind = 'failed';
+    } else if (next.status === 'paused') {
+      if (!(same && previous.status === 'paused')) kind = 'paused';
     } else if (next.status === 'active') {
-      if (!(same && previous.status === 'active')) kind = 'started';
+      if (same && previous.status === 'paused') kind = 'resumed';
+      else if (!(same && previous.status === 'active')) kind = 'started';
     } else if (!mayBeRecording(next) && next.status !== 'failed_to_start') {
       // A recording never seen open (it began and ended between two events) still
       // ended live, but only if it ever ran.

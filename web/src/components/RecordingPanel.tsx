@@ -15,7 +15,14 @@ import { modeLabel } from '../modeLabel';
 import { useI18n } from '../hooks/useI18n';
 import { useNow } from '../hooks/useNow';
 import type { Translate } from '../i18n';
-import { MODES, type RoomRecordings, isStoppable, mayBeRecording, openModes } from '../recordingState';
+import {
+  MODES,
+  type RoomRecordings,
+  isStoppable,
+  mayBeRecording,
+  openModes,
+  recordedMs,
+} from '../recordingState';
 import { Dialog } from './Dialog';
 
 type Choice = Mode | 'both';
@@ -123,6 +130,28 @@ export function RecordingPanel({ room, recording, recordings, loaded }: Recordin
     }
   };
 
+  // Pause or resume every running mode that can: LiveKit Egress has no pause, so the
+  // service ends the egress segment and starts the next one on resume.
+  const paused = running.length > 0 && running.every((mode) => recordings[mode]?.status === 'paused');
+  const [switching, setSwitching] = useState(false);
+  const pauseOrResume = async () => {
+    const wanted = paused ? 'paused' : 'active';
+    const targets = running.filter((mode) => recordings[mode]?.status === wanted);
+    setSwitching(true);
+    try {
+      for (const mode of targets) {
+        await (paused ? api.resumeRecording(roomId, mode) : api.pauseRecording(roomId, mode));
+      }
+    } catch (error) {
+      setFailure({
+        title: t(paused ? 'panel.resumeFailed' : 'panel.pauseFailed'),
+        detail: errorText(error, t),
+      });
+    } finally {
+      setSwitching(false);
+    }
+  };
+
   const stop = async () => {
     const targets = running.filter((mode) => {
       const live = recordings[mode];
@@ -213,6 +242,17 @@ export function RecordingPanel({ room, recording, recordings, loaded }: Recordin
       >
         {label}
       </button>
+      {phase === 'active' && recording.can_pause && (
+        <button
+          type="button"
+          className="button button-pause"
+          disabled={switching}
+          onClick={() => void pauseOrResume()}
+        >
+          {t(paused ? 'panel.resume' : 'panel.pause')}
+        </button>
+      )}
+      {phase === 'active' && paused && <p className="muted">{t('panel.pausedHelp')}</p>}
       {/* Always there, so that screen readers announce the text when it appears. */}
       <p className="muted start-waiting" role="status" data-testid="recording-waiting">
         {phase === 'starting' && slowStart ? t('panel.waiting') : ''}
@@ -356,11 +396,12 @@ function AutoRecordSettings({
 function Countdown({ recordings, maxDuration }: { recordings: RoomRecordings; maxDuration: number }) {
   const { t } = useI18n();
   const now = useNow(true);
-  const starts = MODES.map((mode) => recordings[mode])
-    .filter((live) => live?.status === 'active' && live.started_at)
-    .map((live) => Date.parse(live?.started_at ?? ''));
-  if (starts.length === 0) return null;
-  const left = Math.min(...starts) + maxDuration - now;
+  // The limit counts recorded time: a pause stops the clock.
+  const recorded = MODES.map((mode) => recordings[mode])
+    .filter((live) => (live?.status === 'active' || live?.status === 'paused') && live.started_at)
+    .map((live) => (live ? recordedMs(live, now) : 0));
+  if (recorded.length === 0) return null;
+  const left = maxDuration - Math.max(...recorded);
   return (
     // A timer is not announced on every tick; people read it when they want to.
     <p className="countdown" role="timer" data-testid="recording-countdown">

@@ -149,6 +149,10 @@ function transitionToast(
   switch (kind) {
     case 'started':
       return { tone: 'info', message: t(`toast.started.${mode}`) };
+    case 'paused':
+      return { tone: 'info', message: t(`toast.paused.${mode}`) };
+    case 'resumed':
+      return { tone: 'info', message: t(`toast.resumed.${mode}`) };
     case 'limit':
       return { tone: 'alert', message: t(`toast.limit.${mode}`) };
     case 'failed':

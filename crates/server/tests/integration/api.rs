@@ -731,7 +731,11 @@ async fn a_join_token_lets_me_into_that_livekit_room_only() {
         )
         .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
-    assert_eq!(keys(&reply.body), set(&["url", "room", "token"]));
+    assert_eq!(
+        keys(&reply.body),
+        set(&["url", "room", "token", "may_publish"])
+    );
+    assert_eq!(reply.body["may_publish"], true);
     assert_eq!(reply.body["room"], room["id"]);
     assert_eq!(reply.body["url"], app.state.livekit.public_url());
 
