@@ -877,6 +877,20 @@ impl Scene {
     async fn wait_status(&self, id: &str, status: &str) -> Value {
         self.real.app.wait_status(id, &self.host, status).await
     }
+
+    /// Waits until the participant saw the room metadata's `recording_status` become
+    /// `status`.
+    async fn told_state(&self, status: &str) {
+        self.participant
+            .wait_for(&format!("the participant to see {status}"), |e| {
+                e["event"] == "room_metadata"
+                    && e["metadata"]
+                        .as_str()
+                        .unwrap_or("")
+                        .contains(&format!("\"recording_status\":\"{status}\""))
+            })
+            .await;
+    }
 }
 
 fn recording_id(reply: &crate::app::Reply) -> String {
@@ -1332,4 +1346,68 @@ async fn in_a_room_that_asks_the_real_server_withholds_publishing_until_consent(
     for bot in [host_bot, early, late] {
         bot.leave().await;
     }
+}
+
+#[tokio::test]
+async fn a_paused_recording_is_two_real_egresses_joined_into_one_file() {
+    let scene = scene(&[], "10m").await;
+    let (id, first_egress) = scene.start("screen_recording").await;
+    scene.told_state("started").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    let path = |action: &str| {
+        format!(
+            "rooms/{}/{action}-recording/",
+            scene.room["id"].as_str().unwrap()
+        )
+    };
+    let paused = scene
+        .real
+        .app
+        .post(&path("pause"), &scene.host, json!({}))
+        .await;
+    assert_eq!(paused.status, 200, "{}", paused.body);
+    assert_eq!(paused.body["recording"]["status"], "paused");
+    scene.told("screenRecordingPaused").await;
+    scene.told_state("paused").await;
+    // The real server ended the first egress; the recording stays paused meanwhile.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(
+        scene.real.app.recording(&id, &scene.host).await["status"],
+        "paused"
+    );
+
+    let resumed = scene
+        .real
+        .app
+        .post(&path("resume"), &scene.host, json!({}))
+        .await;
+    assert_eq!(resumed.status, 200, "{}", resumed.body);
+    let second_egress = resumed.body["recording"]["worker_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(
+        second_egress, first_egress,
+        "a new egress for the second segment"
+    );
+    scene.told("screenRecordingResumed").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    let stopped = scene
+        .real
+        .app
+        .stop(&scene.room, &scene.host, json!({}))
+        .await;
+    assert_eq!(stopped.status, 200, "{}", stopped.body);
+    let done = scene.wait_status(&id, "notification_succeeded").await;
+    // One file of the two segments (about 6 s), not of the meeting (about 10 s).
+    let seconds = crate::helpers::ffprobe_duration(&scene.real.file_of(&id, "mp4"));
+    assert!(
+        (4.0..8.5).contains(&seconds),
+        "{seconds} s in the joined file"
+    );
+    let shown = done["duration_ms"].as_f64().unwrap() / 1000.0;
+    assert!((shown - seconds).abs() < 0.5, "{shown} s shown");
+    assert_eq!(scene.real.app.sent_emails().len(), 1);
 }
