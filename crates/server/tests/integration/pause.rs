@@ -143,3 +143,92 @@ async fn a_recording_stopped_while_paused_is_saved_as_recorded() {
         Value::Null
     );
 }
+
+#[tokio::test]
+async fn an_egress_a_crashed_resume_left_behind_is_stopped_and_the_recording_stays_paused() {
+    use livekit_api::services::egress::{EgressClient, EgressOutput, RoomCompositeOptions};
+    use livekit_protocol as proto;
+
+    use crate::helpers::{API_KEY, API_SECRET, local_file};
+
+    let app = spawn_app().await;
+    let host = app.user("host").await;
+    let room = app.live_room(&host).await;
+    let id = recording_started(&app, &room, &host).await;
+    assert_eq!(pause(&app, &room, &host).await.status, 200);
+
+    // A resume that started the next segment's egress and crashed before recording it.
+    let egress = EgressClient::with_api_key(&app.livekit_url, API_KEY, API_SECRET);
+    let info = egress
+        .start_room_composite_egress(
+            room["id"].as_str().unwrap(),
+            vec![EgressOutput::File(local_file(
+                &format!("recordings/{id}/part-2.mp4"),
+                proto::EncodedFileType::Mp4,
+            ))],
+            RoomCompositeOptions::default(),
+        )
+        .await
+        .unwrap();
+    eventually(
+        "the stray egress to record",
+        Duration::from_secs(10),
+        || async {
+            let status = app
+                .state
+                .livekit
+                .egress_info(&info.egress_id)
+                .await
+                .ok()??
+                .status();
+            (status == proto::EgressStatus::EgressActive).then_some(())
+        },
+    )
+    .await;
+
+    // Reconciliation stops it: nothing records for a paused recording.
+    app.state.engine.reconciler.reconcile(0).await.unwrap();
+    eventually(
+        "the stray egress to end",
+        Duration::from_secs(10),
+        || async {
+            let status = app
+                .state
+                .livekit
+                .egress_info(&info.egress_id)
+                .await
+                .ok()??
+                .status();
+            (status != proto::EgressStatus::EgressActive).then_some(())
+        },
+    )
+    .await;
+    assert_eq!(app.recording(&id, &host).await["status"], "paused");
+
+    // Resuming afterwards records segment 2 again, and the join takes the new one.
+    assert_eq!(resume(&app, &room, &host).await.status, 200);
+    wait_shown(&app, &room, "started").await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(app.stop(&room, &host, json!({})).await.status, 200);
+    app.wait_status(&id, &host, "notification_succeeded").await;
+}
+
+#[tokio::test]
+async fn a_room_that_closes_while_paused_ends_the_recording() {
+    use livekit_api::services::room::RoomClient;
+
+    use crate::helpers::{API_KEY, API_SECRET};
+
+    let app = spawn_app().await;
+    let host = app.user("host").await;
+    let room = app.live_room(&host).await;
+    let id = recording_started(&app, &room, &host).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(pause(&app, &room, &host).await.status, 200);
+    let rooms = RoomClient::with_api_key(&app.livekit_url, API_KEY, API_SECRET);
+    rooms
+        .delete_room(room["id"].as_str().unwrap())
+        .await
+        .unwrap();
+    app.wait_status(&id, &host, "notification_succeeded").await;
+}

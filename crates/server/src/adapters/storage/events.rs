@@ -953,6 +953,9 @@ mod tests {
             format!("recordings/{{{ID}}}.mp4"),
             format!("xrecordings/{ID}.mp4"),
             format!("recordings/sub/{ID}.mp4"),
+            // The segments of a paused recording: only the joined file saves it.
+            format!("recordings/{ID}/part-2.mp4"),
+            format!("recordings/{ID}/part-1.ogg"),
             format!("other/{ID}.mp4"),
             format!("{ID}.mp4"),
             format!("recordings/{ID}.mp4.part"),
