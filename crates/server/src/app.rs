@@ -122,6 +122,12 @@ impl Application {
         let sweeper = spawn_sweeper(self.state.clone(), stopped.clone());
         let runner = self.state.engine.jobs.clone().spawn(stopped.clone());
         warn_if_storage_hook_is_open(&self.state.config);
+        // Whether ffmpeg is here (pausing needs it) is learned once, off the request path.
+        tokio::task::spawn_blocking(|| {
+            if !crate::adapters::media_tools::available() {
+                tracing::warn!("ffmpeg or ffprobe is not on PATH: recordings cannot be paused");
+            }
+        });
         let app = crate::http::router(self.state.clone());
         let limits = self.state.config.connections.clone();
         let server = tokio::spawn(serve(self.listener, app, limits, stopped.clone()));

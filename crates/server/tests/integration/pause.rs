@@ -232,3 +232,28 @@ async fn a_room_that_closes_while_paused_ends_the_recording() {
         .unwrap();
     app.wait_status(&id, &host, "notification_succeeded").await;
 }
+
+#[tokio::test]
+async fn the_maximum_duration_counts_the_time_recorded_not_the_pauses() {
+    let app = spawn_app_with(&[("RECORDING_MAX_DURATION", "4000")], |_| {}).await;
+    let host = app.user("host").await;
+    let room = app.live_room(&host).await;
+    let id = recording_started(&app, &room, &host).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(pause(&app, &room, &host).await.status, 200);
+    // Paused longer than the limit: nothing stops it.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(app.recording(&id, &host).await["status"], "paused");
+    assert_eq!(resume(&app, &room, &host).await.status, 200);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        app.recording(&id, &host).await["status"],
+        "active",
+        "1.5 s + 1 s recorded of 4 s"
+    );
+    // The rest of the four seconds, and the limit stops it.
+    let stopped = app.wait_status(&id, &host, "notification_succeeded").await;
+    assert_eq!(stopped["stop_reason"], "limit", "{stopped}");
+    let seconds = stopped["duration_ms"].as_f64().unwrap() / 1000.0;
+    assert!((3.0..6.0).contains(&seconds), "{seconds} s recorded");
+}
