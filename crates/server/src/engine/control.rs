@@ -299,6 +299,9 @@ impl RecordingControl {
         if recording.status == Status::Paused {
             return Ok(self.stop_paused(recording).await?);
         }
+        // A pause that never reached the egress (a crash between marking and stopping)
+        // must not turn this stop into a pause.
+        self.db.clear_pausing(recording.id).await?;
         let egress_id = recording.worker_id.clone().unwrap_or_default();
         let answer = match self.livekit.stop_egress(&egress_id).await {
             Ok(info) => stop_answer(info.status()),

@@ -257,3 +257,18 @@ async fn the_maximum_duration_counts_the_time_recorded_not_the_pauses() {
     let seconds = stopped["duration_ms"].as_f64().unwrap() / 1000.0;
     assert!((3.0..6.0).contains(&seconds), "{seconds} s recorded");
 }
+
+#[tokio::test]
+async fn a_pause_that_crashed_before_the_egress_stopped_does_not_turn_a_stop_into_a_pause() {
+    let app = spawn_app().await;
+    let host = app.user("host").await;
+    let room = app.live_room(&host).await;
+    let id = recording_started(&app, &room, &host).await;
+    // The pause was marked, then the service died before asking the egress to stop.
+    assert!(app.db.mark_pausing(id.parse().unwrap()).await.unwrap());
+    assert_eq!(app.recording(&id, &host).await["status"], "active");
+
+    let reply = app.stop(&room, &host, json!({})).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    app.wait_status(&id, &host, "notification_succeeded").await;
+}
