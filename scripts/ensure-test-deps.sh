@@ -107,13 +107,15 @@ if [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then
 fi
 
 # LiveKit's Python SDKs: the server API (the protocol oracle) and the real-time SDK (bots
-# that join rooms as real participants; its wheel ships the native WebRTC library).
-if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import livekit.api, livekit.rtc, numpy, aiosmtpd' 2>/dev/null; then
+# that join rooms as real participants; its wheel ships the native WebRTC library); and
+# the Standard Webhooks reference library, which verifies our outbound webhooks.
+if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import livekit.api, livekit.rtc, numpy, aiosmtpd, standardwebhooks' 2>/dev/null; then
     log "creating Python venv in $VENV"
     mkdir -p "$CACHE_DIR"
     [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV" >&2 || { apt_install python3-venv; python3 -m venv "$VENV" >&2; }
     "$VENV/bin/pip" install --quiet --disable-pip-version-check \
-        'livekit-api==1.2.2' 'livekit==1.2.0' 'numpy>=2,<3' 'aiosmtpd>=1.4,<2' >&2
+        'livekit-api==1.2.2' 'livekit==1.2.0' 'numpy>=2,<3' 'aiosmtpd>=1.4,<2' \
+        'standardwebhooks==1.3.0' >&2
 fi
 
 if [ ! -x "$LIVEKIT_SERVER_DIR/server" ]; then

@@ -10,12 +10,15 @@
 //! - [`Role`], [`RecordingAbilities`]: permissions.
 //! - [`RoomSettings`]: a room's recording settings (auto-record, visibility, consent).
 //! - [`RecordingConsent`], [`may_publish`]: what a recording room asks of participants.
+//! - [`announced_as`]: the outbound webhook event a status change is.
 
+mod announce;
 mod consent;
 mod decision;
 mod options;
 mod room_settings;
 
+pub use announce::announced_as;
 pub use consent::{ConsentDecision, RecordingConsent, may_publish};
 pub use decision::{
     Circumstances, Decision, FollowUp, Notification, ON_CREATE, RoomEffect, RoomMessage, RoomState,

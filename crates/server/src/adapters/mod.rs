@@ -8,6 +8,7 @@
 //! - [`mail`]: email (SMTP, console, file) and its templates.
 //! - [`transcription`]: the transcription service.
 //! - [`media_tools`]: ffmpeg and ffprobe, to join a paused recording's segments.
+//! - [`outbound_webhooks`]: Standard Webhooks messages to operators' endpoints.
 //! - [`change_feed`]: "this room's recordings changed" across instances.
 
 pub mod change_feed;
@@ -15,5 +16,6 @@ pub mod db;
 pub mod livekit;
 pub mod mail;
 pub mod media_tools;
+pub mod outbound_webhooks;
 pub mod storage;
 pub mod transcription;

@@ -328,6 +328,17 @@ impl Config {
                 "MEET_RECORDER_EVENT_STREAMS_PER_CLIENT",
                 some(connections.event_streams_per_client.to_string()),
             ),
+            (
+                "MEET_RECORDER_WEBHOOK_URLS",
+                (!self.webhooks.is_empty()).then(|| {
+                    let urls: Vec<&str> = self.webhooks.iter().map(|w| w.url.as_str()).collect();
+                    urls.join(",")
+                }),
+            ),
+            (
+                "MEET_RECORDER_WEBHOOK_SECRETS",
+                (!self.webhooks.is_empty()).then(|| HIDDEN.to_owned()),
+            ),
         ]
     }
 }

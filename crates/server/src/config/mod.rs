@@ -215,6 +215,8 @@ pub struct Config {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// What HTTP clients may hold of the machine.
     pub connections: ConnectionSettings,
+    /// Endpoints told of recording events (`MEET_RECORDER_WEBHOOK_*`).
+    pub webhooks: Vec<WebhookEndpoint>,
     /// `MEET_RECORDER_LOG_FORMAT`, shown by `meet-recorder config` (logging reads the
     /// environment itself, before any configuration).
     pub log_format: String,
@@ -576,6 +578,7 @@ impl Config {
                     .unwrap_or(3600),
             ),
             connections: connection_settings(source)?,
+            webhooks: webhook_endpoints(source)?,
             reconcile_grace: Duration::from_secs(
                 source
                     .number("MEET_RECORDER_RECONCILE_GRACE_S")?
@@ -600,6 +603,93 @@ impl Config {
             },
         })
     }
+}
+
+/// An endpoint told of recording events, signed per the Standard Webhooks specification.
+#[derive(Debug, Clone)]
+pub struct WebhookEndpoint {
+    pub url: String,
+    /// The signing key: the secret's bytes, base64-decoded from after `whsec_`.
+    pub key: SecretBytes,
+}
+
+/// Key bytes that never appear in logs or `Debug` output.
+#[derive(Clone)]
+pub struct SecretBytes(Vec<u8>);
+
+impl SecretBytes {
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretBytes(********)")
+    }
+}
+
+fn webhook_endpoints(source: &Source) -> Result<Vec<WebhookEndpoint>, ConfigError> {
+    use base64::Engine;
+    let list = |value: &str| -> Vec<String> {
+        value
+            .split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    let urls = list(
+        &source
+            .get("MEET_RECORDER_WEBHOOK_URLS")?
+            .unwrap_or_default(),
+    );
+    let secrets = source
+        .secret("MEET_RECORDER_WEBHOOK_SECRETS")?
+        .map(|s| list(secrecy::ExposeSecret::expose_secret(&s)))
+        .unwrap_or_default();
+    if urls.len() != secrets.len() {
+        return Err(invalid(
+            "MEET_RECORDER_WEBHOOK_SECRETS",
+            format!(
+                "needs one secret per URL of MEET_RECORDER_WEBHOOK_URLS ({} URLs, {} secrets)",
+                urls.len(),
+                secrets.len()
+            ),
+        ));
+    }
+    urls.into_iter()
+        .zip(secrets)
+        .map(|(url, secret)| {
+            let parsed = url::Url::parse(&url).map_err(|_| {
+                invalid(
+                    "MEET_RECORDER_WEBHOOK_URLS",
+                    format!("{url:?} is not a URL"),
+                )
+            })?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                return Err(invalid(
+                    "MEET_RECORDER_WEBHOOK_URLS",
+                    "must be http:// or https:// URLs",
+                ));
+            }
+            // `whsec_` and the key in base64, 24 to 64 bytes, as the specification says.
+            let key = secret
+                .strip_prefix("whsec_")
+                .and_then(|key| base64::engine::general_purpose::STANDARD.decode(key).ok())
+                .filter(|key| (24..=64).contains(&key.len()))
+                .ok_or_else(|| {
+                    invalid(
+                        "MEET_RECORDER_WEBHOOK_SECRETS",
+                        "each secret must be whsec_ and 24 to 64 bytes in base64",
+                    )
+                })?;
+            Ok(WebhookEndpoint {
+                url,
+                key: SecretBytes(key),
+            })
+        })
+        .collect()
 }
 
 fn transcription_settings(source: &Source) -> Result<Option<TranscriptionSettings>, ConfigError> {
@@ -840,5 +930,40 @@ mod tests {
             source.unknown_variables(),
             vec!["RECORDING_ENABLED".to_owned()]
         );
+    }
+
+    #[test]
+    fn webhook_endpoints_pair_each_url_with_its_secret() {
+        let key = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwMfKQ9r8GKYqr";
+        let two = config(&[
+            (
+                "MEET_RECORDER_WEBHOOK_URLS",
+                "https://a.example/in, http://b.example/hook/",
+            ),
+            ("MEET_RECORDER_WEBHOOK_SECRETS", &format!("{key},{key}")),
+        ])
+        .unwrap();
+        let urls: Vec<&str> = two.webhooks.iter().map(|w| w.url.as_str()).collect();
+        assert_eq!(urls, ["https://a.example/in", "http://b.example/hook/"]);
+        assert_eq!(two.webhooks[0].key.expose().len(), 33);
+        assert!(!format!("{:?}", two.webhooks[0]).contains("MfKQ"));
+        assert!(config(&[]).unwrap().webhooks.is_empty());
+        for (urls, secrets) in [
+            ("https://a.example/in", ""),
+            ("https://a.example/in", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+            ("https://a.example/in", "whsec_c2hvcnQ="),
+            ("ftp://a.example/in", key),
+            ("not a url", key),
+        ] {
+            let error = config(&[
+                ("MEET_RECORDER_WEBHOOK_URLS", urls),
+                ("MEET_RECORDER_WEBHOOK_SECRETS", secrets),
+            ])
+            .unwrap_err();
+            assert!(
+                error.variable.starts_with("MEET_RECORDER_WEBHOOK_"),
+                "{urls} {secrets}"
+            );
+        }
     }
 }

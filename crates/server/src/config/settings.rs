@@ -34,11 +34,12 @@ pub enum Group {
     Email,
     Transcription,
     Jobs,
+    Webhooks,
     Connections,
 }
 
 impl Group {
-    pub const ALL: [Group; 10] = [
+    pub const ALL: [Group; 11] = [
         Group::Service,
         Group::Recording,
         Group::Encoding,
@@ -48,6 +49,7 @@ impl Group {
         Group::Email,
         Group::Transcription,
         Group::Jobs,
+        Group::Webhooks,
         Group::Connections,
     ];
 
@@ -62,6 +64,7 @@ impl Group {
             Group::Email => "Email",
             Group::Transcription => "Transcription service",
             Group::Jobs => "Background jobs and maintenance",
+            Group::Webhooks => "Outbound webhooks",
             Group::Connections => "HTTP clients and limits",
         }
     }
@@ -173,6 +176,8 @@ pub const SETTINGS: &[Setting] = &[
     setting("MEET_RECORDER_WEBHOOK_EVENT_RETENTION_HOURS", Plain, Jobs, "72", "how long handled webhook ids are kept"),
     setting("MEET_RECORDER_EXPIRED_SESSION_RETENTION_DAYS", Plain, Jobs, "7", "how long expired sessions are kept"),
     setting("MEET_RECORDER_PRUNE_INTERVAL_S", Plain, Jobs, "3600", "how often those are pruned"),
+    setting("MEET_RECORDER_WEBHOOK_URLS", Plain, Webhooks, "", "comma-separated endpoints told of recording events"),
+    setting("MEET_RECORDER_WEBHOOK_SECRETS", Secret, Webhooks, "", "their Standard Webhooks secrets (whsec_...), in the same order"),
     setting("MEET_RECORDER_TRUSTED_PROXIES", Plain, Connections, "", "reverse proxies whose X-Forwarded-For is believed"),
     setting("MEET_RECORDER_MAX_CONNECTIONS", Plain, Connections, "512", "open HTTP connections at most"),
     setting("MEET_RECORDER_HEADER_TIMEOUT_S", Plain, Connections, "10", "seconds to send a request's headers; idle keep-alive"),

@@ -18,6 +18,8 @@ pub const DELETE_FILE: &str = "delete_file";
 pub const AUTO_RECORD: &str = "auto_record";
 /// The stored kind of [`Job::JoinSegments`].
 pub const JOIN_SEGMENTS: &str = "join_segments";
+/// The stored kind of [`Job::DeliverWebhook`].
+pub const DELIVER_WEBHOOK: &str = "deliver_webhook";
 /// The stored kind of [`Job::ReviewPublishing`].
 pub const REVIEW_PUBLISHING: &str = "review_publishing";
 
@@ -51,6 +53,14 @@ pub enum Job {
     /// exactly those who accepted what it records publish; `{"room_id", "trigger"}` (what
     /// changed: a recording's move, a join, the setting).
     ReviewPublishing { room_id: Uuid, trigger: String },
+    /// Send one outbound webhook message to one endpoint; `{"url", "id", "body"}`: the
+    /// message id and the exact body, signed anew at each attempt. Runs after the earlier
+    /// messages about the same recording to the same endpoint.
+    DeliverWebhook {
+        url: String,
+        id: String,
+        body: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +88,7 @@ impl Job {
             Job::DeleteFile { .. } => DELETE_FILE,
             Job::AutoRecord { .. } => AUTO_RECORD,
             Job::ReviewPublishing { .. } => REVIEW_PUBLISHING,
+            Job::DeliverWebhook { .. } => DELIVER_WEBHOOK,
         }
     }
 
@@ -101,6 +112,7 @@ impl Job {
             Job::ReviewPublishing { room_id, trigger } => {
                 json!({ "room_id": room_id, "trigger": trigger })
             }
+            Job::DeliverWebhook { url, id, body } => json!({ "url": url, "id": id, "body": body }),
         }
     }
 
@@ -123,6 +135,7 @@ impl Job {
             Job::ReviewPublishing { room_id, trigger } => {
                 format!("review-publishing:{room_id}:{trigger}")
             }
+            Job::DeliverWebhook { url, id, .. } => format!("webhook:{id}:{url}"),
         }
     }
 
@@ -144,6 +157,19 @@ impl Job {
                 .ok_or_else(|| format!("payload has no room_id: {payload}"))
         };
         let trigger = || payload["trigger"].as_str().unwrap_or_default().to_owned();
+        if kind == DELIVER_WEBHOOK {
+            let field = |name: &str| {
+                payload[name]
+                    .as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| format!("payload has no {name}: {payload}"))
+            };
+            return Ok(Job::DeliverWebhook {
+                url: field("url")?,
+                id: field("id")?,
+                body: field("body")?,
+            });
+        }
         if kind == REVIEW_PUBLISHING {
             return Ok(Job::ReviewPublishing {
                 room_id: room_id()?,
@@ -219,6 +245,11 @@ mod tests {
             Job::ReviewPublishing {
                 room_id: recording_id,
                 trigger: "EV_2".into(),
+            },
+            Job::DeliverWebhook {
+                url: "https://hooks.example/in".into(),
+                id: "msg_1".into(),
+                body: "{}".into(),
             },
         ] {
             assert_eq!(Job::parse(job.kind(), &job.payload()), Ok(job.clone()));

@@ -29,6 +29,7 @@ use crate::{
     },
     config::Config,
     engine::{
+        announcements,
         egress::{STOP_REASON_LIMIT, end_of, file_patch, recording_id_in},
         jobs::Job,
     },
@@ -170,9 +171,12 @@ impl Lifecycle {
             // Nothing changed: most webhooks (LiveKit repeats EGRESS_ACTIVE) end here.
             None => before.clone(),
         };
+        let announced = decision.is_some()
+            && announcements::announce(&self.config, &self.db, &mut tx, before.status, &row)
+                .await?;
         tx.commit().await?;
         if let Some(decision) = &decision {
-            if !decision.follow_ups.is_empty() {
+            if !decision.follow_ups.is_empty() || announced {
                 self.jobs_wakeup.notify_one();
             }
             // A decision that keeps the status (LiveKit repeats EGRESS_ACTIVE; a late

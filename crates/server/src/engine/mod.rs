@@ -11,12 +11,14 @@
 //! - [`jobs`]: the jobs the queue holds; [`runner`]: their runner. [`metrics`]: counters for `/metrics`.
 //! - [`requests`]: participants asking the hosts for a recording.
 //! - [`consent`]: participants' consent to being recorded, and who may publish meanwhile.
+//! - [`announcements`]: status changes announced to operators' endpoints (outbound webhooks).
 //! - [`accounts`]: passwords, session and API tokens, sign-in limits.
 //!
 //! The engine knows the adapters (database, LiveKit, object storage, mail, transcription,
 //! change feed) and the configuration, never HTTP, the command line or dev tooling.
 
 pub mod accounts;
+pub mod announcements;
 pub mod completion;
 pub mod consent;
 pub mod control;
@@ -115,6 +117,7 @@ impl Engine {
             metrics.clone(),
         ));
         let consent = Arc::new(Consent::new(lifecycle.clone(), db.clone(), livekit.clone()));
+        let announcements = Arc::new(announcements::Announcements::new(config.clone()));
         let control = Arc::new(RecordingControl::new(
             lifecycle.clone(),
             consent.clone(),
@@ -146,6 +149,7 @@ impl Engine {
                 db,
                 config,
                 JobWork {
+                    announcements,
                     completion: completion.clone(),
                     control: control.clone(),
                     consent: consent.clone(),

@@ -19,6 +19,7 @@ use crate::{
     },
     config::Config,
     engine::{
+        announcements::Announcements,
         completion::Completion,
         consent::Consent,
         control::RecordingControl,
@@ -45,6 +46,7 @@ pub fn backoff(base: Duration, attempts: i64) -> Duration {
 
 /// The services that do the jobs' work.
 pub struct JobWork {
+    pub announcements: Arc<Announcements>,
     pub completion: Arc<Completion>,
     pub control: Arc<RecordingControl>,
     pub consent: Arc<Consent>,
@@ -118,6 +120,9 @@ impl JobRunner {
             },
             Job::ReviewPublishing { room_id, .. } => {
                 self.work.consent.review_publishing(room_id).await
+            }
+            Job::DeliverWebhook { url, id, body } => {
+                self.work.announcements.deliver(&url, &id, &body).await
             }
             Job::DeleteFile { key } => match self.work.storage.delete(&key).await {
                 Ok(()) | Err(StorageError::NotFound) => Outcome::Done,

@@ -14,7 +14,7 @@ use crate::{
 };
 
 /// Runs the binary without blocking the runtime the app and the emulator serve on.
-async fn meet_recorder(app: &TestApp, args: &[&str], extra_env: &[(&str, &str)]) -> Output {
+pub async fn meet_recorder(app: &TestApp, args: &[&str], extra_env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_meet-recorder"));
     command
         .args(args)

@@ -21,6 +21,7 @@ mod media;
 mod media_auth;
 mod minio_events;
 mod orphans;
+mod outbound_webhooks;
 mod pause;
 mod real_livekit;
 mod requests;

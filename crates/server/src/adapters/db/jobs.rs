@@ -55,6 +55,12 @@ pub struct QueueDepth {
     pub dead: i64,
 }
 
+/// A job runs in its turn: it is in no sequence, or every earlier job of its sequence is
+/// done or dead.
+const IN_TURN: &str = "(jobs.sequence_key IS NULL OR NOT EXISTS (SELECT 1 FROM jobs earlier \
+     WHERE earlier.sequence_key = jobs.sequence_key AND earlier.sequence < jobs.sequence \
+     AND earlier.status IN ('queued', 'running')))";
+
 impl Db {
     /// Takes the next due job for `worker`, leased for `lease_ms`.
     pub async fn claim_job(
@@ -76,11 +82,13 @@ impl Db {
     }
 
     async fn has_due_job(&self) -> Result<bool, sqlx::Error> {
-        let row =
-            sqlx::query("SELECT COUNT(*) AS n FROM jobs WHERE status = 'queued' AND run_at <= $1")
-                .bind(now_ms())
-                .fetch_one(&self.pool)
-                .await?;
+        let row = sqlx::query(&format!(
+            "SELECT COUNT(*) AS n FROM jobs WHERE status = 'queued' AND run_at <= $1 \
+             AND {IN_TURN}"
+        ))
+        .bind(now_ms())
+        .fetch_one(&self.pool)
+        .await?;
         Ok(row.try_get::<i64, _>("n")? > 0)
     }
 
@@ -90,16 +98,14 @@ impl Db {
         lease_ms: i64,
     ) -> Result<Option<JobRow>, sqlx::Error> {
         let now = now_ms();
-        let pick = match self.backend {
-            Backend::Postgres => {
-                "SELECT id FROM jobs WHERE status = 'queued' AND run_at <= $4 \
-                 ORDER BY run_at LIMIT 1 FOR UPDATE SKIP LOCKED"
-            }
-            Backend::Sqlite => {
-                "SELECT id FROM jobs WHERE status = 'queued' AND run_at <= $4 \
-                 ORDER BY run_at LIMIT 1"
-            }
+        let lock = match self.backend {
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
         };
+        let pick = format!(
+            "SELECT id FROM jobs WHERE status = 'queued' AND run_at <= $4 AND {IN_TURN} \
+             ORDER BY run_at LIMIT 1{lock}"
+        );
         let row = sqlx::query(&format!(
             "UPDATE jobs SET status = 'running', locked_by = $1, locked_until = $2, \
              attempts = attempts + 1, updated_at = $3 \
@@ -375,6 +381,41 @@ impl<'e, E: AnyExecutor<'e>> Queries<E> {
         .bind(dedupe_key)
         .bind(now)
         .bind(now)
+        .execute(self.executor)
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// Enqueues a job that runs after every job enqueued before it with the same
+    /// `sequence_key` (see [`IN_TURN`]). The caller's transaction must hold what
+    /// serialises the sequence's writers (a webhook delivery: the recording's lock).
+    pub async fn enqueue_job_in_sequence(
+        self,
+        kind: &str,
+        payload: &Value,
+        dedupe_key: &str,
+        max_attempts: i64,
+        sequence_key: &str,
+    ) -> Result<bool, sqlx::Error> {
+        let now = now_ms();
+        // SQLite reads `INSERT ... SELECT ... ON CONFLICT` right only with a WHERE clause,
+        // which this SELECT has.
+        let result = sqlx::query(
+            "INSERT INTO jobs (id, kind, payload, status, attempts, max_attempts, run_at, \
+             dedupe_key, created_at, updated_at, sequence_key, sequence) \
+             SELECT $1, $2, $3, 'queued', 0, $4, $5, $6, $7, $8, $9, COALESCE(MAX(sequence), 0) + 1 \
+             FROM jobs WHERE sequence_key = $9 \
+             ON CONFLICT (dedupe_key) DO NOTHING",
+        )
+        .bind(Uuid::new_v4().to_string())
+        .bind(kind)
+        .bind(payload.to_string())
+        .bind(max_attempts)
+        .bind(now)
+        .bind(dedupe_key)
+        .bind(now)
+        .bind(now)
+        .bind(sequence_key)
         .execute(self.executor)
         .await?;
         Ok(result.rows_affected() == 1)

@@ -389,6 +389,11 @@ mod tests {
                 "pause and resume",
                 "a8e64d61f3512dccdcd957af4f685ce61e565670716eb2de214c31b8d6faf0720811afd9cc95d4b4e4c314e3f94906a1",
             ),
+            (
+                11,
+                "job sequences",
+                "0ef79ea438365655d1ab8aab0477c48e1fe2b2699c03f5d1a1af7681260aec5140949b9ddcd56cbe70c7e1c640dccc2d",
+            ),
         ];
         for (version, description, checksum) in pinned {
             let migration = MIGRATOR
