@@ -84,6 +84,7 @@ impl AppState {
             engine,
             share_limiter: Default::default(),
             login_guard: Arc::new(LoginGuard::new()),
+            room_states: Arc::default(),
             dev: None,
         })
     }

@@ -33,7 +33,7 @@ pub mod media;
 mod media_auth;
 mod recordings;
 mod requests;
-mod room_events;
+pub mod room_events;
 mod rooms;
 pub mod share_links;
 pub mod state;

@@ -161,6 +161,68 @@ fn recording_state(recording: &RecordingRow, privileged: bool) -> RecordingState
     }
 }
 
+/// The room states read for the hints an instance heard, so that the streams of one room
+/// that hear one hint share one reading (10,000 open pages of a room: two queries per
+/// change, one per view, not 10,000).
+#[derive(Default)]
+pub struct RoomStates {
+    readings: std::sync::Mutex<HashMap<(Uuid, bool), Reading>>,
+}
+
+/// The reading of a room's state for one hint, done once by whichever stream asks first.
+#[derive(Clone)]
+struct Reading {
+    hint: u64,
+    state: Arc<tokio::sync::OnceCell<Arc<str>>>,
+}
+
+impl RoomStates {
+    /// Past this many rooms read, the map starts afresh: a forgotten reading only costs
+    /// one more query.
+    const CAPACITY: usize = 10_000;
+
+    /// The room's state for `hint`, as `privileged` or not sees it: read by `read` once,
+    /// by the first stream to ask.
+    pub async fn read<F, Fut>(
+        &self,
+        room: Uuid,
+        privileged: bool,
+        hint: u64,
+        read: F,
+    ) -> Result<Arc<str>, sqlx::Error>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<String, sqlx::Error>>,
+    {
+        let reading = {
+            let mut readings = self.readings.lock().unwrap_or_else(|e| e.into_inner());
+            if readings.len() >= Self::CAPACITY {
+                readings.clear();
+            }
+            let reading = readings
+                .entry((room, privileged))
+                .or_insert_with(|| Reading {
+                    hint,
+                    state: Arc::default(),
+                });
+            // A newer hint needs a newer reading; a stream late on an older hint may take
+            // the newer reading, which is only more current.
+            if reading.hint < hint {
+                *reading = Reading {
+                    hint,
+                    state: Arc::default(),
+                };
+            }
+            reading.clone()
+        };
+        reading
+            .state
+            .get_or_try_init(|| async { read().await.map(Arc::from) })
+            .await
+            .cloned()
+    }
+}
+
 /// The room's state as `privileged` or not sees it, serialised: the latest recording of
 /// each mode.
 async fn room_state(state: &AppState, room: Uuid, privileged: bool) -> Result<String, sqlx::Error> {
@@ -228,30 +290,42 @@ pub async fn recording_events(
     };
     // Subscribe before reading, so a change between the two is not missed.
     let hints = state.change_feed.subscribe();
-    let initial = room_state(&state, room.id, privileged).await?;
+    let initial: Arc<str> = room_state(&state, room.id, privileged).await?.into();
     // The slot and the presence live as long as the stream.
     let held = (slot, presence);
     let stream = futures::stream::unfold(
-        (state, hints, Some(initial), String::new(), held),
+        (state, hints, Some(initial), Arc::<str>::from(""), held),
         move |(state, mut hints, pending, mut last, held)| async move {
             let mut next = pending;
             while next.is_none() {
-                match hints.recv().await {
-                    Ok(changed) if changed != room.id => continue,
-                    Ok(_) | Err(RecvError::Lagged(_)) => {
-                        match room_state(&state, room.id, privileged).await {
-                            // Only what this reader would see differently is sent.
-                            Ok(current) => {
-                                if current != last {
-                                    next = Some(current);
-                                }
-                            }
-                            Err(error) => {
-                                tracing::warn!(%error, "cannot read a room's recording state");
-                            }
+                let read = match hints.recv().await {
+                    Ok(changed) if changed.room != room.id => continue,
+                    // Every stream of the room heard this hint: one of them reads.
+                    Ok(changed) => {
+                        state
+                            .room_states
+                            .read(room.id, privileged, changed.hint, || {
+                                room_state(&state, room.id, privileged)
+                            })
+                            .await
+                    }
+                    // Hints were missed: this stream reads for itself.
+                    Err(RecvError::Lagged(_)) => room_state(&state, room.id, privileged)
+                        .await
+                        .map(Arc::<str>::from),
+                    Err(RecvError::Closed) => return None,
+                };
+                match read {
+                    // Only what this reader would see differently is sent.
+                    Ok(current) => {
+                        // Shared readings are the same allocation: no string to compare.
+                        if !Arc::ptr_eq(&current, &last) && current != last {
+                            next = Some(current);
                         }
                     }
-                    Err(RecvError::Closed) => return None,
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot read a room's recording state");
+                    }
                 }
             }
             let current = next.expect("set above");

@@ -7,7 +7,7 @@ use crate::{
     adapters::{change_feed::RoomEvents, db::Db, livekit::LiveKit, storage::ObjectStorage},
     config::Config,
     engine::{Engine, accounts::LoginGuard},
-    http::share_links::AttemptLimiter,
+    http::{room_events::RoomStates, share_links::AttemptLimiter},
 };
 
 #[derive(Clone)]
@@ -23,6 +23,8 @@ pub struct AppState {
     /// Sign-in throttling: this application's own, so applications sharing a process
     /// (as the tests do) never share limits.
     pub login_guard: Arc<LoginGuard>,
+    /// The room states open pages share, one reading per change.
+    pub room_states: Arc<RoomStates>,
     /// Set by `meet-recorder dev` only.
     pub dev: Option<Arc<DevMode>>,
 }
