@@ -77,7 +77,8 @@ macro_rules! named_enum {
 
 named_enum! {
     /// Where a recording is in its life. The names are the reference system's, plus
-    /// `failed` (the egress failed after it started) and `expired` (file deleted).
+    /// `paused` (between egress segments), `failed` (the egress failed after it started)
+    /// and `expired` (file deleted).
     Status, "status" {
         Initiated = "initiated",
         Active = "active",
