@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use livekit_protocol as proto;
 use meet_recorder_domain::{
     Event, Layout, Mode, ON_CREATE, RecordingConsent, RecordingOptions, RoomSettings, Status,
     StopAnswer,
@@ -49,6 +50,8 @@ pub enum PauseError {
     NotFound,
     #[error("the recording is not active")]
     NotActive,
+    #[error("the egress does not record yet")]
+    NotRecordingYet,
     #[error("the egress did not stop")]
     EgressDidNotStop,
     #[error("the recording is not paused")]
@@ -210,12 +213,24 @@ impl RecordingControl {
             .stoppable_recording(room.id, mode)
             .await?
             .ok_or(PauseError::NotFound)?;
+        if recording.status != Status::Active {
+            return Err(PauseError::NotActive);
+        }
+        // An egress stopped before it records is aborted and leaves no file: pausing waits
+        // until it records.
+        let egress_id = recording.worker_id.clone().unwrap_or_default();
+        let recording_now = matches!(
+            self.livekit.egress_info(&egress_id).await,
+            Ok(Some(info)) if info.status() == proto::EgressStatus::EgressActive
+        );
+        if !recording_now {
+            return Err(PauseError::NotRecordingYet);
+        }
         // Marked first: the egress's own end may overtake the stop's answer, and must
         // pause it rather than end it.
         if !self.db.mark_pausing(recording.id).await? {
             return Err(PauseError::NotActive);
         }
-        let egress_id = recording.worker_id.clone().unwrap_or_default();
         let answer = match self.livekit.stop_egress(&egress_id).await {
             Ok(info) => stop_answer(info.status()),
             Err(error) => {

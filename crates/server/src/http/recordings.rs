@@ -347,6 +347,11 @@ fn pause_error(error: PauseError) -> ApiError {
             "recording-not-active",
             "Only a recording that is recording can be paused.",
         ),
+        PauseError::NotRecordingYet => ApiError::new(
+            StatusCode::CONFLICT,
+            "recording-not-started",
+            "The recording is still starting; pause it once it records.",
+        ),
         PauseError::NotPaused => ApiError::new(
             StatusCode::CONFLICT,
             "recording-not-paused",

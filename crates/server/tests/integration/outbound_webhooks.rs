@@ -124,6 +124,12 @@ async fn every_step_of_a_recording_is_announced_signed_and_in_order() {
     let id = reply.body["recording"]["id"].as_str().unwrap().to_owned();
     app.wait_status(&id, &host, "active").await;
     receiver.wait_for(1).await;
+    // A recording pauses once its egress records (participants see "started").
+    let room_id = room["id"].as_str().unwrap().to_owned();
+    eventually("the egress to record", Duration::from_secs(10), || async {
+        (app.room_metadata(&room_id).await["recording_status"] == "started").then_some(())
+    })
+    .await;
     pause_or_resume(&app, &room, &host, "pause").await;
     receiver.wait_for(2).await;
     pause_or_resume(&app, &room, &host, "resume").await;

@@ -51,6 +51,40 @@ async fn wait_shown(app: &TestApp, room: &Value, status: &str) {
 }
 
 #[tokio::test]
+async fn a_recording_still_starting_is_not_paused() {
+    // The egress takes a while to record: a stop before then would abort it, file and all.
+    let app = spawn_app_with(&[], |config| {
+        config.start_delay = Duration::from_secs(3);
+    })
+    .await;
+    let host = app.user("host").await;
+    let room = app.live_room(&host).await;
+    let reply = app
+        .start(&room, &host, json!({"mode": "screen_recording"}))
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let reply = pause(&app, &room, &host).await;
+    assert_eq!(reply.status, 409, "{}", reply.body);
+    assert_eq!(reply.body["code"], "recording-not-started");
+    let id = reply_id(&app, &room, &host).await;
+    assert_eq!(app.recording(&id, &host).await["status"], "active");
+}
+
+/// The id of the room's latest recording, as its host lists it.
+async fn reply_id(app: &TestApp, room: &Value, host: &TestUser) -> String {
+    let reply = app.get("recordings/", host).await;
+    reply.body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["room"]["id"] == room["id"])
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
 async fn a_paused_and_resumed_recording_is_one_file_of_the_time_recorded() {
     let app = spawn_app().await;
     let host = app.user("host").await;
