@@ -19,7 +19,7 @@ use crate::{
     engine::{
         consent::{Consent, consent_of},
         egress::stop_answer,
-        jobs::{AutoRecordAction, Job},
+        jobs::{AutoRecordAction, Job, Outcome},
         lifecycle::Lifecycle,
     },
 };
@@ -130,12 +130,18 @@ impl RecordingControl {
             Err(StoreError::Other(error)) => return Err(error.into()),
         };
         // In a room that asks for consent, those who have not accepted stop publishing
-        // before the egress can capture them. A crash before this is enqueued leaves a
-        // recording whose egress was never asked for, which reconciliation fails.
+        // before the egress is asked for: reviewed here, and by a job should this fail
+        // (LiveKit unreachable) or the service stop. A crash before the job is enqueued
+        // leaves a recording whose egress was never asked for, which reconciliation fails.
         if consent_of(room) == RecordingConsent::Ask {
             self.consent
                 .review_later(room.id, &format!("{}:created", recording.id))
                 .await?;
+            if let Outcome::Retry(error) | Outcome::Abort(error) =
+                self.consent.review_publishing(room.id).await
+            {
+                tracing::warn!(room = %room.id, %error, "publishing not reviewed before the recording; the job retries");
+            }
         }
         // Participants see "starting" before any webhook about the egress can arrive.
         self.lifecycle.show_once(&recording, ON_CREATE).await;
