@@ -311,10 +311,11 @@ pub async fn pause(
         .pause(&room, mode)
         .await
         .map_err(pause_error)?;
-    Ok(Json(RecordingMessageView {
-        message: format!("Recording paused for room {}.", room.slug),
-        recording: recording_view(&state, &recording, Some(Role::Owner)),
-    }))
+    Ok(told_host(
+        &state,
+        format!("Recording paused for room {}.", room.slug),
+        &recording,
+    ))
 }
 
 pub async fn resume(
@@ -330,10 +331,23 @@ pub async fn resume(
         .resume(&room, mode)
         .await
         .map_err(pause_error)?;
-    Ok(Json(RecordingMessageView {
-        message: format!("Recording resumed for room {}.", room.slug),
-        recording: recording_view(&state, &recording, Some(Role::Owner)),
-    }))
+    Ok(told_host(
+        &state,
+        format!("Recording resumed for room {}.", room.slug),
+        &recording,
+    ))
+}
+
+/// What a host who stopped, paused or resumed a recording is answered.
+fn told_host(
+    state: &AppState,
+    message: String,
+    recording: &RecordingRow,
+) -> Json<RecordingMessageView> {
+    Json(RecordingMessageView {
+        message,
+        recording: recording_view(state, recording, Some(Role::Owner)),
+    })
 }
 
 fn pause_error(error: PauseError) -> ApiError {
@@ -380,10 +394,11 @@ pub async fn stop(
 ) -> Result<Json<RecordingMessageView>, ApiError> {
     let (room, mode) = hosted_room(&state, &user, &room, body).await?;
     match state.engine.control.stop(&room, mode).await {
-        Ok(recording) => Ok(Json(RecordingMessageView {
-            message: format!("Recording stopped for room {}.", room.slug),
-            recording: recording_view(&state, &recording, Some(Role::Owner)),
-        })),
+        Ok(recording) => Ok(told_host(
+            &state,
+            format!("Recording stopped for room {}.", room.slug),
+            &recording,
+        )),
         Err(StopError::NotFound) => Err(ApiError::not_found(
             "no-active-recording",
             "No active recording found for this room.",
