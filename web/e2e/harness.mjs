@@ -4,7 +4,7 @@
 // playwright-core.
 
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -57,7 +57,8 @@ export function postgresDatabase() {
 export async function startDev(settings = {}) {
   const binary = process.env.MEETREC_BIN ?? join(repo, 'target', 'debug', 'meet-recorder');
   const dir = mkdtempSync(join(tmpdir(), 'meetrec-e2e-'));
-  const port = await freePort();
+  // A test may have chosen the port (a provider needs the service's URL first).
+  const port = settings.MEET_RECORDER_LISTEN?.split(':').pop() ?? (await freePort());
   const livekitPort = await freePort();
   const postgres = database === 'postgres' ? postgresDatabase() : null;
   const url = `http://127.0.0.1:${port}`;
@@ -102,6 +103,49 @@ export async function startDev(settings = {}) {
       await exited;
       clearTimeout(timer);
       postgres?.drop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * The OpenID Connect provider of `oidc-provider.mjs` on loopback, with `app` (the service's
+ * base URL) as its client and `accounts` (login → claims) as the people it knows.
+ * Returns `{ issuer, settings, stop() }`; `settings` make `meet-recorder` sign in through it.
+ */
+export async function startOidcProvider(app, accounts) {
+  const dir = mkdtempSync(join(tmpdir(), 'meetrec-oidc-'));
+  const accountsFile = join(dir, 'accounts.json');
+  writeFileSync(accountsFile, JSON.stringify(accounts));
+  const child = spawn(process.execPath, [join(import.meta.dirname, 'oidc-provider.mjs')], {
+    env: {
+      ...process.env,
+      OIDC_TEST_PORT: '0',
+      OIDC_TEST_REDIRECT_URI: `${app}/api/v1.0/callback/`,
+      OIDC_TEST_POST_LOGOUT_URI: `${app}/`,
+      OIDC_TEST_ACCOUNTS: accountsFile,
+    },
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  const firstLine = await new Promise((done, fail) => {
+    let text = '';
+    child.stdout.on('data', (chunk) => {
+      text += chunk;
+      if (text.includes('\n')) done(text.split('\n')[0]);
+    });
+    child.once('exit', (code) => fail(new Error(`the OpenID provider exited (${code})`)));
+  });
+  const { issuer } = JSON.parse(firstLine);
+  return {
+    issuer,
+    settings: {
+      OIDC_OP_URL: issuer,
+      OIDC_RP_CLIENT_ID: 'meet-recorder',
+      OIDC_RP_CLIENT_SECRET: 'meet-recorder-secret',
+      OIDC_RP_SCOPES: 'openid email profile',
+    },
+    stop() {
+      child.kill('SIGTERM');
       rmSync(dir, { recursive: true, force: true });
     },
   };

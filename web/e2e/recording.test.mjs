@@ -6,7 +6,17 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 
-import { launchBrowser, newPage, openNewRoom, playMedia, screenshot, signIn, startDev } from './harness.mjs';
+import {
+  freePort,
+  launchBrowser,
+  newPage,
+  openNewRoom,
+  playMedia,
+  screenshot,
+  signIn,
+  startDev,
+  startOidcProvider,
+} from './harness.mjs';
 
 const TEN_MINUTES_MS = 600_000;
 
@@ -469,5 +479,82 @@ describe('pause and resume', () => {
     assert.equal(played.error, null);
     assert.ok(played.duration > 4.5 && played.duration < 8.5, `duration ${played.duration}`);
     await screenshot(host, '20-paused-recording-plays');
+  });
+});
+
+describe("signing in with the organisation's identity provider", () => {
+  let dev;
+  let provider;
+  let browser;
+  before(async () => {
+    // The provider must know the service's callback before the service starts.
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    provider = await startOidcProvider(url, {
+      alice: { email: 'alice@example.test', given_name: 'Alice', family_name: 'Liddell' },
+      nomail: { given_name: 'No', family_name: 'Mail' },
+    });
+    dev = await startDev({ MEET_RECORDER_LISTEN: `127.0.0.1:${port}`, ...provider.settings });
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+    await dev?.stop();
+    provider?.stop();
+  });
+
+  /** A page that reaches loopback only (the provider's default pages link web fonts). */
+  async function loopbackPage() {
+    const page = await newPage(browser);
+    await page.context().route(
+      (url) => url.hostname !== '127.0.0.1',
+      (route) => route.abort(),
+    );
+    return page;
+  }
+
+  test("a person signs in on the provider's own page, comes back where they were, and signs out of both", async () => {
+    const page = await loopbackPage();
+    await page.goto(`${dev.url}/recordings`);
+    await page.waitForURL(/\/signin\?next=%2Frecordings/);
+    await page.getByRole('link', { name: 'Sign in with your organisation' }).click();
+
+    // The provider's own sign-in form.
+    await page.locator('input[name="login"]').fill('alice');
+    await page.locator('input[name="password"]').fill('any password');
+    await screenshot(page, 'oidc-01-provider-sign-in');
+    await page.getByRole('button', { name: 'Sign-in' }).click();
+
+    await page.waitForURL(`${dev.url}/recordings`);
+    await page.getByRole('heading', { name: 'Recordings' }).waitFor();
+    const me = await page.evaluate(async () => (await fetch('/api/v1.0/users/me/')).json());
+    assert.equal(me.email, 'alice@example.test');
+    assert.equal(me.full_name, 'Alice Liddell');
+    await screenshot(page, 'oidc-02-signed-in');
+
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('button', { name: 'Yes, sign me out' }).click();
+    await page.waitForURL(new RegExp(`^${dev.url}/signin`));
+    const status = await page.evaluate(async () => (await fetch('/api/v1.0/users/me/')).status);
+    assert.equal(status, 401);
+
+    // Signed out at the provider too: signing in again asks for the login.
+    await page.getByRole('link', { name: 'Sign in with your organisation' }).click();
+    await page.locator('input[name="login"]').waitFor();
+  });
+
+  test('a refused sign-in is explained on the sign-in page', async () => {
+    const page = await loopbackPage();
+    await page.goto(`${dev.url}/signin`);
+    await page.getByRole('link', { name: 'Sign in with your organisation' }).click();
+    await page.locator('input[name="login"]').fill('nomail');
+    await page.locator('input[name="password"]').fill('any password');
+    await page.getByRole('button', { name: 'Sign-in' }).click();
+    await page.waitForURL(/\/signin\?error=sign-in-no-email/);
+    await page
+      .getByRole('alert')
+      .filter({ hasText: 'Your organisation did not give an email address' })
+      .waitFor();
+    await screenshot(page, 'oidc-03-refused');
   });
 });

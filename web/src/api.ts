@@ -98,7 +98,8 @@ export const PAGE_SIZE = 20;
 export const api = {
   login: (email: string, password: string) =>
     request<User>('POST', 'auth/login/', { email, password }),
-  logout: () => request<void>('POST', 'auth/logout/'),
+  /** `redirect`: where the identity provider's session ends too, for a session signed in there. */
+  logout: () => request<{ redirect: string } | undefined>('POST', 'auth/logout/'),
   me: () => request<User>('GET', 'users/me/'),
   setLanguage: (language: Language) => request<User>('PATCH', 'users/me/', { language }),
   config: () => request<Config>('GET', 'config/'),

@@ -26,6 +26,7 @@ use crate::{
     adapters::{
         change_feed::RoomEvents,
         db::Db,
+        identity_provider::IdentityProvider,
         livekit::LiveKit,
         mail::{self, Brand, MailSettings},
         storage,
@@ -75,7 +76,19 @@ impl AppState {
                 change_feed: change_feed.clone(),
             },
         );
+        let identity_provider = match &config.oidc {
+            Some(settings) => Some(Arc::new(IdentityProvider::new(
+                settings.clone(),
+                &format!(
+                    "{}{}",
+                    config.public_url.trim_end_matches('/'),
+                    crate::http::oidc::CALLBACK_PATH
+                ),
+            )?)),
+            None => None,
+        };
         Ok(Self {
+            identity_provider,
             db,
             config,
             livekit,

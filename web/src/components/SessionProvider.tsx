@@ -112,8 +112,10 @@ export function SessionProvider({ children }: { children: ReactNode }) {
           setUser(await api.login(email, password));
         },
         signOut: async () => {
-          await api.logout().catch(() => undefined);
+          const answer = await api.logout().catch(() => undefined);
           setUser(null);
+          // Signed in through the organisation: its session ends too.
+          if (answer?.redirect) window.location.assign(answer.redirect);
         },
       },
     [loaded, setUser],

@@ -3,11 +3,12 @@ import type { DemoAccount } from "./DemoAccount";
 import type { LiveKitConfig } from "./LiveKitConfig";
 import type { RecordingConfig } from "./RecordingConfig";
 import type { RoomMedia } from "./RoomMedia";
+import type { SignInConfig } from "./SignInConfig";
 
 /**
  * `GET config/`: what the front end needs to show recording controls.
  */
-export type Config = { recording: RecordingConfig, livekit: LiveKitConfig, room_media: RoomMedia, 
+export type Config = { recording: RecordingConfig, livekit: LiveKitConfig, room_media: RoomMedia, sign_in: SignInConfig, 
 /**
  * The demo account, in dev mode only.
  */

@@ -33,6 +33,7 @@ export type * from './RoomMedia';
 export type * from './RoomRecordingState';
 export type * from './RoomToken';
 export type * from './ShareLink';
+export type * from './SignInConfig';
 export type * from './Transcript';
 export type * from './TranscriptState';
 export type * from './User';

@@ -9,10 +9,12 @@
 //! - [`transcription`]: the transcription service.
 //! - [`media_tools`]: ffmpeg and ffprobe, to join a paused recording's segments.
 //! - [`outbound_webhooks`]: Standard Webhooks messages to operators' endpoints.
+//! - [`identity_provider`]: the OpenID Connect provider users may sign in with.
 //! - [`change_feed`]: "this room's recordings changed" across instances.
 
 pub mod change_feed;
 pub mod db;
+pub mod identity_provider;
 pub mod livekit;
 pub mod mail;
 pub mod media_tools;

@@ -85,7 +85,7 @@ impl Config {
             .collect();
         let download_alias_used = self.download_url_from_alias("RECORDING_DOWNLOAD_BASE_URL");
         let some = |value: String| Some(value);
-        vec![
+        let mut values = vec![
             (
                 "MEET_RECORDER_CONFIG_FILE",
                 self.config_file.as_ref().map(|f| f.display().to_string()),
@@ -339,6 +339,66 @@ impl Config {
                 "MEET_RECORDER_WEBHOOK_SECRETS",
                 (!self.webhooks.is_empty()).then(|| HIDDEN.to_owned()),
             ),
+            (
+                "MEET_RECORDER_PASSWORD_SIGN_IN",
+                some(self.password_sign_in.to_string()),
+            ),
+        ];
+        values.extend(self.oidc_values());
+        values
+    }
+
+    /// The `OIDC_*` settings as they are in effect (all unset without a client id).
+    fn oidc_values(&self) -> Vec<(&'static str, Option<String>)> {
+        let oidc = self.oidc.as_ref();
+        let url = |get: fn(&crate::config::OidcSettings) -> Option<&url::Url>| {
+            oidc.and_then(get).map(ToString::to_string)
+        };
+        let flag = |get: fn(&crate::config::OidcSettings) -> bool| oidc.map(|o| get(o).to_string());
+        vec![
+            ("OIDC_RP_CLIENT_ID", oidc.map(|o| o.client_id.clone())),
+            (
+                "OIDC_RP_CLIENT_SECRET",
+                oidc.and_then(|o| o.client_secret.as_ref())
+                    .map(|_| HIDDEN.to_owned()),
+            ),
+            ("OIDC_OP_URL", url(|o| o.issuer.as_ref())),
+            ("OIDC_RP_SIGN_ALGO", oidc.map(|o| o.sign_algo.clone())),
+            ("OIDC_RP_SCOPES", oidc.map(|o| o.scopes.join(" "))),
+            (
+                "OIDC_OP_AUTHORIZATION_ENDPOINT",
+                url(|o| o.authorization_endpoint.as_ref()),
+            ),
+            ("OIDC_OP_TOKEN_ENDPOINT", url(|o| o.token_endpoint.as_ref())),
+            (
+                "OIDC_OP_USER_ENDPOINT",
+                url(|o| o.userinfo_endpoint.as_ref()),
+            ),
+            ("OIDC_OP_JWKS_ENDPOINT", url(|o| o.jwks_endpoint.as_ref())),
+            (
+                "OIDC_OP_LOGOUT_ENDPOINT",
+                url(|o| o.logout_endpoint.as_ref()),
+            ),
+            (
+                "OIDC_TOKEN_USE_BASIC_AUTH",
+                flag(|o| o.token_use_basic_auth),
+            ),
+            ("OIDC_USE_PKCE", flag(|o| o.use_pkce)),
+            ("OIDC_USE_NONCE", flag(|o| o.use_nonce)),
+            ("OIDC_CREATE_USER", flag(|o| o.create_user)),
+            (
+                "OIDC_FALLBACK_TO_EMAIL_FOR_IDENTIFICATION",
+                flag(|o| o.fallback_to_email),
+            ),
+            (
+                "OIDC_USERINFO_FULLNAME_FIELDS",
+                oidc.map(|o| o.fullname_fields.join(",")),
+            ),
+            (
+                "OIDC_REDIRECT_ALLOWED_HOSTS",
+                oidc.filter(|o| !o.redirect_allowed_hosts.is_empty())
+                    .map(|o| o.redirect_allowed_hosts.join(",")),
+            ),
         ]
     }
 }
@@ -370,6 +430,9 @@ mod tests {
             "http://summary.internal/api/v2/",
         ),
         ("SUMMARY_SERVICE_API_TOKEN", "summary-token"),
+        ("OIDC_RP_CLIENT_ID", "meet-recorder"),
+        ("OIDC_RP_CLIENT_SECRET", "client-secret"),
+        ("OIDC_OP_URL", "https://id.example.org/realms/org"),
     ];
 
     #[test]

@@ -7,6 +7,7 @@
 //! into typed values and describes the effective configuration.
 
 mod describe;
+mod oidc;
 pub mod settings;
 mod source;
 
@@ -20,6 +21,7 @@ use std::{
 use meet_recorder_domain::{Layout, Mode};
 use secrecy::SecretString;
 
+pub use oidc::OidcSettings;
 pub use source::{Origin, Source};
 
 /// What each mode records with (`RECORDING_WORKER_CLASSES`).
@@ -217,6 +219,10 @@ pub struct Config {
     pub connections: ConnectionSettings,
     /// Endpoints told of recording events (`MEET_RECORDER_WEBHOOK_*`).
     pub webhooks: Vec<WebhookEndpoint>,
+    /// Sign-in through an OpenID Connect provider (`OIDC_*`).
+    pub oidc: Option<OidcSettings>,
+    /// Whether local accounts may sign in with a password (`MEET_RECORDER_PASSWORD_SIGN_IN`).
+    pub password_sign_in: bool,
     /// `MEET_RECORDER_LOG_FORMAT`, shown by `meet-recorder config` (logging reads the
     /// environment itself, before any configuration).
     pub log_format: String,
@@ -579,6 +585,8 @@ impl Config {
             ),
             connections: connection_settings(source)?,
             webhooks: webhook_endpoints(source)?,
+            oidc: oidc::oidc_settings(source)?,
+            password_sign_in: source.bool("MEET_RECORDER_PASSWORD_SIGN_IN", true)?,
             reconcile_grace: Duration::from_secs(
                 source
                     .number("MEET_RECORDER_RECONCILE_GRACE_S")?

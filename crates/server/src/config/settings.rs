@@ -35,11 +35,12 @@ pub enum Group {
     Transcription,
     Jobs,
     Webhooks,
+    SignIn,
     Connections,
 }
 
 impl Group {
-    pub const ALL: [Group; 11] = [
+    pub const ALL: [Group; 12] = [
         Group::Service,
         Group::Recording,
         Group::Encoding,
@@ -50,6 +51,7 @@ impl Group {
         Group::Transcription,
         Group::Jobs,
         Group::Webhooks,
+        Group::SignIn,
         Group::Connections,
     ];
 
@@ -65,6 +67,7 @@ impl Group {
             Group::Transcription => "Transcription service",
             Group::Jobs => "Background jobs and maintenance",
             Group::Webhooks => "Outbound webhooks",
+            Group::SignIn => "Sign-in (OpenID Connect)",
             Group::Connections => "HTTP clients and limits",
         }
     }
@@ -178,6 +181,24 @@ pub const SETTINGS: &[Setting] = &[
     setting("MEET_RECORDER_PRUNE_INTERVAL_S", Plain, Jobs, "3600", "how often those are pruned"),
     setting("MEET_RECORDER_WEBHOOK_URLS", Plain, Webhooks, "", "comma-separated endpoints told of recording events"),
     setting("MEET_RECORDER_WEBHOOK_SECRETS", Secret, Webhooks, "", "their Standard Webhooks secrets (whsec_...), in the same order"),
+    setting("MEET_RECORDER_PASSWORD_SIGN_IN", Plain, SignIn, "true", "whether local accounts may sign in with a password"),
+    setting("OIDC_RP_CLIENT_ID", Plain, SignIn, "", "the client id at the provider; set: sign-in through OpenID Connect"),
+    setting("OIDC_RP_CLIENT_SECRET", Secret, SignIn, "", "the client secret"),
+    setting("OIDC_OP_URL", Plain, SignIn, "", "the provider's issuer URL, for discovery"),
+    setting("OIDC_RP_SIGN_ALGO", Plain, SignIn, "RS256", "the algorithm ID tokens are signed with"),
+    setting("OIDC_RP_SCOPES", Plain, SignIn, "openid email", "space-separated scopes asked for"),
+    setting("OIDC_OP_AUTHORIZATION_ENDPOINT", Plain, SignIn, "discovered", "the authorization endpoint"),
+    setting("OIDC_OP_TOKEN_ENDPOINT", Plain, SignIn, "discovered", "the token endpoint"),
+    setting("OIDC_OP_USER_ENDPOINT", Plain, SignIn, "discovered", "the userinfo endpoint"),
+    setting("OIDC_OP_JWKS_ENDPOINT", Plain, SignIn, "discovered", "the provider's signing keys"),
+    setting("OIDC_OP_LOGOUT_ENDPOINT", Plain, SignIn, "discovered", "where sign-out also ends the provider's session"),
+    setting("OIDC_TOKEN_USE_BASIC_AUTH", Plain, SignIn, "false", "send the client's credentials to the token endpoint with HTTP Basic, not in the body"),
+    setting("OIDC_USE_PKCE", Plain, SignIn, "true", "PKCE (S256) on the authorization request"),
+    setting("OIDC_USE_NONCE", Plain, SignIn, "true", "a nonce bound to the ID token"),
+    setting("OIDC_CREATE_USER", Plain, SignIn, "true", "a first sign-in creates the account"),
+    setting("OIDC_FALLBACK_TO_EMAIL_FOR_IDENTIFICATION", Plain, SignIn, "true", "link an identity seen for the first time to the account with its email"),
+    setting("OIDC_USERINFO_FULLNAME_FIELDS", Plain, SignIn, "given_name,family_name", "claims joined into the full name"),
+    setting("OIDC_REDIRECT_ALLOWED_HOSTS", Plain, SignIn, "", "other hosts returnTo may lead to after sign-in"),
     setting("MEET_RECORDER_TRUSTED_PROXIES", Plain, Connections, "", "reverse proxies whose X-Forwarded-For is believed"),
     setting("MEET_RECORDER_MAX_CONNECTIONS", Plain, Connections, "512", "open HTTP connections at most"),
     setting("MEET_RECORDER_HEADER_TIMEOUT_S", Plain, Connections, "10", "seconds to send a request's headers; idle keep-alive"),
@@ -194,6 +215,7 @@ pub const PREFIXES: &[&str] = &[
     "LIVEKIT_",
     "AWS_S3_",
     "AWS_STORAGE_",
+    "OIDC_",
 ];
 
 /// The setting called `name`, if there is one.

@@ -12,7 +12,8 @@
 //! - [`requests`]: participants asking the hosts for a recording.
 //! - [`consent`]: participants' consent to being recorded, and who may publish meanwhile.
 //! - [`announcements`]: status changes announced to operators' endpoints (outbound webhooks).
-//! - [`accounts`]: passwords, session and API tokens, sign-in limits.
+//! - [`accounts`]: passwords, session and API tokens, sign-in limits. [`sign_in`]: which
+//!   account an identity from the OpenID Connect provider signs into.
 //!
 //! The engine knows the adapters (database, LiveKit, object storage, mail, transcription,
 //! change feed) and the configuration, never HTTP, the command line or dev tooling.
@@ -30,6 +31,7 @@ pub mod metrics;
 pub mod reconcile;
 pub mod requests;
 pub mod runner;
+pub mod sign_in;
 pub mod webhooks;
 
 use std::sync::Arc;

@@ -6,7 +6,7 @@ use axum::{
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::{
     client::ClientAddr,
@@ -51,6 +51,12 @@ pub async fn login(
     client: ClientAddr,
     JsonBody(body): JsonBody<Login>,
 ) -> Result<Response, ApiError> {
+    if !state.config.password_sign_in {
+        return Err(ApiError::forbidden(
+            "password-sign-in-disabled",
+            "Signing in with a password is turned off here: sign in with your organisation.",
+        ));
+    }
     let guard = state.login_guard.clone();
     let email = body.email.trim();
     let attempt = match guard.admit(email, client.0) {
@@ -95,6 +101,19 @@ pub async fn login(
         ));
     };
     guard.forgive(&attempt);
+    let cookie = start_session(&state, &user, None).await?;
+    let mut response = Json(user_view(&user)).into_response();
+    response.headers_mut().insert(header::SET_COOKIE, cookie);
+    Ok(response)
+}
+
+/// A new sign-in session for `user`: the `Set-Cookie` header that carries it.
+/// `id_token`: the provider's, when the sign-in came through OpenID Connect.
+pub(super) async fn start_session(
+    state: &AppState,
+    user: &UserRow,
+    id_token: Option<&str>,
+) -> Result<HeaderValue, ApiError> {
     let token = auth::new_token();
     let ttl = state.config.session_ttl;
     state
@@ -103,6 +122,7 @@ pub async fn login(
             &auth::token_hash(&token),
             user.id,
             now_ms() + ttl.as_millis() as i64,
+            id_token,
         )
         .await?;
     let secure = if state.config.session_cookie_secure {
@@ -114,30 +134,40 @@ pub async fn login(
         "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
         ttl.as_secs()
     );
-    let mut response = Json(user_view(&user)).into_response();
-    response.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_str(&cookie).map_err(ApiError::internal)?,
-    );
-    Ok(response)
+    HeaderValue::from_str(&cookie).map_err(ApiError::internal)
 }
 
+#[derive(Serialize)]
+struct SignedOut {
+    /// Where the browser goes next to end its session at the identity provider too.
+    redirect: String,
+}
+
+/// `POST auth/logout/`: ends the session. A session signed in through the identity
+/// provider answers 200 with `redirect`, the provider's end-session URL, when the
+/// provider has one; otherwise 204.
 pub async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let session = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
-        .map(|(_, value)| value.to_owned());
-    if let Some(session) = session {
-        state.db.delete_session(&auth::token_hash(&session)).await?;
+    let mut id_token = None;
+    if let Some(session) = super::auth::cookie(&headers, SESSION_COOKIE) {
+        id_token = state.db.delete_session(&auth::token_hash(&session)).await?;
     }
-    let mut response = StatusCode::NO_CONTENT.into_response();
+    let provider_logout = match (&state.identity_provider, &id_token) {
+        (Some(provider), Some(id_token)) => {
+            let after = format!("{}/", state.config.public_url.trim_end_matches('/'));
+            provider.logout_url(Some(id_token), &after).await
+        }
+        _ => None,
+    };
+    let mut response = match provider_logout {
+        Some(url) => Json(SignedOut {
+            redirect: url.to_string(),
+        })
+        .into_response(),
+        None => StatusCode::NO_CONTENT.into_response(),
+    };
     response.headers_mut().insert(
         header::SET_COOKIE,
         HeaderValue::from_static(

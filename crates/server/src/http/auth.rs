@@ -13,15 +13,15 @@ use crate::{
 /// The signed-in user; rejects with 401 when there is none.
 pub struct CurrentUser(pub UserRow);
 
-fn session_cookie(parts: &Parts) -> Option<String> {
-    parts
-        .headers
+/// The value of the cookie `name` the request carries.
+pub fn cookie(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    headers
         .get_all(axum::http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
+        .find(|(cookie, _)| *cookie == name)
         .map(|(_, value)| value.to_owned())
 }
 
@@ -42,7 +42,7 @@ async fn user_of(parts: &Parts, state: &AppState) -> Result<Option<UserRow>, Api
         });
     Ok(if let Some(token) = bearer {
         user_of_api_token(state, &token).await?
-    } else if let Some(session) = session_cookie(parts) {
+    } else if let Some(session) = cookie(&parts.headers, SESSION_COOKIE) {
         state.db.user_by_session(&token_hash(&session)).await?
     } else {
         None

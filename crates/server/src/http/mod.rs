@@ -6,7 +6,8 @@
 //! - `state.rs`: [`AppState`], what handlers share (built by `crate::app`), and the dev
 //!   mode hooks. `auth.rs`: the signed-in user (session cookie or bearer token).
 //! - `error.rs`: `ApiError` (status, `code`, `detail`) and the `JsonBody` extractor.
-//! - `accounts.rs`: sign in/out, the current user, API tokens.
+//! - `accounts.rs`: sign in/out, the current user, API tokens. `oidc.rs`: sign-in through
+//!   the OpenID Connect provider.
 //! - `rooms.rs`: rooms, accesses, LiveKit join tokens. `room_events.rs`: the live
 //!   recording state of a room (server-sent events).
 //! - `recordings.rs`: start/stop, list, retrieve, delete. `media.rs`: streaming the file.
@@ -31,6 +32,7 @@ mod external_process;
 pub mod guard;
 pub mod media;
 mod media_auth;
+pub mod oidc;
 mod recordings;
 mod requests;
 pub mod room_events;
@@ -66,6 +68,8 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/auth/login/", post(accounts::login))
         .route("/auth/logout/", post(accounts::logout))
+        .route("/authenticate/", get(oidc::authenticate))
+        .route("/callback/", get(oidc::callback))
         .route("/users/me/", get(accounts::me).patch(accounts::update_me))
         .route(
             "/users/me/tokens/",

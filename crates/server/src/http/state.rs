@@ -4,7 +4,10 @@
 use std::sync::Arc;
 
 use crate::{
-    adapters::{change_feed::RoomEvents, db::Db, livekit::LiveKit, storage::ObjectStorage},
+    adapters::{
+        change_feed::RoomEvents, db::Db, identity_provider::IdentityProvider, livekit::LiveKit,
+        storage::ObjectStorage,
+    },
     config::Config,
     engine::{Engine, accounts::LoginGuard},
     http::{room_events::RoomStates, share_links::AttemptLimiter},
@@ -23,6 +26,8 @@ pub struct AppState {
     /// Sign-in throttling: this application's own, so applications sharing a process
     /// (as the tests do) never share limits.
     pub login_guard: Arc<LoginGuard>,
+    /// The OpenID Connect provider users may sign in with (`OIDC_*`).
+    pub identity_provider: Option<Arc<IdentityProvider>>,
     /// The room states open pages share, one reading per change.
     pub room_states: Arc<RoomStates>,
     /// Set by `meet-recorder dev` only.

@@ -11,7 +11,10 @@ use axum::{
 
 use super::{
     error::ApiError,
-    views::{ConfigView, DemoAccountView, LiveKitConfigView, RecordingConfigView, RoomMedia},
+    views::{
+        ConfigView, DemoAccountView, LiveKitConfigView, RecordingConfigView, RoomMedia,
+        SignInConfigView,
+    },
 };
 use crate::http::AppState;
 
@@ -38,6 +41,10 @@ pub async fn config(State(state): State<AppState>) -> Json<ConfigView> {
             RoomMedia::Simulated
         } else {
             RoomMedia::Livekit
+        },
+        sign_in: SignInConfigView {
+            password: state.config.password_sign_in,
+            identity_provider: state.identity_provider.is_some(),
         },
         demo: state.dev.as_ref().map(|dev| DemoAccountView {
             email: dev.demo_email,

@@ -412,6 +412,7 @@ pub struct ConfigView {
     pub recording: RecordingConfigView,
     pub livekit: LiveKitConfigView,
     pub room_media: RoomMedia,
+    pub sign_in: SignInConfigView,
     /// The demo account, in dev mode only.
     pub demo: Option<DemoAccountView>,
 }
@@ -434,6 +435,16 @@ pub struct RecordingConfigView {
     pub transcription_service: bool,
     /// Whether recordings can be paused (joining the parts needs ffmpeg on the server).
     pub can_pause: bool,
+}
+
+/// How people may sign in.
+#[derive(Debug, Serialize, TS)]
+#[ts(rename = "SignInConfig")]
+pub struct SignInConfigView {
+    /// With an email and a password (`POST auth/login/`).
+    pub password: bool,
+    /// Through the organisation's identity provider (`GET authenticate/`).
+    pub identity_provider: bool,
 }
 
 #[derive(Debug, Serialize, TS)]

@@ -394,6 +394,11 @@ mod tests {
                 "job sequences",
                 "0ef79ea438365655d1ab8aab0477c48e1fe2b2699c03f5d1a1af7681260aec5140949b9ddcd56cbe70c7e1c640dccc2d",
             ),
+            (
+                12,
+                "sign in sessions",
+                "c113da03183c8bce93fa54245fc13716d468ae05a76713edeaa7b6a4ec77136a681613f2a026904dbadf3a5717333e07",
+            ),
         ];
         for (version, description, checksum) in pinned {
             let migration = MIGRATOR

@@ -127,20 +127,24 @@ impl Db {
         row.as_ref().map(UserRow::from_row).transpose()
     }
 
+    /// A sign-in session; `id_token` is the provider's ID token when the sign-in came
+    /// through OpenID Connect (signing out hands it back to the provider).
     pub async fn create_session(
         &self,
         token_hash: &str,
         user_id: Uuid,
         expires_at: i64,
+        id_token: Option<&str>,
     ) -> Result<(), sqlx::Error> {
         sqlx::query(
-            "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4)",
+            "INSERT INTO sessions (token_hash, user_id, created_at, expires_at, id_token) \
+             VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(token_hash)
         .bind(user_id.to_string())
         .bind(now_ms())
         .bind(expires_at)
+        .bind(id_token)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -163,12 +167,85 @@ impl Db {
         row.as_ref().map(UserRow::from_row).transpose()
     }
 
-    pub async fn delete_session(&self, token_hash: &str) -> Result<(), sqlx::Error> {
-        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+    /// Ends a session; answers the ID token it was signed in with, if any.
+    pub async fn delete_session(&self, token_hash: &str) -> Result<Option<String>, sqlx::Error> {
+        let row = sqlx::query("DELETE FROM sessions WHERE token_hash = $1 RETURNING id_token")
             .bind(token_hash)
-            .execute(&self.pool)
+            .fetch_optional(&self.pool)
             .await?;
-        Ok(())
+        Ok(match row {
+            Some(row) => row.try_get("id_token")?,
+            None => None,
+        })
+    }
+
+    // ----- Accounts from an identity provider (OpenID Connect) ------------------------
+
+    /// The account an identity provider's subject is linked to.
+    pub async fn user_by_external_sub(&self, sub: &str) -> Result<Option<UserRow>, sqlx::Error> {
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE external_sub = $1"
+        ))
+        .bind(sub)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(UserRow::from_row).transpose()
+    }
+
+    /// Links an account to a subject, only if it is linked to none yet: `false` when it
+    /// already is (to another identity). `Conflict` when another account has the subject.
+    pub async fn link_external_sub(&self, user_id: Uuid, sub: &str) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "UPDATE users SET external_sub = $1 WHERE id = $2 AND external_sub IS NULL",
+        )
+        .bind(sub)
+        .bind(user_id.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::from_sqlx)?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// A new account for an identity: no password, linked to `sub`.
+    pub async fn create_external_user(
+        &self,
+        email: &str,
+        full_name: &str,
+        sub: &str,
+    ) -> Result<UserRow, StoreError> {
+        let row = sqlx::query(&format!(
+            "INSERT INTO users (id, email, full_name, external_sub, created_at) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING {USER_COLUMNS}"
+        ))
+        .bind(Uuid::new_v4().to_string())
+        .bind(email.to_lowercase())
+        .bind(full_name)
+        .bind(sub)
+        .bind(now_ms())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(StoreError::from_sqlx)?;
+        Ok(UserRow::from_row(&row)?)
+    }
+
+    /// The email and name the provider gives now. `Conflict` when another account has
+    /// that email.
+    pub async fn refresh_external_user(
+        &self,
+        user_id: Uuid,
+        email: &str,
+        full_name: &str,
+    ) -> Result<Option<UserRow>, StoreError> {
+        let row = sqlx::query(&format!(
+            "UPDATE users SET email = $1, full_name = $2 WHERE id = $3 RETURNING {USER_COLUMNS}"
+        ))
+        .bind(email.to_lowercase())
+        .bind(full_name)
+        .bind(user_id.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::from_sqlx)?;
+        Ok(row.as_ref().map(UserRow::from_row).transpose()?)
     }
 
     /// Creates an API token that never expires (see [`Db::create_api_token_expiring`]).
