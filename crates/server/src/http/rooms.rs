@@ -87,11 +87,19 @@ pub struct GuestName {
 }
 
 /// Who joins a room: a signed-in user as themselves, a guest under a fresh identity and
-/// the name they gave. Returns `(identity, display name)`.
+/// the name they gave. Returns `(identity, display name)`. A bad `name` is refused
+/// whoever gives it, though a signed-in user's goes unused.
 pub fn participant(
     user: Option<&UserRow>,
     guest: &GuestName,
 ) -> Result<(String, String), ApiError> {
+    let name = guest.name.as_deref().map(str::trim).unwrap_or_default();
+    if name.chars().count() > 64 || name.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(
+            "invalid-name",
+            "name must be at most 64 characters, without control characters.",
+        ));
+    }
     if let Some(user) = user {
         let name = if user.full_name.is_empty() {
             &user.email
@@ -99,13 +107,6 @@ pub fn participant(
             &user.full_name
         };
         return Ok((user.id.to_string(), name.clone()));
-    }
-    let name = guest.name.as_deref().map(str::trim).unwrap_or_default();
-    if name.chars().count() > 64 || name.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(
-            "invalid-name",
-            "name must be at most 64 characters, without control characters.",
-        ));
     }
     let name = if name.is_empty() { "Guest" } else { name };
     Ok((format!("guest-{}", Uuid::new_v4()), name.to_owned()))

@@ -20,6 +20,7 @@ mod mail;
 mod media;
 mod media_auth;
 mod minio_events;
+mod openapi;
 mod orphans;
 mod outbound_webhooks;
 mod pause;
