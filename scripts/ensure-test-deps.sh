@@ -117,6 +117,14 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import livekit.api, l
         'livekit-api==1.2.2' 'livekit==1.2.0' 'numpy>=2,<3' 'aiosmtpd>=1.4,<2' \
         'standardwebhooks==1.3.0' >&2
 fi
+# Schemathesis fuzzes the live service against its OpenAPI document (tests/integration/
+# openapi.rs). Checked on its own, so that an existing venv gains it without a rebuild.
+SCHEMATHESIS_VERSION="4.32.5"
+if ! "$VENV/bin/python" -c 'import importlib.metadata as m, sys; sys.exit(m.version("schemathesis") != sys.argv[1])' "$SCHEMATHESIS_VERSION" 2>/dev/null; then
+    log "installing schemathesis $SCHEMATHESIS_VERSION into $VENV"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check \
+        "schemathesis==$SCHEMATHESIS_VERSION" >&2
+fi
 
 if [ ! -x "$LIVEKIT_SERVER_DIR/server" ]; then
     command -v go >/dev/null || { log "the Go toolchain (1.26) is needed to build the LiveKit server"; exit 1; }

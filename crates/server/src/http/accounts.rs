@@ -36,7 +36,7 @@ pub fn user_view(user: &UserRow) -> UserView {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Login {
     email: String,
     password: String,
@@ -46,6 +46,21 @@ pub struct Login {
 /// verification on the bounded hashing pool, a dummy hash for unknown emails) and counts
 /// against the account's and the client address's limits until it succeeds (429 with
 /// `Retry-After` beyond them; see [`auth::LoginGuard`]).
+#[utoipa::path(
+    post,
+    path = "/api/v1.0/auth/login/",
+    tag = "accounts",
+    summary = "Sign in with an email and a password",
+    request_body = Login,
+    security(()),
+    responses(
+        (status = 200, description = "Signed in: the user, and the session cookie.", body = UserView, headers(("set-cookie" = String, description = "`meet_recorder_session=...; HttpOnly; SameSite=Lax`"))),
+        (status = 400, description = "`invalid-credentials`: no account with this email and password.", body = super::views::ErrorView),
+        (status = 403, description = "`password-sign-in-disabled`: signing in with a password is turned off (`MEET_RECORDER_PASSWORD_SIGN_IN=false`).", body = super::views::ErrorView),
+        (status = 429, description = "`too-many-login-attempts`: too many failed sign-ins for the account or the address (`retry_after`).", body = super::views::ErrorView, headers(("retry-after" = u64, description = "Seconds."))),
+        (status = 503, description = "`login-busy`: too many sign-ins at once (`retry_after`).", body = super::views::ErrorView, headers(("retry-after" = u64, description = "Seconds."))),
+    ),
+)]
 pub async fn login(
     State(state): State<AppState>,
     client: ClientAddr,
@@ -137,8 +152,9 @@ pub(super) async fn start_session(
     HeaderValue::from_str(&cookie).map_err(ApiError::internal)
 }
 
-#[derive(Serialize)]
-struct SignedOut {
+/// `POST auth/logout/` for a session signed in through the identity provider.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SignedOut {
     /// Where the browser goes next to end its session at the identity provider too.
     redirect: String,
 }
@@ -146,6 +162,17 @@ struct SignedOut {
 /// `POST auth/logout/`: ends the session. A session signed in through the identity
 /// provider answers 200 with `redirect`, the provider's end-session URL, when the
 /// provider has one; otherwise 204.
+#[utoipa::path(
+    post,
+    path = "/api/v1.0/auth/logout/",
+    tag = "accounts",
+    summary = "Sign out: end the session of the cookie sent",
+    security((), ("session" = [])),
+    responses(
+        (status = 200, description = "Signed out of a session that came from the identity provider: the browser goes to `redirect` to end the provider's session too.", body = SignedOut, headers(("set-cookie" = String, description = "Clears `meet_recorder_session`."))),
+        (status = 204, description = "Signed out (also without a session); the cookie is cleared.", headers(("set-cookie" = String, description = "Clears `meet_recorder_session`."))),
+    ),
+)]
 pub async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -177,18 +204,45 @@ pub async fn logout(
     Ok(response)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1.0/users/me/",
+    tag = "accounts",
+    summary = "The signed-in user",
+    security(("session" = []), ("api_token" = [])),
+    responses(
+        (status = 200, description = "The user.", body = UserView),
+        (status = 401, description = "`not-authenticated`: no valid session cookie or API token.", body = super::views::ErrorView),
+    ),
+)]
 pub async fn me(CurrentUser(user): CurrentUser) -> Json<UserView> {
     Json(user_view(&user))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateMe {
+    #[schema(max_length = 150)]
     full_name: Option<String>,
+    #[schema(value_type = Option<super::views::LanguageTs>)]
     language: Option<String>,
+    /// An IANA time zone, such as `Europe/Paris`.
     timezone: Option<String>,
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1.0/users/me/",
+    tag = "accounts",
+    summary = "Change the signed-in user's name, language or time zone",
+    request_body = Option<UpdateMe>,
+    security(("session" = []), ("api_token" = [])),
+    responses(
+        (status = 200, description = "The user, changed.", body = UserView),
+        (status = 400, description = "`invalid-language`: not one of the languages. `invalid-timezone`: not an IANA time zone. `invalid-name`: longer than 150 characters.", body = super::views::ErrorView),
+        (status = 401, description = "`not-authenticated`: no valid session cookie or API token.", body = super::views::ErrorView),
+    ),
+)]
 pub async fn update_me(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -241,16 +295,31 @@ pub fn token_view(token: &ApiTokenRow) -> ApiTokenView {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewToken {
+    #[schema(min_length = 1, max_length = 100)]
     name: String,
     /// Valid for this many days; without it, until revoked.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 3650)]
     expires_in_days: Option<i64>,
 }
 
 /// `POST users/me/tokens/`: creates an API token; it is shown once, only its hash is kept.
+#[utoipa::path(
+    post,
+    path = "/api/v1.0/users/me/tokens/",
+    tag = "accounts",
+    summary = "Create an API token (its secret is shown this once)",
+    request_body = NewToken,
+    security(("session" = []), ("api_token" = [])),
+    responses(
+        (status = 201, description = "The token, with its secret `token`.", body = NewApiTokenView),
+        (status = 400, description = "`invalid-name`: a name of 1 to 100 characters is needed. `invalid-expiry`: `expires_in_days` out of 1..=3650.", body = super::views::ErrorView),
+        (status = 401, description = "`not-authenticated`: no valid session cookie or API token.", body = super::views::ErrorView),
+    ),
+)]
 pub async fn create_token(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -280,6 +349,17 @@ pub async fn create_token(
 }
 
 /// `GET users/me/tokens/`: the user's API tokens, newest first, expired ones included.
+#[utoipa::path(
+    get,
+    path = "/api/v1.0/users/me/tokens/",
+    tag = "accounts",
+    summary = "The user's API tokens, newest first (never their secrets)",
+    security(("session" = []), ("api_token" = [])),
+    responses(
+        (status = 200, description = "The tokens, expired ones included.", body = Vec<ApiTokenView>),
+        (status = 401, description = "`not-authenticated`: no valid session cookie or API token.", body = super::views::ErrorView),
+    ),
+)]
 pub async fn list_tokens(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -290,6 +370,19 @@ pub async fn list_tokens(
 
 /// `DELETE users/me/tokens/{id}/`: revokes one of the user's tokens (404 for anyone
 /// else's, without telling whether it exists).
+#[utoipa::path(
+    delete,
+    path = "/api/v1.0/users/me/tokens/{token}/",
+    tag = "accounts",
+    summary = "Revoke one of the user's API tokens",
+    params(("token" = String, Path, description = "The token's id.")),
+    security(("session" = []), ("api_token" = [])),
+    responses(
+        (status = 204, description = "Revoked."),
+        (status = 404, description = "`token-not-found`: no such token among the user's.", body = super::views::ErrorView),
+        (status = 401, description = "`not-authenticated`: no valid session cookie or API token.", body = super::views::ErrorView),
+    ),
+)]
 pub async fn revoke_token(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,

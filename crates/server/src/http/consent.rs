@@ -16,7 +16,7 @@ use super::{
     error::{ApiError, JsonBody},
     recordings::{iso, load_recording, require_owner},
     rooms::load_room_as,
-    views::{ConsentAnswerView, ConsentView},
+    views::{ConsentAnswerView, ConsentView, ErrorView},
 };
 use crate::{
     engine::consent::AnswerError,
@@ -26,14 +26,31 @@ use crate::{
     },
 };
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AnswerBody {
     /// The LiveKit join token the participant holds for this room.
     token: String,
+    #[schema(value_type = super::views::ConsentDecisionTs)]
     decision: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1.0/rooms/{room}/recording-consent/",
+    tag = "consent",
+    summary = "Answer the room's notice or question about its recording",
+    params(("room" = String, Path, description = "The room's id or slug.")),
+    request_body = AnswerBody,
+    security((), ("session" = []), ("api_token" = [])),
+    responses(
+        (status = 200, description = "The answer taken, and whether the participant may publish now.", body = ConsentAnswerView),
+        (status = 400, description = "`invalid-decision`: not accepted or declined. `invalid-token`: not a valid, unexpired join token for this room.", body = ErrorView),
+        (status = 401, description = "`not-authenticated`: signed out, and the room is not public (whether it exists is not told).", body = ErrorView),
+        (status = 404, description = "`room-not-found`: no such room, or a restricted room of others.", body = ErrorView),
+        (status = 409, description = "`consent-not-asked`: the room asks nothing. `not-recording`: nothing is being recorded.", body = ErrorView),
+    ),
+)]
 pub async fn answer(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
@@ -77,6 +94,20 @@ pub async fn answer(
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1.0/recordings/{id}/consents/",
+    tag = "consent",
+    summary = "The participants' answers about a recording (its owners)",
+    params(("id" = String, Path, description = "The recording's id.")),
+    security(("session" = []), ("api_token" = [])),
+    responses(
+        (status = 200, description = "The answers.", body = Vec<ConsentView>),
+        (status = 403, description = "`permission-denied`: the user only watches this recording.", body = ErrorView),
+        (status = 404, description = "`recording-not-found`: no such recording, or not one of the user's.", body = ErrorView),
+        (status = 401, description = "`not-authenticated`: no valid session cookie or API token.", body = ErrorView),
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,

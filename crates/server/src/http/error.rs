@@ -145,7 +145,10 @@ pub fn is_json_content_type(value: &HeaderValue) -> bool {
 /// (`Content-Type: application/json`, else 415 `unsupported-media-type`): a form or
 /// `text/plain` body is what another site's page can make a browser send without asking
 /// (no CORS preflight). A request with no body and no `Content-Type` counts as `{}`, so
-/// that optional-body endpoints (stop-recording) accept a bare POST from curl.
+/// that optional-body endpoints (stop-recording) accept a bare POST from curl. Every body
+/// is a JSON object: serde would otherwise read a struct from an array of its fields in
+/// order (`["name"]` as `{"name": ...}`, `[]` as an empty stop). No text in it holds a NUL
+/// character (400 `invalid-json`): PostgreSQL would refuse it with a server error.
 pub struct JsonBody<T>(pub T);
 
 impl<S, T> FromRequest<S> for JsonBody<T>
@@ -180,9 +183,36 @@ where
             return Err(ApiError::unsupported_media_type(None));
         }
         let bytes = if blank { &b"{}"[..] } else { &bytes[..] };
-        serde_json::from_slice(bytes)
-            .map(JsonBody)
-            .map_err(|e| ApiError::bad_request("invalid-json", format!("Invalid JSON body: {e}")))
+        if bytes.trim_ascii_start().first() != Some(&b'{') {
+            return Err(ApiError::bad_request(
+                "invalid-json",
+                "Invalid JSON body: expected a JSON object.",
+            ));
+        }
+        let invalid = |e: serde_json::Error| {
+            ApiError::bad_request("invalid-json", format!("Invalid JSON body: {e}"))
+        };
+        let value: Value = serde_json::from_slice(bytes).map_err(invalid)?;
+        if holds_nul(&value) {
+            return Err(ApiError::bad_request(
+                "invalid-json",
+                "Invalid JSON body: text may not contain NUL characters (\\u0000).",
+            ));
+        }
+        serde_json::from_value(value).map(JsonBody).map_err(invalid)
+    }
+}
+
+/// Whether any string of `value`, or any key, holds a NUL character: PostgreSQL stores no
+/// such text (it would fail the query), and no name, email or id needs one.
+fn holds_nul(value: &Value) -> bool {
+    match value {
+        Value::String(text) => text.contains('\0'),
+        Value::Array(items) => items.iter().any(holds_nul),
+        Value::Object(map) => map
+            .iter()
+            .any(|(key, value)| key.contains('\0') || holds_nul(value)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => false,
     }
 }
 
@@ -209,6 +239,43 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_json_body_is_an_object_never_an_array_of_fields() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Named {
+            #[serde(default)]
+            name: Option<String>,
+        }
+        let read = |body: &'static str| async move {
+            let request = Request::builder()
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(axum::body::Body::from(body))
+                .unwrap();
+            JsonBody::<Named>::from_request(request, &()).await
+        };
+        for array in ["[]", "[\"room\"]", " [null]"] {
+            let Err(error) = read(array).await else {
+                panic!("{array} was read as an object");
+            };
+            assert_eq!(
+                (error.status, error.code),
+                (StatusCode::BAD_REQUEST, "invalid-json")
+            );
+        }
+        let Ok(JsonBody(named)) = read(" {\"name\": \"room\"}").await else {
+            panic!("an object was refused");
+        };
+        assert_eq!(named.name.as_deref(), Some("room"));
+        assert!(read("").await.is_ok(), "no body reads as an empty object");
+        for nul in [r#"{"name": "a\u0000b"}"#, r#"{"name": "a", "x\u0000": 1}"#] {
+            let Err(error) = read(nul).await else {
+                panic!("{nul} was read");
+            };
+            assert_eq!(error.code, "invalid-json");
+        }
+    }
 
     #[test]
     fn json_is_application_json_with_or_without_parameters() {

@@ -15,9 +15,43 @@ use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
-use super::error::{ApiError, JsonBody};
+use super::{
+    error::{ApiError, JsonBody},
+    openapi::HookMessage,
+    views::ErrorView,
+};
+
+/// The callback's body, as the document shows it; the handler reads it as JSON by hand,
+/// ignoring what it does not know.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct TranscriptionReport {
+    /// The job id the service gave when the recording was handed over.
+    #[schema(min_length = 1)]
+    job_id: String,
+    /// Only `transcript` reports change a recording.
+    r#type: Option<String>,
+    /// `success` or `failure`.
+    status: Option<String>,
+    /// Where the transcript is: an http(s) URL of at most 2048 characters.
+    #[schema(max_length = 2048)]
+    url: Option<String>,
+}
 use crate::{adapters::db::RecordingPatch, http::AppState};
 
+#[utoipa::path(
+    post,
+    path = "/api/v1.0/recordings/external-process-hook/",
+    tag = "hooks",
+    summary = "The transcription service reports a job",
+    request_body = TranscriptionReport,
+    security(("transcription_token" = [])),
+    responses(
+        (status = 200, description = "Processed (also for an unknown job).", body = HookMessage),
+        (status = 400, description = "`job-id-required`: no `job_id` (`job_id` says so). `invalid-url`: `url` is not an http(s) URL of at most 2048 characters.", body = ErrorView),
+        (status = 401, description = "`invalid-token`: no bearer token, or not SUMMARY_SERVICE_WEBHOOK_API_TOKEN (also when none is configured).", body = ErrorView),
+    ),
+)]
 pub async fn external_process_hook(
     State(state): State<AppState>,
     headers: HeaderMap,

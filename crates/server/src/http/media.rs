@@ -16,7 +16,7 @@ use axum::{
 use futures::StreamExt;
 use serde::Deserialize;
 
-use super::{error::ApiError, error::QueryParams, recordings::load_recording};
+use super::{error::ApiError, error::QueryParams, recordings::load_recording, views::ErrorView};
 use crate::{
     adapters::db::RecordingRow,
     adapters::storage::{ByteRange, StorageError},
@@ -27,8 +27,10 @@ use crate::{
 /// How long a redirect's presigned URL stays valid.
 const REDIRECT_TTL: Duration = Duration::from_secs(300);
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct MediaQuery {
+    /// `1`, `true` or `yes`: as an attachment (`Content-Disposition`), else inline.
     #[serde(default)]
     download: Option<String>,
 }
@@ -39,6 +41,26 @@ impl MediaQuery {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1.0/recordings/{id}/media/",
+    tag = "recordings",
+    summary = "A saved recording's file, whole or by range",
+    params(("id" = String, Path, description = "The recording's id."), MediaQuery, ("range" = Option<String>, Header, description = "One byte range: `bytes=0-99`, `bytes=100-`, `bytes=-100`; others are served whole."), ("if-none-match" = Option<String>, Header, description = "The file's `ETag`: 304 when unchanged.")),
+    security(("session" = []), ("api_token" = [])),
+    responses(
+        (status = 200, description = "The file (`video/mp4` or `audio/ogg`).", content((Vec<u8> = "video/mp4"), (Vec<u8> = "audio/ogg"))),
+        (status = 206, description = "The range asked for (`Content-Range`).", content((Vec<u8> = "video/mp4"), (Vec<u8> = "audio/ogg"))),
+        (status = 302, description = "With RECORDING_MEDIA_REDIRECT and S3 storage: a short-lived presigned URL (`Location`)."),
+        (status = 304, description = "Unchanged since the `If-None-Match` ETag."),
+        (status = 404, description = "`recording-not-found`: no such recording, or not one of the user's. `recording-file-missing`: the file is not in storage.", body = ErrorView),
+        (status = 409, description = "`recording-not-ready`: the recording is not saved yet.", body = ErrorView),
+        (status = 410, description = "`recording-expired`: the recording expired and its file was deleted.", body = ErrorView),
+        (status = 416, description = "`range-not-satisfiable`: the range starts past the end (`Content-Range: bytes */size`).", body = ErrorView),
+        (status = 502, description = "`storage-unavailable`: the file cannot be read right now.", body = ErrorView),
+        (status = 401, description = "`not-authenticated`: no valid session cookie or API token.", body = ErrorView),
+    ),
+)]
 pub async fn media(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,

@@ -20,7 +20,7 @@ use regex::Regex;
 use secrecy::ExposeSecret;
 use uuid::Uuid;
 
-use super::error::ApiError;
+use super::{error::ApiError, views::ErrorView};
 use crate::{
     adapters::storage::sigv4::{self, SigningKey},
     http::AppState,
@@ -62,6 +62,22 @@ fn denied(code: &'static str, detail: &str) -> ApiError {
     ApiError::forbidden(code, detail)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1.0/recordings/media-auth/",
+    tag = "recordings",
+    summary = "nginx `auth_request`: may the user download this file from S3?",
+    params(("x-original-url" = String, Header, description = "The URL nginx was asked for: `/media/{RECORDING_OUTPUT_FOLDER}/{id}.{ext}`.")),
+    security(("session" = []), ("api_token" = [])),
+    responses(
+        (status = 200, description = "Allowed: SigV4 headers (`Authorization`, `X-Amz-Date`, `X-Amz-Content-Sha256`) for nginx to forward to S3.", body = String),
+        (status = 400, description = "`unsupported-extension`: not `.mp4` or `.ogg`.", body = ErrorView),
+        (status = 403, description = "`media-url-missing`: no X-Original-URL. `media-url-invalid`: not a recording's media URL. `permission-denied`: not an owner of the recording. `recording-not-saved`: not saved yet.", body = ErrorView),
+        (status = 404, description = "`media-auth-needs-s3`: the storage is not S3. `recording-not-found`: no such recording. `recording-extension-mismatch`: the recording has another extension.", body = ErrorView),
+        (status = 410, description = "`recording-expired`: the recording expired.", body = ErrorView),
+        (status = 401, description = "`not-authenticated`: no valid session cookie or API token.", body = ErrorView),
+    ),
+)]
 pub async fn media_auth(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,

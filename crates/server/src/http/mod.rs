@@ -16,7 +16,8 @@
 //!   `external_process.rs`: the transcription service's callback.
 //! - `media_auth.rs`: nginx `auth_request` compatibility. `share_links.rs`: share links and
 //!   the public `/s/{token}` page.
-//! - `system.rs`: `config/`, health and readiness.
+//! - `system.rs`: `config/`, health and readiness. `openapi.rs`: `openapi.json`, the
+//!   API's OpenAPI document, from the handlers' annotations.
 //! - `guard.rs`: cross-site requests (own origin, JSON bodies), dev mode's host names,
 //!   security headers on every response. `client.rs`: the client's address.
 //!
@@ -33,6 +34,7 @@ pub mod guard;
 pub mod media;
 mod media_auth;
 pub mod oidc;
+pub mod openapi;
 mod recordings;
 mod requests;
 pub mod room_events;
@@ -141,6 +143,7 @@ pub fn router(state: AppState) -> Router {
             "/recordings/external-process-hook/",
             post(external_process::external_process_hook),
         )
+        .route("/openapi.json", get(openapi::openapi_json))
         .fallback(system::not_found)
         .method_not_allowed_fallback(system::method_not_allowed);
     let router = Router::new()

@@ -45,13 +45,31 @@ fn provider(state: &AppState) -> Result<&IdentityProvider, ApiError> {
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuthenticateQuery {
+    /// Where to go once signed in: a path of this service (default `/`), or a URL of the
+    /// service or of a host of `OIDC_REDIRECT_ALLOWED_HOSTS`.
     #[serde(rename = "returnTo")]
+    #[param(rename = "returnTo")]
     return_to: Option<String>,
 }
 
 /// `GET authenticate/`: a redirect to the provider's sign-in page.
+#[utoipa::path(
+    get,
+    path = "/api/v1.0/authenticate/",
+    tag = "accounts",
+    summary = "Sign in through the organisation's identity provider (OpenID Connect)",
+    params(AuthenticateQuery),
+    security(()),
+    responses(
+        (status = 303, description = "To the provider's authorization endpoint (`Location`), with the sign-in in progress in an HttpOnly cookie scoped to `callback/`.", headers(("location" = String, description = "The provider's authorization URL."), ("set-cookie" = String, description = "`meet_recorder_sign_in`, ten minutes."))),
+        (status = 400, description = "`redirect-not-allowed`: `returnTo` leads elsewhere than this service or an allowed host.", body = super::views::ErrorView),
+        (status = 404, description = "`oidc-not-configured`: no identity provider is configured (`OIDC_RP_CLIENT_ID`).", body = super::views::ErrorView),
+        (status = 502, description = "`identity-provider-unavailable`: the provider's metadata or keys cannot be read.", body = super::views::ErrorView),
+    ),
+)]
 pub async fn authenticate(
     State(state): State<AppState>,
     QueryParams(query): QueryParams<AuthenticateQuery>,
@@ -82,15 +100,33 @@ pub async fn authenticate(
     Ok(response)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CallbackQuery {
+    /// The authorization code.
     code: Option<String>,
+    /// The `state` sent to the provider.
     state: Option<String>,
     /// The provider's refusal (`access_denied` when the person cancelled).
     error: Option<String>,
 }
 
 /// `GET callback/`: the provider's answer; signs the browser in.
+#[utoipa::path(
+    get,
+    path = "/api/v1.0/callback/",
+    tag = "accounts",
+    summary = "Where the identity provider sends the browser back: signs it in",
+    params(CallbackQuery, ("accept" = Option<String>, Header, description = "With `text/html` (a browser), failures redirect to `/signin?error=CODE` rather than answer JSON.")),
+    security(()),
+    responses(
+        (status = 303, description = "Signed in: to `returnTo`, with the session cookie. For a browser, also a refusal: to `/signin?error=CODE`.", headers(("location" = String, description = "Where the browser goes."), ("set-cookie" = String, description = "`meet_recorder_session` when signed in; `meet_recorder_sign_in` cleared."))),
+        (status = 400, description = "`sign-in-not-started`: no sign-in is in progress in this browser (or it expired). `sign-in-state-mismatch`: the answer belongs to another sign-in. `sign-in-no-code`: the answer has no code.", body = super::views::ErrorView),
+        (status = 403, description = "`sign-in-cancelled`: the provider did not sign the person in. `sign-in-rejected`: the code was refused or the ID token did not verify. `sign-in-no-subject`, `sign-in-no-email`, `sign-in-email-taken`, `sign-in-email-linked-to-another`, `sign-in-no-account`: the identity signs into no account here.", body = super::views::ErrorView),
+        (status = 404, description = "`oidc-not-configured`: no identity provider is configured.", body = super::views::ErrorView),
+        (status = 502, description = "`identity-provider-unavailable`: the provider cannot be reached.", body = super::views::ErrorView),
+    ),
+)]
 pub async fn callback(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -17,7 +17,10 @@ use uuid::Uuid;
 use super::{
     error::{ApiError, JsonBody, QueryParams},
     rooms::load_room,
-    views::{PageView, RecordingMessageView, RecordingRoomView, RecordingView, TranscriptView},
+    views::{
+        ErrorView, LayoutTs, ModeTs, PageView, RecordingMessageView, RecordingRoomView,
+        RecordingView, TranscriptView,
+    },
 };
 use crate::{
     adapters::{
@@ -40,9 +43,15 @@ pub fn iso(ms: i64) -> String {
 }
 
 /// `?page=` and `?page_size=` (≤ 100), as the reference paginates.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Page {
+    /// From 1.
+    #[param(value_type = Option<i64>, minimum = 1)]
     page: Option<String>,
+    /// A whole number from 1: 20 by default, at most 100 (a larger size gives 100). As the
+    /// reference does, a size that is not such a number is ignored (20): hence a string.
+    #[param(value_type = Option<String>)]
     page_size: Option<String>,
 }
 
@@ -163,6 +172,32 @@ fn invalid_request(reason: impl std::fmt::Display) -> ApiError {
     ApiError::bad_request("invalid-request", "Invalid request.").with("reason", reason.to_string())
 }
 
+/// The start body, as the document shows it. [`parse_start`] reads it by hand, with the
+/// reference's error (`invalid-request` and a `reason`) for anything else.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct StartRecording {
+    #[schema(value_type = ModeTs)]
+    mode: String,
+    /// Only for `screen_recording`.
+    #[schema(value_type = Option<LayoutTs>)]
+    layout: Option<String>,
+    options: Option<StartOptions>,
+}
+
+/// A start's `options`: other keys are refused, `null` values ignored.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct StartOptions {
+    /// The language spoken, for the transcription.
+    #[schema(max_length = 64)]
+    language: Option<String>,
+    transcribe: Option<bool>,
+    collect_metadata: Option<bool>,
+    #[schema(value_type = Option<ModeTs>)]
+    original_mode: Option<String>,
+}
+
 /// The start body: `mode` (required), optional `layout` and `options`.
 fn parse_start(
     body: &Value,
@@ -192,6 +227,24 @@ fn parse_start(
     Ok((mode, layout, options))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1.0/rooms/{room}/start-recording/",
+    tag = "recordings",
+    summary = "Start recording a room (its owners and administrators)",
+    params(("room" = String, Path, description = "The room's id or slug.")),
+    request_body = StartRecording,
+    security(("session" = []), ("api_token" = [])),
+    responses(
+        (status = 201, description = "Started: the recording, `initiated` until its egress records.", body = RecordingMessageView),
+        (status = 400, description = "`invalid-request`: the body is not of the documented shape, or names a mode this service does not record (`reason` says why).", body = ErrorView),
+        (status = 403, description = "`room-privileges-required`: the user is not an owner or administrator of the room.", body = ErrorView),
+        (status = 404, description = "`not-found`: recording is disabled (RECORDING_ENABLE=false). `room-not-found`: no such room, or a restricted room of others.", body = ErrorView),
+        (status = 409, description = "`recording-in-progress`: the room is being recorded in this mode already (`error`).", body = ErrorView),
+        (status = 502, description = "`recording-failed-to-start`: LiveKit refused the egress (`error`, and the failed `recording`).", body = ErrorView),
+        (status = 401, description = "`not-authenticated`: no valid session cookie or API token.", body = ErrorView),
+    ),
+)]
 pub async fn start(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -253,10 +306,12 @@ pub async fn start(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StopBody {
+    /// The recording of this mode; without it, the room's open recording.
     #[serde(default)]
+    #[schema(value_type = Option<ModeTs>)]
     mode: Option<String>,
 }
 
@@ -291,6 +346,25 @@ async fn hosted_room(
 /// `POST rooms/{id}/pause-recording/` and `resume-recording/` `{mode?}`: LiveKit Egress
 /// has no pause, so a pause ends the egress segment and a resume starts the next; the
 /// parts become one file when the recording ends (see `engine::completion`).
+#[utoipa::path(
+    post,
+    path = "/api/v1.0/rooms/{room}/pause-recording/",
+    tag = "recordings",
+    summary = "Pause the room's recording",
+    params(("room" = String, Path, description = "The room's id or slug.")),
+    request_body = Option<StopBody>,
+    security(("session" = []), ("api_token" = [])),
+    responses(
+        (status = 200, description = "Paused: the recording.", body = RecordingMessageView),
+        (status = 400, description = "`invalid-request`: the body is not of the documented shape, or names a mode this service does not record (`reason` says why).", body = ErrorView),
+        (status = 403, description = "`room-privileges-required`: the user is not an owner or administrator of the room.", body = ErrorView),
+        (status = 404, description = "`not-found`: recording is disabled (RECORDING_ENABLE=false). `room-not-found`: no such room, or a restricted room of others. `no-active-recording`: nothing to pause.", body = ErrorView),
+        (status = 409, description = "`recording-not-active`: the recording is not recording. `recording-not-started`: its egress has not started recording yet.", body = ErrorView),
+        (status = 500, description = "`recording-failed-to-pause`: the egress did not stop; it is still recording.", body = ErrorView),
+        (status = 503, description = "`pause-unavailable`: pausing needs ffmpeg on the server.", body = ErrorView),
+        (status = 401, description = "`not-authenticated`: no valid session cookie or API token.", body = ErrorView),
+    ),
+)]
 pub async fn pause(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -318,6 +392,24 @@ pub async fn pause(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1.0/rooms/{room}/resume-recording/",
+    tag = "recordings",
+    summary = "Resume the room's paused recording",
+    params(("room" = String, Path, description = "The room's id or slug.")),
+    request_body = Option<StopBody>,
+    security(("session" = []), ("api_token" = [])),
+    responses(
+        (status = 200, description = "Resumed: the recording.", body = RecordingMessageView),
+        (status = 400, description = "`invalid-request`: the body is not of the documented shape, or names a mode this service does not record (`reason` says why).", body = ErrorView),
+        (status = 403, description = "`room-privileges-required`: the user is not an owner or administrator of the room.", body = ErrorView),
+        (status = 404, description = "`not-found`: recording is disabled (RECORDING_ENABLE=false). `room-not-found`: no such room, or a restricted room of others. `no-active-recording`: nothing to resume.", body = ErrorView),
+        (status = 409, description = "`recording-not-paused`: the recording is not paused.", body = ErrorView),
+        (status = 502, description = "`recording-failed-to-resume`: LiveKit refused the next egress; the recording stays paused (`error`).", body = ErrorView),
+        (status = 401, description = "`not-authenticated`: no valid session cookie or API token.", body = ErrorView),
+    ),
+)]
 pub async fn resume(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -386,6 +478,23 @@ fn pause_error(error: PauseError) -> ApiError {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1.0/rooms/{room}/stop-recording/",
+    tag = "recordings",
+    summary = "Stop the room's recording (of `mode`, or the one open)",
+    params(("room" = String, Path, description = "The room's id or slug.")),
+    request_body = Option<StopBody>,
+    security(("session" = []), ("api_token" = [])),
+    responses(
+        (status = 200, description = "Stopping: the recording.", body = RecordingMessageView),
+        (status = 400, description = "`invalid-request`: the body is not of the documented shape, or names a mode this service does not record (`reason` says why).", body = ErrorView),
+        (status = 403, description = "`room-privileges-required`: the user is not an owner or administrator of the room.", body = ErrorView),
+        (status = 404, description = "`not-found`: recording is disabled (RECORDING_ENABLE=false). `room-not-found`: no such room, or a restricted room of others. `no-active-recording`: nothing to stop.", body = ErrorView),
+        (status = 500, description = "`recording-failed-to-stop`: LiveKit did not stop the egress (`error`).", body = ErrorView),
+        (status = 401, description = "`not-authenticated`: no valid session cookie or API token.", body = ErrorView),
+    ),
+)]
 pub async fn stop(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -416,6 +525,19 @@ pub async fn stop(
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1.0/recordings/",
+    tag = "recordings",
+    summary = "The recordings the user may see, newest first",
+    params(Page),
+    security(("session" = []), ("api_token" = [])),
+    responses(
+        (status = 200, description = "A page of recordings.", body = PageView<RecordingView>),
+        (status = 404, description = "`invalid-page`: a page past the end, or not a number.", body = ErrorView),
+        (status = 401, description = "`not-authenticated`: no valid session cookie or API token.", body = ErrorView),
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -476,6 +598,19 @@ pub fn require_owner(role: Role) -> Result<(), ApiError> {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1.0/recordings/{id}/",
+    tag = "recordings",
+    summary = "A recording",
+    params(("id" = String, Path, description = "The recording's id.")),
+    security(("session" = []), ("api_token" = [])),
+    responses(
+        (status = 200, description = "The recording.", body = RecordingView),
+        (status = 404, description = "`recording-not-found`: no such recording, or not one of the user's.", body = ErrorView),
+        (status = 401, description = "`not-authenticated`: no valid session cookie or API token.", body = ErrorView),
+    ),
+)]
 pub async fn retrieve(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -485,6 +620,21 @@ pub async fn retrieve(
     Ok(Json(recording_view(&state, &recording, Some(role))))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1.0/recordings/{id}/",
+    tag = "recordings",
+    summary = "Delete an ended recording and its file (its owners)",
+    params(("id" = String, Path, description = "The recording's id.")),
+    security(("session" = []), ("api_token" = [])),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 403, description = "`permission-denied`: the user only watches this recording. `recording-not-final`: it has not ended.", body = ErrorView),
+        (status = 404, description = "`recording-not-found`: no such recording, or not one of the user's.", body = ErrorView),
+        (status = 502, description = "`storage-unavailable`: the file could not be deleted; try again.", body = ErrorView),
+        (status = 401, description = "`not-authenticated`: no valid session cookie or API token.", body = ErrorView),
+    ),
+)]
 pub async fn destroy(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,

@@ -17,7 +17,7 @@ use super::{
     recordings::iso,
     room_events::client_bucket,
     rooms::{GuestName, load_room_as, participant},
-    views::RecordingRequestView,
+    views::{ErrorView, RecordingRequestView},
 };
 use crate::{
     adapters::db::Asked,
@@ -25,12 +25,30 @@ use crate::{
     http::{AppState, auth::MaybeUser},
 };
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RequestBody {
+    #[schema(value_type = super::views::ModeTs)]
     mode: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1.0/rooms/{room}/request-recording/",
+    tag = "recordings",
+    summary = "Ask the room's hosts for a recording (participants and guests)",
+    params(("room" = String, Path, description = "The room's id or slug."), GuestName),
+    request_body = RequestBody,
+    security((), ("session" = []), ("api_token" = [])),
+    responses(
+        (status = 202, description = "Asked: the hosts are told.", body = RecordingRequestView),
+        (status = 400, description = "`invalid-mode`: not a mode this service records. `already-host`: hosts start recordings themselves. `invalid-name`: a guest's name over 64 characters or with control characters.", body = ErrorView),
+        (status = 401, description = "`not-authenticated`: signed out, and the room is not public (whether it exists is not told).", body = ErrorView),
+        (status = 404, description = "`not-found`: recording is disabled (RECORDING_ENABLE=false). `room-not-found`: no such room, or a restricted room of others.", body = ErrorView),
+        (status = 409, description = "`recording-in-progress`: the room is being recorded in this mode.", body = ErrorView),
+        (status = 429, description = "`too-many-requests`: asked too recently (`retry_after`).", body = ErrorView, headers(("retry-after" = u64, description = "Seconds."))),
+    ),
+)]
 pub async fn request_recording(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,

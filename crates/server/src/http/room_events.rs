@@ -43,7 +43,7 @@ use super::{
     error::{ApiError, QueryParams},
     recordings::iso,
     rooms::{GuestName, load_room_as, participant},
-    views::{RecordingRequestView, RecordingStateView, RoomStateView},
+    views::{ErrorView, RecordingRequestView, RecordingStateView, RoomStateView},
 };
 use crate::{
     adapters::db::{RecordingRow, now_ms},
@@ -258,6 +258,21 @@ async fn room_state(state: &AppState, room: Uuid, privileged: bool) -> Result<St
     Ok(serde_json::to_string(&view).expect("a view always serialises"))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1.0/rooms/{room}/recording-events/",
+    tag = "rooms",
+    summary = "The room's recording state, as server-sent events (guests: public rooms)",
+    params(("room" = String, Path, description = "The room's id or slug."), GuestName),
+    security((), ("session" = []), ("api_token" = [])),
+    responses(
+        (status = 200, description = "A stream of `recording-state` events whose data is a `RoomRecordingState`: the current state first, then each change. It stays open.", content_type = "text/event-stream", body = String),
+        (status = 400, description = "`invalid-name` (dev mode): a guest's name over 64 characters or with control characters.", body = ErrorView),
+        (status = 401, description = "`not-authenticated`: signed out, and the room is not public (whether it exists is not told).", body = ErrorView),
+        (status = 404, description = "`room-not-found`: no such room, or a restricted room of others.", body = ErrorView),
+        (status = 429, description = "`too-many-event-streams`: too many open streams from this address.", body = ErrorView, headers(("retry-after" = u64, description = "Seconds."))),
+    ),
+)]
 pub async fn recording_events(
     State(state): State<AppState>,
     Extension(limiter): Extension<Arc<EventStreamLimiter>>,

@@ -14,7 +14,10 @@ use uuid::Uuid;
 use super::{
     error::{ApiError, JsonBody, QueryParams},
     recordings::{Page, paginate},
-    views::{AccessUserView, PageView, RoomAccessView, RoomTokenView, RoomView},
+    views::{
+        AccessLevelTs, AccessUserView, ErrorView, PageView, RoleTs, RoomAccessView, RoomTokenView,
+        RoomView,
+    },
 };
 use crate::{
     adapters::db::{AccessRemoval, RoomRow, StoreError, UserRow},
@@ -74,17 +77,29 @@ pub async fn load_room_as(
 }
 
 /// `?name=`: the name a guest of a public room goes by.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct GuestName {
+    /// A guest's name (signed-in users go by their own): at most 64 characters, no
+    /// control characters; `Guest` when empty.
+    #[param(max_length = 64)]
     name: Option<String>,
 }
 
 /// Who joins a room: a signed-in user as themselves, a guest under a fresh identity and
-/// the name they gave. Returns `(identity, display name)`.
+/// the name they gave. Returns `(identity, display name)`. A bad `name` is refused
+/// whoever gives it, though a signed-in user's goes unused.
 pub fn participant(
     user: Option<&UserRow>,
     guest: &GuestName,
 ) -> Result<(String, String), ApiError> {
+    let name = guest.name.as_deref().map(str::trim).unwrap_or_default();
+    if name.chars().count() > 64 || name.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(
+            "invalid-name",
+            "name must be at most 64 characters, without control characters.",
+        ));
+    }
     if let Some(user) = user {
         let name = if user.full_name.is_empty() {
             &user.email
@@ -92,13 +107,6 @@ pub fn participant(
             &user.full_name
         };
         return Ok((user.id.to_string(), name.clone()));
-    }
-    let name = guest.name.as_deref().map(str::trim).unwrap_or_default();
-    if name.chars().count() > 64 || name.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(
-            "invalid-name",
-            "name must be at most 64 characters, without control characters.",
-        ));
     }
     let name = if name.is_empty() { "Guest" } else { name };
     Ok((format!("guest-{}", Uuid::new_v4()), name.to_owned()))
@@ -115,6 +123,19 @@ fn require_privileged(role: Option<Role>) -> Result<(), ApiError> {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1.0/rooms/",
+    tag = "rooms",
+    summary = "The rooms the user has an access to",
+    params(Page),
+    security(("session" = []), ("api_token" = [])),
+    responses(
+        (status = 200, description = "A page of rooms.", body = PageView<RoomView>),
+        (status = 404, description = "`invalid-page`: a page past the end, or not a number.", body = ErrorView),
+        (status = 401, description = "`not-authenticated`: no valid session cookie or API token.", body = ErrorView),
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -129,11 +150,15 @@ pub async fn list(
     Ok(Json(paginate(&state, "rooms/", &page, count, results)?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewRoom {
+    /// 1 to 500 characters, once trimmed.
+    #[schema(min_length = 1, max_length = 500)]
     name: String,
+    /// `public` when absent.
     #[serde(default)]
+    #[schema(value_type = Option<AccessLevelTs>)]
     access_level: Option<String>,
 }
 
@@ -159,6 +184,20 @@ fn check_name(name: &str) -> Result<&str, ApiError> {
     Ok(name)
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1.0/rooms/",
+    tag = "rooms",
+    summary = "Create a room, owned by the user",
+    request_body = NewRoom,
+    security(("session" = []), ("api_token" = [])),
+    responses(
+        (status = 201, description = "The room.", body = RoomView),
+        (status = 400, description = "`invalid-name`: a name of 1 to 500 characters is needed. `invalid-access-level`: not public, trusted or restricted.", body = ErrorView),
+        (status = 409, description = "`slug-unavailable`: no free slug could be found for the name.", body = ErrorView),
+        (status = 401, description = "`not-authenticated`: no valid session cookie or API token.", body = ErrorView),
+    ),
+)]
 pub async fn create(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -205,6 +244,19 @@ pub async fn create(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1.0/rooms/{room}/",
+    tag = "rooms",
+    summary = "A room, as the requester sees it (guests: public rooms only)",
+    params(("room" = String, Path, description = "The room's id or slug.")),
+    security((), ("session" = []), ("api_token" = [])),
+    responses(
+        (status = 200, description = "The room.", body = RoomView),
+        (status = 401, description = "`not-authenticated`: signed out, and the room is not public (whether it exists is not told).", body = ErrorView),
+        (status = 404, description = "`room-not-found`: no such room, or a restricted room of others.", body = ErrorView),
+    ),
+)]
 pub async fn retrieve(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
@@ -214,13 +266,17 @@ pub async fn retrieve(
     Ok(Json(room_view(&room, role)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateRoom {
+    /// 1 to 500 characters, once trimmed.
+    #[schema(min_length = 1, max_length = 500)]
     name: Option<String>,
+    #[schema(value_type = Option<AccessLevelTs>)]
     access_level: Option<String>,
     /// Replaces the room's configuration; its recording settings are checked
     /// ([`RoomSettings`]), anything else clients keep there is stored as given.
+    #[schema(value_type = Option<Object>)]
     configuration: Option<serde_json::Value>,
 }
 
@@ -256,6 +312,22 @@ fn check_configuration(
     Ok(())
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1.0/rooms/{room}/",
+    tag = "rooms",
+    summary = "Change a room (its owners and administrators)",
+    params(("room" = String, Path, description = "The room's id or slug.")),
+    request_body = Option<UpdateRoom>,
+    security(("session" = []), ("api_token" = [])),
+    responses(
+        (status = 200, description = "The room, changed.", body = RoomView),
+        (status = 400, description = "`invalid-name`, `invalid-access-level`, `invalid-configuration`: a value out of its bounds (see the body's schema).", body = ErrorView),
+        (status = 403, description = "`room-privileges-required`: the user is not an owner or administrator of the room.", body = ErrorView),
+        (status = 404, description = "`room-not-found`: no such room, or a restricted room of others.", body = ErrorView),
+        (status = 401, description = "`not-authenticated`: no valid session cookie or API token.", body = ErrorView),
+    ),
+)]
 pub async fn update(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -292,6 +364,21 @@ pub async fn update(
     Ok(Json(room_view(&updated, role)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1.0/rooms/{room}/",
+    tag = "rooms",
+    summary = "Delete a room (its owners)",
+    params(("room" = String, Path, description = "The room's id or slug.")),
+    security(("session" = []), ("api_token" = [])),
+    responses(
+        (status = 204, description = "Deleted, with its recordings."),
+        (status = 403, description = "`room-owner-required`: the user is not an owner of the room.", body = ErrorView),
+        (status = 404, description = "`room-not-found`: no such room, or a restricted room of others.", body = ErrorView),
+        (status = 409, description = "`recording-in-progress`: stop the room's recording first.", body = ErrorView),
+        (status = 401, description = "`not-authenticated`: no valid session cookie or API token.", body = ErrorView),
+    ),
+)]
 pub async fn destroy(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -317,6 +404,20 @@ pub async fn destroy(
 
 /// `GET rooms/{id}/token/[?name=]`: a LiveKit token to join the room, as the signed-in
 /// user or, in a public room, as a guest.
+#[utoipa::path(
+    get,
+    path = "/api/v1.0/rooms/{room}/token/",
+    tag = "rooms",
+    summary = "A LiveKit token to join the room (guests: public rooms, under `name`)",
+    params(("room" = String, Path, description = "The room's id or slug."), GuestName),
+    security((), ("session" = []), ("api_token" = [])),
+    responses(
+        (status = 200, description = "The token and where to connect.", body = RoomTokenView),
+        (status = 400, description = "`invalid-name`: a guest's name over 64 characters or with control characters.", body = ErrorView),
+        (status = 401, description = "`not-authenticated`: signed out, and the room is not public (whether it exists is not told).", body = ErrorView),
+        (status = 404, description = "`room-not-found`: no such room, or a restricted room of others.", body = ErrorView),
+    ),
+)]
 pub async fn token(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
@@ -342,6 +443,20 @@ pub async fn token(
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1.0/rooms/{room}/accesses/",
+    tag = "rooms",
+    summary = "Who has an access to the room (its owners and administrators)",
+    params(("room" = String, Path, description = "The room's id or slug.")),
+    security(("session" = []), ("api_token" = [])),
+    responses(
+        (status = 200, description = "The accesses.", body = Vec<RoomAccessView>),
+        (status = 403, description = "`room-privileges-required`: the user is not an owner or administrator of the room.", body = ErrorView),
+        (status = 404, description = "`room-not-found`: no such room, or a restricted room of others.", body = ErrorView),
+        (status = 401, description = "`not-authenticated`: no valid session cookie or API token.", body = ErrorView),
+    ),
+)]
 pub async fn list_accesses(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -366,13 +481,32 @@ pub async fn list_accesses(
     Ok(Json(accesses))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAccess {
+    /// The email of the user to give the access to.
     email: String,
+    #[schema(value_type = RoleTs)]
     role: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1.0/rooms/{room}/accesses/",
+    tag = "rooms",
+    summary = "Give a user an access to the room",
+    params(("room" = String, Path, description = "The room's id or slug.")),
+    request_body = NewAccess,
+    security(("session" = []), ("api_token" = [])),
+    responses(
+        (status = 201, description = "The access.", body = RoomAccessView),
+        (status = 400, description = "`invalid-role`: not member, administrator or owner. `unknown-user`: no user has this email.", body = ErrorView),
+        (status = 403, description = "`room-privileges-required`: the user is not an owner or administrator. `room-owner-required`: only owners add owners.", body = ErrorView),
+        (status = 404, description = "`room-not-found`: no such room, or a restricted room of others.", body = ErrorView),
+        (status = 409, description = "`access-exists`: the user has an access already.", body = ErrorView),
+        (status = 401, description = "`not-authenticated`: no valid session cookie or API token.", body = ErrorView),
+    ),
+)]
 pub async fn add_access(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -425,6 +559,20 @@ pub async fn add_access(
 /// `DELETE rooms/{id}/accesses/{access}/`. The checks that matter under concurrency (the
 /// requester's role, the last owner) run inside the removal's transaction, so two owners
 /// removing each other at once leave one owner, never none.
+#[utoipa::path(
+    delete,
+    path = "/api/v1.0/rooms/{room}/accesses/{access}/",
+    tag = "rooms",
+    summary = "Remove an access to the room",
+    params(("room" = String, Path, description = "The room's id or slug."), ("access" = String, Path, description = "The access's id.")),
+    security(("session" = []), ("api_token" = [])),
+    responses(
+        (status = 204, description = "Removed."),
+        (status = 403, description = "`room-privileges-required`: the user is not an owner or administrator. `room-owner-required`: only owners remove owners. `last-owner`: a room keeps one owner.", body = ErrorView),
+        (status = 404, description = "`room-not-found`: no such room, or a restricted room of others. `access-not-found`: no such access to this room.", body = ErrorView),
+        (status = 401, description = "`not-authenticated`: no valid session cookie or API token.", body = ErrorView),
+    ),
+)]
 pub async fn remove_access(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,

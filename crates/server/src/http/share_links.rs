@@ -48,7 +48,7 @@ use super::{
     error::{ApiError, JsonBody, QueryParams},
     media::{MediaQuery, serve_file},
     recordings::{Page, iso, load_recording, paginate, require_owner},
-    views::{NewShareLinkView, PageView, ShareLinkView},
+    views::{ErrorView, NewShareLinkView, PageView, ShareLinkView},
 };
 use crate::{
     adapters::db::{RecordingRow, ShareLinkRow, now_ms},
@@ -472,10 +472,12 @@ fn error_page(error: &ApiError, lang: Language) -> String {
 }
 
 /// The create body. One way to say how long a link lives: a whole number of days.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateBody {
+    /// Days the link works; absent or `null`: until revoked (or the recording expires).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 365)]
     expires_in_days: Option<i64>,
 }
 
@@ -493,6 +495,24 @@ fn link_view(link: &ShareLinkRow) -> ShareLinkView {
 }
 
 /// `POST recordings/{id}/share-links/`.
+#[utoipa::path(
+    post,
+    path = "/api/v1.0/recordings/{id}/share-links/",
+    tag = "share-links",
+    summary = "Create a share link to a saved recording (its token is shown this once)",
+    params(("id" = String, Path, description = "The recording's id.")),
+    request_body = Option<CreateBody>,
+    security(("session" = []), ("api_token" = [])),
+    responses(
+        (status = 201, description = "The link, with its `url` and `token`.", body = NewShareLinkView),
+        (status = 400, description = "`invalid-expiry`: `expires_in_days` out of 1..=365.", body = ErrorView),
+        (status = 403, description = "`permission-denied`: the user only watches this recording.", body = ErrorView),
+        (status = 404, description = "`recording-not-found`: no such recording, or not one of the user's.", body = ErrorView),
+        (status = 409, description = "`recording-not-ready`: only a saved recording can be shared.", body = ErrorView),
+        (status = 410, description = "`recording-expired`: the recording expired.", body = ErrorView),
+        (status = 401, description = "`not-authenticated`: no valid session cookie or API token.", body = ErrorView),
+    ),
+)]
 pub async fn create(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -531,6 +551,20 @@ pub async fn create(
 }
 
 /// `GET recordings/{id}/share-links/`: newest first, without tokens.
+#[utoipa::path(
+    get,
+    path = "/api/v1.0/recordings/{id}/share-links/",
+    tag = "share-links",
+    summary = "A recording's share links, newest first, revoked ones included (never their tokens)",
+    params(("id" = String, Path, description = "The recording's id."), Page),
+    security(("session" = []), ("api_token" = [])),
+    responses(
+        (status = 200, description = "A page of links.", body = PageView<ShareLinkView>),
+        (status = 403, description = "`permission-denied`: the user only watches this recording.", body = ErrorView),
+        (status = 404, description = "`recording-not-found`: no such recording, or not one of the user's. `invalid-page`: a page past the end, or not a number.", body = ErrorView),
+        (status = 401, description = "`not-authenticated`: no valid session cookie or API token.", body = ErrorView),
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -552,6 +586,20 @@ pub async fn list(
 }
 
 /// `DELETE recordings/{id}/share-links/{link}/`: revokes; 404 for another recording's link.
+#[utoipa::path(
+    delete,
+    path = "/api/v1.0/recordings/{id}/share-links/{link}/",
+    tag = "share-links",
+    summary = "Revoke a share link (again: no change)",
+    params(("id" = String, Path, description = "The recording's id."), ("link" = String, Path, description = "The link's id.")),
+    security(("session" = []), ("api_token" = [])),
+    responses(
+        (status = 204, description = "Revoked."),
+        (status = 403, description = "`permission-denied`: the user only watches this recording.", body = ErrorView),
+        (status = 404, description = "`recording-not-found`: no such recording, or not one of the user's. `share-link-not-found`: no such link to this recording.", body = ErrorView),
+        (status = 401, description = "`not-authenticated`: no valid session cookie or API token.", body = ErrorView),
+    ),
+)]
 pub async fn revoke(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,

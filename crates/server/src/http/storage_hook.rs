@@ -14,7 +14,7 @@ use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
-use super::error::ApiError;
+use super::{error::ApiError, openapi::HookMessage, views::ErrorView};
 use crate::{
     adapters::storage::events::{self as storage_events, Parsed, Relevance},
     engine::completion::StorageEventResult,
@@ -52,6 +52,20 @@ fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1.0/recordings/storage-hook/",
+    tag = "hooks",
+    summary = "Object-created events from the storage (MinIO, RustFS, S3, SNS, EventBridge)",
+    request_body(content = Object, description = "The storage's event, as RECORDING_STORAGE_EVENT_PARSER reads it.", content_type = "application/json"),
+    security((), ("storage_token" = [])),
+    responses(
+        (status = 200, description = "Processed or ignored (an event that can never apply is answered 2xx too, so the storage does not re-send it).", body = HookMessage),
+        (status = 401, description = "`invalid-storage-token`: with RECORDING_ENABLE_STORAGE_EVENT_AUTH, no bearer token or not STORAGE_EVENT_TOKEN.", body = ErrorView),
+        (status = 403, description = "`invalid-storage-event`: not an event of the configured parser (`reason`). `invalid-bucket`: an event of another bucket.", body = ErrorView),
+        (status = 404, description = "`not-found`: storage events are disabled (RECORDING_STORAGE_EVENT_ENABLE=false).", body = ErrorView),
+    ),
+)]
 pub async fn storage_hook(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -19,6 +19,16 @@ use super::{
 use crate::http::AppState;
 
 /// `GET config/`: what the front end needs to show recording controls.
+#[utoipa::path(
+    get,
+    path = "/api/v1.0/config/",
+    tag = "system",
+    summary = "What the front end needs: recording, LiveKit, dev mode",
+    security(()),
+    responses(
+        (status = 200, description = "The configuration.", body = ConfigView),
+    ),
+)]
 pub async fn config(State(state): State<AppState>) -> Json<ConfigView> {
     let recording = &state.config.recording;
     Json(ConfigView {

@@ -19,6 +19,10 @@ use meet_recorder_domain::{
 use serde::Serialize;
 use serde_json::{Map, Value};
 use ts_rs::{Config, TS};
+use utoipa::{
+    ToSchema,
+    openapi::{ObjectBuilder, RefOr, Schema, Type},
+};
 use uuid::Uuid;
 
 use crate::adapters::mail::Language;
@@ -61,6 +65,27 @@ macro_rules! ts_union {
 
             fn output_path() -> Option<PathBuf> {
                 Some(PathBuf::from(concat!($ts_name, ".ts")))
+            }
+        }
+
+        // The same union in the OpenAPI document: a string enumeration, named as in
+        // TypeScript.
+        impl utoipa::PartialSchema for $marker {
+            fn schema() -> RefOr<Schema> {
+                let values: Vec<String> = $values
+                    .into_iter()
+                    .map(|value| value.to_string())
+                    .collect();
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(values))
+                    .into()
+            }
+        }
+
+        impl ToSchema for $marker {
+            fn name() -> std::borrow::Cow<'static, str> {
+                $ts_name.into()
             }
         }
     };
@@ -114,7 +139,7 @@ ts_union!(
 );
 
 /// `{"count", "next", "previous", "results"}`, as the reference paginates.
-#[derive(Debug, Serialize, TS)]
+#[derive(Debug, Serialize, TS, ToSchema)]
 #[ts(rename = "Page")]
 pub struct PageView<T> {
     pub count: i64,
@@ -140,21 +165,24 @@ pub struct ErrorView {
 }
 
 /// A user's profile.
-#[derive(Debug, Serialize, TS)]
+#[derive(Debug, Serialize, TS, ToSchema)]
 #[ts(rename = "User")]
+#[schema(as = User)]
 pub struct UserView {
     pub id: Uuid,
     pub email: String,
     pub full_name: String,
     /// Always one of the languages: it is checked when set.
     #[ts(as = "LanguageTs")]
+    #[schema(value_type = LanguageTs)]
     pub language: String,
     pub timezone: String,
 }
 
 /// An API token as its owner sees it: never the secret.
-#[derive(Debug, Serialize, TS)]
+#[derive(Debug, Serialize, TS, ToSchema)]
 #[ts(rename = "ApiToken")]
+#[schema(as = ApiToken)]
 pub struct ApiTokenView {
     pub id: Uuid,
     pub name: String,
@@ -164,8 +192,9 @@ pub struct ApiTokenView {
 }
 
 /// A token just created: the only time its secret is shown.
-#[derive(Debug, Serialize, TS)]
+#[derive(Debug, Serialize, TS, ToSchema)]
 #[ts(rename = "NewApiToken")]
+#[schema(as = NewApiToken)]
 pub struct NewApiTokenView {
     #[serde(flatten)]
     pub info: ApiTokenView,
@@ -173,23 +202,27 @@ pub struct NewApiTokenView {
 }
 
 /// A room as the requester sees it (`role`: theirs, `null` for guests and non-members).
-#[derive(Debug, Serialize, TS)]
+#[derive(Debug, Serialize, TS, ToSchema)]
 #[ts(rename = "Room")]
+#[schema(as = Room)]
 pub struct RoomView {
     pub id: Uuid,
     pub name: String,
     pub slug: String,
     #[ts(as = "AccessLevelTs")]
+    #[schema(value_type = AccessLevelTs)]
     pub access_level: String,
     pub configuration: Value,
     #[ts(as = "Option<RoleTs>")]
+    #[schema(value_type = Option<RoleTs>)]
     pub role: Option<Role>,
     pub is_administrable: bool,
 }
 
 /// A LiveKit join token for a room.
-#[derive(Debug, Serialize, TS)]
+#[derive(Debug, Serialize, TS, ToSchema)]
 #[ts(rename = "RoomToken")]
+#[schema(as = RoomToken)]
 pub struct RoomTokenView {
     /// Where browsers connect (`LIVEKIT_URL`).
     pub url: String,
@@ -202,18 +235,21 @@ pub struct RoomTokenView {
 }
 
 /// An answer taken (`rooms/{id}/recording-consent/`).
-#[derive(Debug, Serialize, TS)]
+#[derive(Debug, Serialize, TS, ToSchema)]
 #[ts(rename = "ConsentAnswer")]
+#[schema(as = ConsentAnswer)]
 pub struct ConsentAnswerView {
     #[ts(as = "ConsentDecisionTs")]
+    #[schema(value_type = ConsentDecisionTs)]
     pub decision: String,
     /// Whether the participant may publish now.
     pub may_publish: bool,
 }
 
 /// A participant's answer about a recording (`recordings/{id}/consents/`).
-#[derive(Debug, Serialize, TS)]
+#[derive(Debug, Serialize, TS, ToSchema)]
 #[ts(rename = "Consent")]
+#[schema(as = Consent)]
 pub struct ConsentView {
     /// The name they went by.
     pub name: String,
@@ -221,42 +257,51 @@ pub struct ConsentView {
     pub is_guest: bool,
     /// What the room asked when they answered: `notice` (they acknowledged it) or `ask`.
     #[ts(as = "RecordingConsentTs")]
+    #[schema(value_type = RecordingConsentTs)]
     pub consent: String,
     #[ts(as = "ConsentDecisionTs")]
+    #[schema(value_type = ConsentDecisionTs)]
     pub decision: String,
     pub decided_at: String,
 }
 
 /// Someone's access to a room.
-#[derive(Debug, Serialize, TS)]
+#[derive(Debug, Serialize, TS, ToSchema)]
 #[ts(rename = "RoomAccess")]
+#[schema(as = RoomAccess)]
 pub struct RoomAccessView {
     pub id: Uuid,
     pub user: AccessUserView,
     #[ts(as = "RoleTs")]
+    #[schema(value_type = RoleTs)]
     pub role: Role,
 }
 
-#[derive(Debug, Serialize, TS)]
+#[derive(Debug, Serialize, TS, ToSchema)]
 #[ts(rename = "AccessUser")]
+#[schema(as = AccessUser)]
 pub struct AccessUserView {
     pub id: Uuid,
     pub email: String,
 }
 
 /// A recording, as the REST API returns it (lists, details, start and stop answers).
-#[derive(Debug, Serialize, TS)]
+#[derive(Debug, Serialize, TS, ToSchema)]
 #[ts(rename = "Recording")]
+#[schema(as = Recording)]
 pub struct RecordingView {
     pub id: Uuid,
     pub room: RecordingRoomView,
     pub created_at: String,
     pub updated_at: String,
     #[ts(as = "StatusTs")]
+    #[schema(value_type = StatusTs)]
     pub status: Status,
     #[ts(as = "ModeTs")]
+    #[schema(value_type = ModeTs)]
     pub mode: Mode,
     #[ts(as = "Option<LayoutTs>")]
+    #[schema(value_type = Option<LayoutTs>)]
     pub layout: Option<Layout>,
     /// The start request's `options`, as given.
     pub options: Value,
@@ -279,30 +324,35 @@ pub struct RecordingView {
 }
 
 /// A recording's transcript, as far as the transcription service said.
-#[derive(Debug, Serialize, TS)]
+#[derive(Debug, Serialize, TS, ToSchema)]
 #[ts(rename = "Transcript")]
+#[schema(as = Transcript)]
 pub struct TranscriptView {
     #[ts(as = "TranscriptStateTs")]
+    #[schema(value_type = TranscriptStateTs)]
     pub state: TranscriptState,
     /// Where it is, when the service's callback said.
     pub url: Option<String>,
 }
 
 /// The room a recording was made in.
-#[derive(Debug, Serialize, TS)]
+#[derive(Debug, Serialize, TS, ToSchema)]
 #[ts(rename = "RecordingRoom")]
+#[schema(as = RecordingRoom)]
 pub struct RecordingRoomView {
     pub id: Uuid,
     pub name: String,
     pub slug: String,
     #[ts(as = "AccessLevelTs")]
+    #[schema(value_type = AccessLevelTs)]
     pub access_level: String,
 }
 
 /// What the requester may do with a recording (the reference's `get_abilities`): the
 /// app shows Stop and Delete from `stop` and `destroy`.
-#[derive(Debug, Serialize, TS)]
+#[derive(Debug, Serialize, TS, ToSchema)]
 #[ts(rename = "RecordingAbilities")]
+#[schema(as = RecordingAbilities)]
 pub struct AbilitiesView {
     pub retrieve: bool,
     pub destroy: bool,
@@ -334,8 +384,9 @@ impl From<RecordingAbilities> for AbilitiesView {
 }
 
 /// The answer to a start or a stop.
-#[derive(Debug, Serialize, TS)]
+#[derive(Debug, Serialize, TS, ToSchema)]
 #[ts(rename = "RecordingMessage")]
+#[schema(as = RecordingMessage)]
 pub struct RecordingMessageView {
     pub message: String,
     pub recording: RecordingView,
@@ -343,12 +394,14 @@ pub struct RecordingMessageView {
 
 /// One `recording-state` event of `rooms/{id}/recording-events/`: the latest recording
 /// of each mode.
-#[derive(Debug, Serialize, TS)]
+#[derive(Debug, Serialize, TS, ToSchema)]
 #[ts(rename = "RoomRecordingState")]
+#[schema(as = RoomRecordingState)]
 pub struct RoomStateView {
     pub room: Uuid,
     /// Keyed by mode.
     #[ts(as = "BTreeMap<ModeTs, RecordingStateView>")]
+    #[schema(value_type = BTreeMap<String, RecordingStateView>)]
     pub recordings: BTreeMap<&'static str, RecordingStateView>,
     /// Recent requests for a recording (the last minute), for the room's owners and
     /// administrators only.
@@ -358,11 +411,13 @@ pub struct RoomStateView {
 }
 
 /// A participant asked the hosts for a recording (`rooms/{id}/request-recording/`).
-#[derive(Debug, Serialize, TS)]
+#[derive(Debug, Serialize, TS, ToSchema)]
 #[ts(rename = "RecordingRequest")]
+#[schema(as = RecordingRequest)]
 pub struct RecordingRequestView {
     pub id: Uuid,
     #[ts(as = "ModeTs")]
+    #[schema(value_type = ModeTs)]
     pub mode: Mode,
     /// The name the participant goes by.
     pub name: String,
@@ -372,8 +427,9 @@ pub struct RecordingRequestView {
 /// A recording as every page of its room follows it. `id` and `error` are there for the
 /// room's owners and administrators only (see `http::room_events`): everyone else tells
 /// recordings apart by `ref` and reads `error_code`.
-#[derive(Debug, Serialize, TS)]
+#[derive(Debug, Serialize, TS, ToSchema)]
 #[ts(rename = "RecordingState")]
+#[schema(as = RecordingState)]
 pub struct RecordingStateView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
@@ -382,8 +438,10 @@ pub struct RecordingStateView {
     #[serde(rename = "ref")]
     pub reference: String,
     #[ts(as = "StatusTs")]
+    #[schema(value_type = StatusTs)]
     pub status: Status,
     #[ts(as = "Option<LayoutTs>")]
+    #[schema(value_type = Option<LayoutTs>)]
     pub layout: Option<Layout>,
     pub started_at: Option<String>,
     /// When the current pause began (status `paused`).
@@ -400,14 +458,17 @@ pub struct RecordingStateView {
     // Outer `None`: not shown to this reader (the key is left out); inner `None`: no error.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
+    #[schema(value_type = Option<String>)]
     pub error: Option<Option<String>>,
     #[ts(as = "Option<String>")]
+    #[schema(value_type = Option<String>)]
     pub error_code: Option<&'static str>,
 }
 
 /// `GET config/`: what the front end needs to show recording controls.
-#[derive(Debug, Serialize, TS)]
+#[derive(Debug, Serialize, TS, ToSchema)]
 #[ts(rename = "Config")]
+#[schema(as = Config)]
 pub struct ConfigView {
     pub recording: RecordingConfigView,
     pub livekit: LiveKitConfigView,
@@ -417,18 +478,22 @@ pub struct ConfigView {
     pub demo: Option<DemoAccountView>,
 }
 
-#[derive(Debug, Serialize, TS)]
+#[derive(Debug, Serialize, TS, ToSchema)]
 #[ts(rename = "RecordingConfig")]
+#[schema(as = RecordingConfig)]
 pub struct RecordingConfigView {
     pub is_enabled: bool,
     #[ts(as = "Vec<ModeTs>")]
+    #[schema(value_type = Vec<ModeTs>)]
     pub available_modes: Vec<Mode>,
     pub expiration_days: Option<u32>,
     /// Milliseconds.
     pub max_duration: Option<u64>,
     #[ts(as = "Vec<LayoutTs>")]
+    #[schema(value_type = Vec<LayoutTs>)]
     pub layouts: &'static [Layout],
     #[ts(as = "LayoutTs")]
+    #[schema(value_type = LayoutTs)]
     pub default_layout: Layout,
     /// Whether a transcription service is configured: without one, the transcript mode
     /// records the audio only.
@@ -438,8 +503,9 @@ pub struct RecordingConfigView {
 }
 
 /// How people may sign in.
-#[derive(Debug, Serialize, TS)]
+#[derive(Debug, Serialize, TS, ToSchema)]
 #[ts(rename = "SignInConfig")]
+#[schema(as = SignInConfig)]
 pub struct SignInConfigView {
     /// With an email and a password (`POST auth/login/`).
     pub password: bool,
@@ -447,33 +513,38 @@ pub struct SignInConfigView {
     pub identity_provider: bool,
 }
 
-#[derive(Debug, Serialize, TS)]
+#[derive(Debug, Serialize, TS, ToSchema)]
 #[ts(rename = "LiveKitConfig")]
+#[schema(as = LiveKitConfig)]
 pub struct LiveKitConfigView {
     pub url: String,
 }
 
 /// How pages show a room's participants: LiveKit's media, or (the emulator has no media)
 /// a simulated presence.
-#[derive(Debug, Clone, Copy, Serialize, TS)]
+#[derive(Debug, Clone, Copy, Serialize, TS, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RoomMedia {
     Livekit,
     Simulated,
 }
 
-#[derive(Debug, Serialize, TS)]
+#[derive(Debug, Serialize, TS, ToSchema)]
 #[ts(rename = "DemoAccount")]
+#[schema(as = DemoAccount)]
 pub struct DemoAccountView {
     #[ts(as = "String")]
+    #[schema(value_type = String)]
     pub email: &'static str,
     #[ts(as = "String")]
+    #[schema(value_type = String)]
     pub password: &'static str,
 }
 
 /// A share link as its recording's owners see it: never the token.
-#[derive(Debug, Serialize, TS)]
+#[derive(Debug, Serialize, TS, ToSchema)]
 #[ts(rename = "ShareLink")]
+#[schema(as = ShareLink)]
 pub struct ShareLinkView {
     pub id: Uuid,
     pub recording: Uuid,
@@ -486,13 +557,86 @@ pub struct ShareLinkView {
 }
 
 /// A share link just created: the only time its token is shown.
-#[derive(Debug, Serialize, TS)]
+#[derive(Debug, Serialize, TS, ToSchema)]
 #[ts(rename = "NewShareLink")]
+#[schema(as = NewShareLink)]
 pub struct NewShareLinkView {
     #[serde(flatten)]
     pub link: ShareLinkView,
     pub url: String,
     pub token: String,
+}
+
+/// [`ErrorView`]'s OpenAPI schema, written out rather than derived so that the extra keys
+/// are declared (all optional) where clients of the API can see them.
+impl utoipa::PartialSchema for ErrorView {
+    fn schema() -> RefOr<Schema> {
+        use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Ref};
+        let text = |description: &str| {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some(description))
+        };
+        ObjectBuilder::new()
+            .description(Some(
+                "An error. `code` is stable (kebab-case) and says what went wrong; `detail` \
+                 says it in words and may change. Each response lists the codes it can carry.",
+            ))
+            .property("detail", text("What went wrong, in words."))
+            .required("detail")
+            .property(
+                "code",
+                text("What went wrong, as a stable kebab-case code."),
+            )
+            .required("code")
+            .property(
+                "error",
+                text("The reference's message (start and stop of a recording, pause and resume)."),
+            )
+            .property(
+                "reason",
+                text("Why the request was refused (`invalid-request`, `invalid-storage-event`)."),
+            )
+            .property(
+                "retry_after",
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(1))
+                    .description(Some("Seconds to wait, as in `Retry-After` (429, 503).")),
+            )
+            .property(
+                "status",
+                text("`error`, for the LiveKit webhook (the reference's key)."),
+            )
+            .property("recording", {
+                let mut recording = Ref::from_schema_name("Recording");
+                recording.description =
+                    "The recording that failed to start (`recording-failed-to-start`).".into();
+                recording
+            })
+            .property(
+                "job_id",
+                ArrayBuilder::new()
+                    .items(ObjectBuilder::new().schema_type(Type::String))
+                    .description(Some("`job-id-required`: what is wrong with `job_id`.")),
+            )
+            .into()
+    }
+}
+
+impl ToSchema for ErrorView {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "ApiErrorBody".into()
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        use utoipa::PartialSchema;
+        schemas.push((
+            <RecordingView as ToSchema>::name().into(),
+            RecordingView::schema(),
+        ));
+        <RecordingView as ToSchema>::schemas(schemas);
+    }
 }
 
 /// Writes every view's TypeScript declaration (and those it refers to) into `dir`,

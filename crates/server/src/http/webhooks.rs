@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use livekit_api::webhooks::WebhookError;
 use serde_json::{Value, json};
 
-use super::error::ApiError;
+use super::{error::ApiError, openapi::WebhookStatus, views::ErrorView};
 use crate::http::AppState;
 
 /// Logs rejected webhooks at most once per [`REJECTION_LOG_INTERVAL`], with how many
@@ -72,6 +72,19 @@ fn rejection_reason(error: &WebhookError) -> &'static str {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1.0/rooms/webhooks-livekit/",
+    tag = "hooks",
+    summary = "LiveKit's webhooks (egress and room events)",
+    request_body(content = Object, description = "A LiveKit `WebhookEvent` in protobuf JSON.", content_type = "application/webhook+json"),
+    security(("livekit_webhook" = [])),
+    responses(
+        (status = 200, description = "Taken (also for events and egresses the service does not know, so LiveKit does not retry them).", body = WebhookStatus),
+        (status = 400, description = "`invalid-webhook-body`: signed, but not a LiveKit event (`status`: `error`).", body = ErrorView),
+        (status = 401, description = "`invalid-webhook-signature`: no Authorization, or a token not signed with our key or not matching the body (`status`: `error`).", body = ErrorView),
+    ),
+)]
 pub async fn livekit(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -21,6 +21,7 @@ mod media;
 mod media_auth;
 mod minio_events;
 mod oidc;
+mod openapi;
 mod orphans;
 mod outbound_webhooks;
 mod pause;

@@ -101,6 +101,10 @@ impl Db {
 
     /// A room by its UUID or its slug.
     pub async fn room(&self, id_or_slug: &str) -> Result<Option<RoomRow>, sqlx::Error> {
+        // No slug holds a NUL, and PostgreSQL refuses one in a query's text.
+        if id_or_slug.contains('\0') {
+            return Ok(None);
+        }
         let row = match id_or_slug.parse::<Uuid>() {
             Ok(id) => {
                 sqlx::query(&format!(
