@@ -121,6 +121,12 @@ pub struct Decision {
 }
 
 impl Decision {
+    /// Whether the decision keeps the recording as it is (`from`): the same status, no
+    /// follow-up, no message; only a room state to show (again) may remain.
+    pub fn keeps_everything_but_the_room(&self, from: Status) -> bool {
+        self.to == from && self.follow_ups.is_empty() && self.message.is_none()
+    }
+
     fn to(to: Status) -> Self {
         Self {
             to,

@@ -196,6 +196,29 @@ impl Lifecycle {
     }
 
     /// The facts besides status and event that the decision depends on.
+    /// Whether `event` would change nothing of `recording` as read: no move, or a move
+    /// to the same status with no follow-up, no message, a room state already shown and
+    /// no new value. Such an event needs no transaction: applying it later changes nothing
+    /// either, so it is as if it had come before any change made meanwhile. (LiveKit
+    /// repeats `egress_updated` while an egress records: most webhooks are these.)
+    pub fn changes_nothing(
+        &self,
+        recording: &RecordingRow,
+        event: Event,
+        patch: &RecordingPatch,
+    ) -> bool {
+        match decide(recording.status, event, self.circumstances(recording)) {
+            None => true,
+            Some(decision) => {
+                decision.keeps_everything_but_the_room(recording.status)
+                    && decision
+                        .room
+                        .is_none_or(|effect| self.shown.already(recording.id, effect))
+                    && !patch.changes(recording)
+            }
+        }
+    }
+
     fn circumstances(&self, recording: &RecordingRow) -> Circumstances {
         Circumstances {
             wants_transcript: self.wants_transcript(recording),

@@ -83,6 +83,24 @@ impl LiveKitWebhooks {
             return Ok("ignored");
         };
 
+        // Most egress webhooks repeat what the recording already says: they are answered
+        // from a read, with no transaction, no lock and no write.
+        if let Some((domain_event, patch)) = egress_event(&event.event, &info)
+            && !info.egress_id.is_empty()
+            && let Some(recording) = self
+                .db
+                .queries()
+                .recording_by_worker(&info.egress_id)
+                .await?
+            && recording.worker_id.as_deref() == Some(info.egress_id.as_str())
+            && self
+                .lifecycle
+                .changes_nothing(&recording, domain_event, &patch)
+        {
+            tracing::debug!(id = %event.id, recording = %recording.id, "webhook changes nothing");
+            return Ok("processed");
+        }
+
         let mut tx = self.db.pool().begin().await?;
         if !event.id.is_empty()
             && !self

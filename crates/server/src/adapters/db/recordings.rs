@@ -155,6 +155,25 @@ pub struct RecordingPatch {
     pub transcript_url: Option<String>,
 }
 
+impl RecordingPatch {
+    /// Whether [`Queries::move_recording`] with this patch would change any of `row`'s
+    /// values (it keeps a stored `started_at`, and replaces the others when given).
+    pub fn changes(&self, row: &RecordingRow) -> bool {
+        fn replaces<T: PartialEq>(given: &Option<T>, stored: &Option<T>) -> bool {
+            given.is_some() && given != stored
+        }
+        replaces(&self.worker_id, &row.worker_id)
+            || (row.started_at.is_none() && self.started_at.is_some())
+            || replaces(&self.stopped_at, &row.stopped_at)
+            || replaces(&self.duration_ms, &row.duration_ms)
+            || replaces(&self.size_bytes, &row.size_bytes)
+            || replaces(&self.file_location, &row.file_location)
+            || replaces(&self.error, &row.error)
+            || replaces(&self.stop_reason, &row.stop_reason)
+            || replaces(&self.transcript_url, &row.transcript_url)
+    }
+}
+
 pub struct NewRecording {
     pub room_id: Uuid,
     pub mode: Mode,
