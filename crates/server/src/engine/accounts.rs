@@ -130,10 +130,11 @@ pub fn token_expiry(days: Option<i64>) -> Result<Option<i64>, String> {
 /// two at a time, let the allocator keep 19 MiB more per sign-in up to ~400 MiB.) Shared
 /// by the whole process.
 const HASHING_THREADS: usize = 2;
-/// The hashing threads' nice value: a sign-in takes the CPU the rest of the service leaves,
-/// so a flood of sign-ins slows sign-ins, not LiveKit's webhooks or health checks. (On
-/// Linux a thread's nice value is its own.)
-const HASHING_NICE: i32 = 10;
+/// The hashing threads' nice value, the lowest priority there is: a sign-in takes the CPU
+/// the rest of the service leaves, so a flood of sign-ins slows sign-ins, not LiveKit's
+/// webhooks or health checks. (On Linux a thread's nice value is its own. At 10 a flood
+/// still took about a tenth of the CPU from the service's threads, and its tail with it.)
+const HASHING_NICE: i32 = 19;
 /// Sign-ins in flight (queued or hashing) beyond which one is answered 503 at once rather
 /// than queued: the queue stays under about a second (64 × 20 ms / 2).
 const MAX_HASHES_IN_FLIGHT: usize = 64;
@@ -191,27 +192,37 @@ pub enum VerifyError {
     Failed,
 }
 
-/// Queues `job` on the hashing threads, unless too many are in flight already; the
-/// receiver gets its answer. The job runs even if nobody waits for it any more (a client
-/// that hangs up), and counts as in flight until it is done.
-fn enqueue_hash<T: Send + 'static>(
-    job: impl FnOnce() -> T + Send + 'static,
-) -> Result<tokio::sync::oneshot::Receiver<T>, VerifyError> {
-    struct InFlight;
-    impl Drop for InFlight {
-        fn drop(&mut self) {
-            HASHES_IN_FLIGHT.fetch_sub(1, Ordering::AcqRel);
-        }
+/// A place among the sign-ins in flight ([`MAX_HASHES_IN_FLIGHT`]), taken before any work
+/// is done for a sign-in, so that one beyond the limit costs no database lookup; given back
+/// once its verification is done (or it is dropped unused).
+pub struct HashSlot(());
+
+impl Drop for HashSlot {
+    fn drop(&mut self) {
+        HASHES_IN_FLIGHT.fetch_sub(1, Ordering::AcqRel);
     }
+}
+
+/// A place for one more verification; [`VerifyError::Busy`] when too many are in flight.
+pub fn reserve_hash() -> Result<HashSlot, VerifyError> {
     if HASHES_IN_FLIGHT.fetch_add(1, Ordering::AcqRel) >= MAX_HASHES_IN_FLIGHT {
         HASHES_IN_FLIGHT.fetch_sub(1, Ordering::AcqRel);
         return Err(VerifyError::Busy);
     }
-    let in_flight = InFlight;
+    Ok(HashSlot(()))
+}
+
+/// Queues `job` on the hashing threads in `slot`; the receiver gets its answer. The job
+/// runs even if nobody waits for it any more (a client that hangs up), and holds its slot
+/// until it is done.
+fn enqueue_hash<T: Send + 'static>(
+    slot: HashSlot,
+    job: impl FnOnce() -> T + Send + 'static,
+) -> Result<tokio::sync::oneshot::Receiver<T>, VerifyError> {
     let (answer, answered) = tokio::sync::oneshot::channel();
     HASHERS
         .send(Box::new(move || {
-            let _in_flight = in_flight;
+            let _slot = slot;
             let _ = answer.send(job());
         }))
         .map_err(|_| VerifyError::Failed)?;
@@ -223,6 +234,7 @@ fn enqueue_hash<T: Send + 'static>(
 /// against a dummy hash and answers false: the same work and time, so timing does not tell
 /// whether an account exists.
 pub async fn verify_password_bounded(
+    slot: HashSlot,
     password: String,
     hash: Option<String>,
 ) -> Result<bool, VerifyError> {
@@ -230,7 +242,7 @@ pub async fn verify_password_bounded(
         /// A hashing thread's argon2 memory, reused by every verification it runs.
         static MEMORY: std::cell::RefCell<Vec<Block>> = const { std::cell::RefCell::new(Vec::new()) };
     }
-    enqueue_hash(move || {
+    enqueue_hash(slot, move || {
         MEMORY.with_borrow_mut(|memory| match hash {
             Some(hash) => verify_password_in(&password, &hash, memory),
             None => {
@@ -274,7 +286,9 @@ impl LoginGuard {
     pub fn new() -> Self {
         // The dummy hash is made ahead of the first unknown email (whose answer would
         // otherwise take twice as long, telling it apart).
-        let _ = enqueue_hash(|| LazyLock::force(&DUMMY_HASH).len());
+        if let Ok(slot) = reserve_hash() {
+            let _ = enqueue_hash(slot, || LazyLock::force(&DUMMY_HASH).len());
+        }
         Self {
             failures: Mutex::new(Failures {
                 accounts: FailureLog::new(ACCOUNT_MAX_FAILURES),
@@ -321,11 +335,12 @@ impl LoginGuard {
     /// [`verify_password_bounded`], counted.
     pub async fn verify(
         &self,
+        slot: HashSlot,
         password: String,
         hash: Option<String>,
     ) -> Result<bool, VerifyError> {
         self.verifications.fetch_add(1, Ordering::Relaxed);
-        verify_password_bounded(password, hash).await
+        verify_password_bounded(slot, password, hash).await
     }
 
     /// Password verifications run so far (known and unknown emails alike).

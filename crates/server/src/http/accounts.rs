@@ -86,6 +86,15 @@ pub async fn login(
             .retry_after(seconds.max(1)));
         }
     };
+    // A place among the verifications in flight first: a sign-in beyond them costs no
+    // database lookup (a flood of sign-ins would otherwise hold the pool's connections).
+    let slot = match auth::reserve_hash() {
+        Ok(slot) => slot,
+        Err(error) => {
+            guard.forgive(&attempt);
+            return unverified(error);
+        }
+    };
     let user = match state.db.user_by_email(email).await {
         Ok(user) => user,
         Err(error) => {
@@ -94,19 +103,11 @@ pub async fn login(
         }
     };
     let hash = user.as_ref().and_then(|u| u.password_hash.clone());
-    let valid = match guard.verify(body.password, hash).await {
+    let valid = match guard.verify(slot, body.password, hash).await {
         Ok(valid) => valid,
         Err(error) => {
             guard.forgive(&attempt);
-            return match error {
-                VerifyError::Busy => Ok(ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "login-busy",
-                    "Too many sign-ins at once. Try again in a second.",
-                )
-                .retry_after(1)),
-                VerifyError::Failed => Err(ApiError::internal("password verification failed")),
-            };
+            return unverified(error);
         }
     };
     let Some(user) = user.filter(|_| valid) else {
@@ -120,6 +121,19 @@ pub async fn login(
     let mut response = Json(user_view(&user)).into_response();
     response.headers_mut().insert(header::SET_COOKIE, cookie);
     Ok(response)
+}
+
+/// The answer to a sign-in whose password could not be verified.
+fn unverified(error: VerifyError) -> Result<Response, ApiError> {
+    match error {
+        VerifyError::Busy => Ok(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "login-busy",
+            "Too many sign-ins at once. Try again in a second.",
+        )
+        .retry_after(1)),
+        VerifyError::Failed => Err(ApiError::internal("password verification failed")),
+    }
 }
 
 /// A new sign-in session for `user`: the `Set-Cookie` header that carries it.

@@ -376,3 +376,48 @@ async fn events_about_connection_test_rooms_are_ignored() {
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(running.now().await["status"], "failed");
 }
+
+#[tokio::test]
+async fn repeated_egress_updates_are_answered_without_a_write() {
+    use sqlx::Row;
+    let running = Running::start().await;
+    let updated = || proto::WebhookEvent {
+        event: "egress_updated".into(),
+        id: unique("EV"),
+        created_at: now_seconds(),
+        egress_info: Some(proto::EgressInfo {
+            egress_id: running.egress_id().into(),
+            room_name: running.room_id().into(),
+            status: proto::EgressStatus::EgressActive as i32,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let kept_event_ids = || async {
+        sqlx::query("SELECT COUNT(*) AS n FROM webhook_events")
+            .fetch_one(running.app.db.pool())
+            .await
+            .unwrap()
+            .get::<i64, _>("n")
+    };
+    // The first may still have a room state to show; from then on nothing is left to do.
+    let reply = send_signed(&running.app, &body_of(&updated())).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let before = running.now().await;
+    let kept = kept_event_ids().await;
+    for _ in 0..5 {
+        let reply = send_signed(&running.app, &body_of(&updated())).await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    }
+    assert_eq!(running.now().await, before, "not even updated_at moved");
+    assert_eq!(kept_event_ids().await, kept, "no event id needed keeping");
+
+    // An event that changes something still goes through the lifecycle, once per id.
+    let failed = running.failed_event();
+    for _ in 0..2 {
+        let reply = send_signed(&running.app, &body_of(&failed)).await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    }
+    assert_eq!(running.now().await["status"], "failed");
+    assert_eq!(kept_event_ids().await, kept + 1);
+}
