@@ -223,6 +223,18 @@ impl Browser {
         self.get(&callback).await
     }
 
+    /// A POST from the service's own pages (the cross-site guard wants its origin).
+    async fn post_json(&self, app: &TestApp, path: &str, body: Option<Value>) -> reqwest::Response {
+        let mut request = self
+            .http
+            .post(format!("{}/{path}", app.api))
+            .header(header::ORIGIN, app_origin(app));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.unwrap()
+    }
+
     async fn me(&self, app: &TestApp) -> (StatusCode, Value) {
         let response = self
             .http
@@ -258,6 +270,12 @@ fn hidden_fields(html: &str) -> Vec<(String, String)> {
             Some((attr("name")?, attr("value")?))
         })
         .collect()
+}
+
+/// Asserts a JSON error answer: its status and `code`.
+async fn assert_error(response: reqwest::Response, status: StatusCode, code: &str) {
+    assert_eq!(response.status(), status);
+    assert_eq!(response.json::<Value>().await.unwrap()["code"], code);
 }
 
 fn location(response: &reqwest::Response) -> &str {
@@ -410,13 +428,7 @@ async fn signing_out_also_ends_the_provider_session() {
         "no sign-in form while signed in: {url}"
     );
 
-    let out = browser
-        .http
-        .post(format!("{}/auth/logout/", app.api))
-        .header(header::ORIGIN, app_origin(&app))
-        .send()
-        .await
-        .unwrap();
+    let out = browser.post_json(&app, "auth/logout/", None).await;
     assert_eq!(out.status(), StatusCode::OK);
     let redirect = out.json::<Value>().await.unwrap()["redirect"]
         .as_str()
@@ -463,22 +475,12 @@ async fn signing_out_also_ends_the_provider_session() {
         )
         .await
         .unwrap();
+    let credentials = json!({"email": "frank@example.test", "password": "a long password"});
     let signed_in = local
-        .http
-        .post(format!("{}/auth/login/", app.api))
-        .header(header::ORIGIN, app_origin(&app))
-        .json(&json!({"email": "frank@example.test", "password": "a long password"}))
-        .send()
-        .await
-        .unwrap();
+        .post_json(&app, "auth/login/", Some(credentials))
+        .await;
     assert_eq!(signed_in.status(), StatusCode::OK);
-    let out = local
-        .http
-        .post(format!("{}/auth/logout/", app.api))
-        .header(header::ORIGIN, app_origin(&app))
-        .send()
-        .await
-        .unwrap();
+    let out = local.post_json(&app, "auth/logout/", None).await;
     assert_eq!(out.status(), StatusCode::NO_CONTENT);
 }
 
@@ -531,11 +533,7 @@ async fn forged_replayed_and_open_redirect_requests_sign_no_one_in() {
         .send()
         .await
         .unwrap();
-    assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(
-        forged.json::<Value>().await.unwrap()["code"],
-        "sign-in-state-mismatch"
-    );
+    assert_error(forged, StatusCode::BAD_REQUEST, "sign-in-state-mismatch").await;
 
     // The person cancels at the provider.
     let browser = Browser::new();
@@ -586,17 +584,13 @@ async fn forged_replayed_and_open_redirect_requests_sign_no_one_in() {
         .send()
         .await
         .unwrap();
-    assert_eq!(replay.status(), StatusCode::FORBIDDEN);
     assert!(
         replay
             .headers()
             .get(header::SET_COOKIE)
             .is_some_and(|c| { !c.to_str().unwrap().starts_with("meet_recorder_session") })
     );
-    assert_eq!(
-        replay.json::<Value>().await.unwrap()["code"],
-        "sign-in-rejected"
-    );
+    assert_error(replay, StatusCode::FORBIDDEN, "sign-in-rejected").await;
     let attacker = Browser::new();
     assert_eq!(attacker.me(&app).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(user_count(&app).await, users);
@@ -627,19 +621,11 @@ async fn explicit_endpoints_basic_authentication_and_password_sign_in_turned_off
         config.body["sign_in"],
         json!({"password": false, "identity_provider": true})
     );
-    let refused = app
-        .http
-        .post(format!("{}/auth/login/", app.api))
-        .header(header::ORIGIN, app_origin(&app))
-        .json(&json!({"email": "alice@example.test", "password": "whatever"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
-    assert_eq!(
-        refused.json::<Value>().await.unwrap()["code"],
-        "password-sign-in-disabled"
-    );
+    let credentials = json!({"email": "alice@example.test", "password": "whatever"});
+    let refused = Browser::new()
+        .post_json(&app, "auth/login/", Some(credentials))
+        .await;
+    assert_error(refused, StatusCode::FORBIDDEN, "password-sign-in-disabled").await;
 
     let browser = Browser::new();
     let back = browser.sign_in(&app, "alice", "/").await;
