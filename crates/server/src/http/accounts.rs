@@ -136,6 +136,16 @@ fn unverified(error: VerifyError) -> Result<Response, ApiError> {
     }
 }
 
+/// `; Secure` for the service's cookies when they must travel over HTTPS only
+/// (`MEET_RECORDER_SESSION_COOKIE_SECURE`).
+pub(super) fn secure_attribute(state: &AppState) -> &'static str {
+    if state.config.session_cookie_secure {
+        "; Secure"
+    } else {
+        ""
+    }
+}
+
 /// A new sign-in session for `user`: the `Set-Cookie` header that carries it.
 /// `id_token`: the provider's, when the sign-in came through OpenID Connect.
 pub(super) async fn start_session(
@@ -154,14 +164,10 @@ pub(super) async fn start_session(
             id_token,
         )
         .await?;
-    let secure = if state.config.session_cookie_secure {
-        "; Secure"
-    } else {
-        ""
-    };
     let cookie = format!(
-        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
-        ttl.as_secs()
+        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
+        ttl.as_secs(),
+        secure_attribute(state)
     );
     HeaderValue::from_str(&cookie).map_err(ApiError::internal)
 }

@@ -20,7 +20,7 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use super::{
-    accounts::start_session,
+    accounts::{secure_attribute, start_session},
     error::{ApiError, QueryParams},
 };
 use crate::{
@@ -230,11 +230,7 @@ fn pending_sign_in(headers: &HeaderMap) -> Option<PendingSignIn> {
 }
 
 fn sign_in_cookie(state: &AppState, value: &str, max_age: u64) -> Result<HeaderValue, ApiError> {
-    let secure = if state.config.session_cookie_secure {
-        "; Secure"
-    } else {
-        ""
-    };
+    let secure = secure_attribute(state);
     // Lax: the provider's redirect back is a top-level navigation, which Lax cookies
     // follow.
     HeaderValue::from_str(&format!(
