@@ -124,20 +124,23 @@ pub fn token_expiry(days: Option<i64>) -> Result<Option<i64>, String> {
 
 /// Threads that verify passwords, the only ones that do. argon2's default costs 19 MiB
 /// and about 20 ms a hash: on the async executor, 32 concurrent sign-ins took 250 MiB and
-/// more and stalled every other request for 300 ms. Two dedicated threads, each reusing
-/// one 19 MiB buffer ([`verify_password_in`]), bound both whatever the number of sign-ins:
-/// the executor stays free and memory stays near 60 MiB. (A fresh buffer per hash, even
-/// two at a time, let the allocator keep 19 MiB more per sign-in up to ~400 MiB.) Shared
-/// by the whole process.
-const HASHING_THREADS: usize = 2;
-/// The hashing threads' nice value, the lowest priority there is: a sign-in takes the CPU
-/// the rest of the service leaves, so a flood of sign-ins slows sign-ins, not LiveKit's
-/// webhooks or health checks. (On Linux a thread's nice value is its own. At 10 a flood
-/// still took about a tenth of the CPU from the service's threads, and its tail with it.)
-const HASHING_NICE: i32 = 19;
-/// Sign-ins in flight (queued or hashing) beyond which one is answered 503 at once rather
-/// than queued: the queue stays under about a second (64 × 20 ms / 2).
-const MAX_HASHES_IN_FLIGHT: usize = 64;
+/// more and stalled every other request for 300 ms. One dedicated thread, reusing one
+/// 19 MiB buffer ([`verify_password_in`]), bounds both whatever the number of sign-ins:
+/// the executor stays free and memory stays near 50 MiB. (A fresh buffer per hash, even
+/// two at a time, let the allocator keep 19 MiB more per sign-in up to ~400 MiB.) One, not
+/// two: argon2 is memory-bound, and even in the idle scheduling class two threads hashing
+/// through a flood took most of a core and doubled the webhooks' p99 on two cores; one
+/// still verifies about 50 sign-ins a second. Shared by the whole process.
+const HASHING_THREADS: usize = 1;
+/// Sign-ins in flight (queued or hashing) beyond which one is refused (503) rather than
+/// queued: the queue stays under about a second (50 × 20 ms).
+const MAX_HASHES_IN_FLIGHT: usize = 50;
+/// How long a refused sign-in (too many failures, too many sign-ins at once) waits before
+/// its answer. A refusal costs the service almost nothing, so a client that retries at
+/// once would make it a flood: 32 connections signing in got 13,000 refusals a second,
+/// and serving them took the CPU LiveKit's webhooks needed (their p99 tripled). Paused,
+/// each connection gets one a second; a person refused does not notice the second.
+pub const REFUSAL_PAUSE: Duration = Duration::from_secs(1);
 /// The sliding window sign-in failures are counted over.
 pub const LOGIN_WINDOW: Duration = Duration::from_secs(15 * 60);
 /// Failed sign-ins per client address (any account; IPv6 per /64) within the window.
@@ -162,9 +165,7 @@ static HASHERS: LazyLock<std::sync::mpsc::Sender<HashJob>> = LazyLock::new(|| {
         std::thread::Builder::new()
             .name(format!("password-hash-{n}"))
             .spawn(move || {
-                if let Err(error) = rustix::process::setpriority_process(None, HASHING_NICE) {
-                    tracing::debug!(%error, "cannot lower the password hashing priority");
-                }
+                lower_to_idle_priority();
                 loop {
                     let job = receiver.lock().unwrap_or_else(|e| e.into_inner()).recv();
                     let Ok(job) = job else { break };
@@ -177,6 +178,26 @@ static HASHERS: LazyLock<std::sync::mpsc::Sender<HashJob>> = LazyLock::new(|| {
     }
     sender
 });
+/// Puts the calling hashing thread in Linux's idle scheduling class (`SCHED_IDLE`): it runs
+/// only on CPU time no other thread wants, and gives way at once when one does. A flood of
+/// sign-ins then slows sign-ins, not LiveKit's webhooks or health checks. (At nice 10 a
+/// flood took about a tenth of the CPU from the service's threads; at nice 19 it still
+/// doubled `/healthz`'s p99, the hashing thread keeping the CPU for its time slice.) Where
+/// the idle class is refused, nice 19 is the next best.
+fn lower_to_idle_priority() {
+    use thread_priority::{
+        NormalThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy,
+        set_thread_priority_and_policy, thread_native_id,
+    };
+    let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+    let lowest_nice = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Other);
+    if let Err(error) = set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Min, idle)
+        .or_else(|_| set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Min, lowest_nice))
+    {
+        tracing::debug!(?error, "cannot lower the password hashing priority");
+    }
+}
+
 static HASHES_IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
 /// What an unknown email (or an account without a password) is verified against: a hash
 /// with the same parameters as real ones, of a random password nobody knows.

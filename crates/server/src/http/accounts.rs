@@ -45,7 +45,8 @@ pub struct Login {
 /// `POST auth/login/`. Every attempt does the same work (one lookup, one password
 /// verification on the bounded hashing pool, a dummy hash for unknown emails) and counts
 /// against the account's and the client address's limits until it succeeds (429 with
-/// `Retry-After` beyond them; see [`auth::LoginGuard`]).
+/// `Retry-After` beyond them; see [`auth::LoginGuard`]). Refusals are answered after
+/// [`auth::REFUSAL_PAUSE`].
 #[utoipa::path(
     post,
     path = "/api/v1.0/auth/login/",
@@ -77,6 +78,7 @@ pub async fn login(
     let attempt = match guard.admit(email, client.0) {
         Ok(attempt) => attempt,
         Err(wait) => {
+            tokio::time::sleep(auth::REFUSAL_PAUSE).await;
             let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             return Ok(ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -92,7 +94,7 @@ pub async fn login(
         Ok(slot) => slot,
         Err(error) => {
             guard.forgive(&attempt);
-            return unverified(error);
+            return unverified(error).await;
         }
     };
     let user = match state.db.user_by_email(email).await {
@@ -107,7 +109,7 @@ pub async fn login(
         Ok(valid) => valid,
         Err(error) => {
             guard.forgive(&attempt);
-            return unverified(error);
+            return unverified(error).await;
         }
     };
     let Some(user) = user.filter(|_| valid) else {
@@ -123,15 +125,19 @@ pub async fn login(
     Ok(response)
 }
 
-/// The answer to a sign-in whose password could not be verified.
-fn unverified(error: VerifyError) -> Result<Response, ApiError> {
+/// The answer to a sign-in whose password could not be verified; a refusal for a busy
+/// server after [`auth::REFUSAL_PAUSE`].
+async fn unverified(error: VerifyError) -> Result<Response, ApiError> {
     match error {
-        VerifyError::Busy => Ok(ApiError::new(
+        VerifyError::Busy => {
+            tokio::time::sleep(auth::REFUSAL_PAUSE).await;
+            Ok(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "login-busy",
             "Too many sign-ins at once. Try again in a second.",
         )
-        .retry_after(1)),
+        .retry_after(1))
+        }
         VerifyError::Failed => Err(ApiError::internal("password verification failed")),
     }
 }
