@@ -193,6 +193,7 @@ async fn serve(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout);
+    let header_timeout = limits.header_timeout;
     let mut refusals = RateLimitedWarning::default();
     let mut accept_errors = RateLimitedWarning::default();
     let mut stopping = stopped.clone();
@@ -239,12 +240,25 @@ async fn serve(
                 .await
                 .unwrap_or_else(|never: Infallible| match never {})
         };
-        let connection =
-            builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
-        let mut stopping = stopped.clone();
+        let builder = builder.clone();
+        let stopped = stopped.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            tokio::pin!(connection);
+            let Some(stream) = crate::http::stream_connections::serve_if_event_stream(
+                stream,
+                service.clone(),
+                header_timeout,
+                stopped.clone(),
+            )
+            .await
+            else {
+                return;
+            };
+            // Boxed: an event stream's task (above) need not keep room for hyper's state.
+            let mut connection = Box::pin(
+                builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service)),
+            );
+            let mut stopping = stopped;
             tokio::select! {
                 result = connection.as_mut() => {
                     if let Err(error) = result {

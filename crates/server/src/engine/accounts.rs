@@ -191,8 +191,12 @@ fn lower_to_idle_priority() {
     };
     let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
     let lowest_nice = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Other);
-    if let Err(error) = set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Min, idle)
-        .or_else(|_| set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Min, lowest_nice))
+    if let Err(error) =
+        set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Min, idle).or_else(
+            |_| {
+                set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Min, lowest_nice)
+            },
+        )
     {
         tracing::debug!(?error, "cannot lower the password hashing priority");
     }

@@ -132,11 +132,11 @@ async fn unverified(error: VerifyError) -> Result<Response, ApiError> {
         VerifyError::Busy => {
             tokio::time::sleep(auth::REFUSAL_PAUSE).await;
             Ok(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "login-busy",
-            "Too many sign-ins at once. Try again in a second.",
-        )
-        .retry_after(1))
+                StatusCode::SERVICE_UNAVAILABLE,
+                "login-busy",
+                "Too many sign-ins at once. Try again in a second.",
+            )
+            .retry_after(1))
         }
         VerifyError::Failed => Err(ApiError::internal("password verification failed")),
     }

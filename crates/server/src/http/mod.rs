@@ -9,7 +9,8 @@
 //! - `accounts.rs`: sign in/out, the current user, API tokens. `oidc.rs`: sign-in through
 //!   the OpenID Connect provider.
 //! - `rooms.rs`: rooms, accesses, LiveKit join tokens. `room_events.rs`: the live
-//!   recording state of a room (server-sent events).
+//!   recording state of a room (server-sent events); `stream_connections.rs` serves their
+//!   connections without hyper's per-connection buffers.
 //! - `recordings.rs`: start/stop, list, retrieve, delete. `media.rs`: streaming the file.
 //!   `requests.rs`: participants asking the hosts for a recording.
 //! - `webhooks.rs`: LiveKit webhooks. `storage_hook.rs`: storage events.
@@ -42,6 +43,7 @@ mod rooms;
 pub mod share_links;
 pub mod state;
 mod storage_hook;
+pub mod stream_connections;
 pub mod system;
 pub mod views;
 pub mod web;

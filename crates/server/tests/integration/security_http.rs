@@ -700,6 +700,102 @@ async fn one_client_holds_at_most_its_share_of_event_streams() {
     drop(again);
 }
 
+/// Reads from `stream` until `until` is in what was read (or 10 s pass): the text read.
+async fn read_until(stream: &mut TcpStream, until: &str) -> String {
+    let mut seen = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut buffer = [0u8; 4096];
+        while !String::from_utf8_lossy(&seen).contains(until) {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => seen.extend_from_slice(&buffer[..n]),
+            }
+        }
+    })
+    .await;
+    String::from_utf8_lossy(&seen).into_owned()
+}
+
+#[tokio::test]
+async fn an_event_stream_is_the_same_whichever_way_its_request_arrives() {
+    let app = spawn_app_with(&[("MEET_RECORDER_EVENT_STREAMS_PER_CLIENT", "2")], |_| {}).await;
+    let host = app.user("host").await;
+    let room = app.live_room(&host).await;
+    let room_id = room["id"].as_str().unwrap();
+    let head = format!(
+        "GET /api/v1.0/rooms/{room_id}/recording-events/ HTTP/1.1\r\nHost: {}\r\n\
+         Authorization: Bearer {}\r\nAccept: text/event-stream\r\n\r\n",
+        app.addr, host.token
+    );
+    // In one packet (the usual case, served without hyper), and dribbled in three (hyper).
+    let (first, rest) = head.split_at(10);
+    let (middle, last) = rest.split_at(30);
+    for parts in [vec![head.as_str()], vec![first, middle, last]] {
+        let mut stream = TcpStream::connect(app.addr).await.unwrap();
+        for part in &parts {
+            stream.write_all(part.as_bytes()).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let answer = read_until(&mut stream, "\n\n").await;
+        let lower = answer.to_ascii_lowercase();
+        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+        for header in [
+            "content-type: text/event-stream",
+            "transfer-encoding: chunked",
+            "x-frame-options: deny",
+            "date: ",
+        ] {
+            assert!(lower.contains(header), "{header} in {answer}");
+        }
+        assert!(
+            answer.contains("event: recording-state\ndata: {"),
+            "{answer}"
+        );
+        // The owner sees the recording's id once one starts.
+        let started = app
+            .start(&room, &host, json!({"mode": "screen_recording"}))
+            .await;
+        assert_eq!(started.status, 201, "{}", started.body);
+        let id = started.body["recording"]["id"].as_str().unwrap().to_owned();
+        let answer = read_until(&mut stream, &id).await;
+        assert!(answer.contains(&id), "{answer}");
+        app.wait_status(&id, &host, "active").await;
+        let stopped = app.stop(&room, &host, json!({})).await;
+        assert_eq!(stopped.status, 200, "{}", stopped.body);
+        // Gone, the page gives its place back at once: two more fit in a share of two.
+        drop(stream);
+        let mut again = Vec::new();
+        for _ in 0..2 {
+            again.push(
+                eventually("a stream slot back", Duration::from_secs(5), || async {
+                    let response = app
+                        .http
+                        .get(format!("{}/rooms/{room_id}/recording-events/", app.api))
+                        .bearer_auth(&host.token)
+                        .send()
+                        .await
+                        .unwrap();
+                    (response.status() == 200).then_some(response)
+                })
+                .await,
+            );
+        }
+    }
+
+    // What the router refuses is answered whole, and the connection closed.
+    let (status, answer) = raw_exchange(
+        app.addr,
+        "GET /api/v1.0/rooms/no-such-room/recording-events/ HTTP/1.1\r\nHost: x\r\n\r\n",
+    )
+    .await;
+    assert!(matches!(status, 401 | 404), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("connection: close"),
+        "{answer}"
+    );
+    assert!(answer.ends_with('}'), "{answer}");
+}
+
 // ----- 3. headers ---------------------------------------------------------------------------
 
 #[tokio::test]
