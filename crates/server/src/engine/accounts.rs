@@ -128,13 +128,18 @@ pub fn token_expiry(days: Option<i64>) -> Result<Option<i64>, String> {
 /// 19 MiB buffer ([`verify_password_in`]), bounds both whatever the number of sign-ins:
 /// the executor stays free and memory stays near 50 MiB. (A fresh buffer per hash, even
 /// two at a time, let the allocator keep 19 MiB more per sign-in up to ~400 MiB.) One, not
-/// two: argon2 is memory-bound, and even in the idle scheduling class two threads hashing
-/// through a flood took most of a core and doubled the webhooks' p99 on two cores; one
-/// still verifies about 50 sign-ins a second. Shared by the whole process.
+/// two: even in the idle scheduling class two threads hashing through a flood took most of
+/// a core and doubled the webhooks' p99 on two cores. Shared by the whole process.
 const HASHING_THREADS: usize = 1;
+/// The hashing thread works one part of its time in this many and rests the others: a
+/// quarter of one core at most, about 12 sign-ins a second. argon2 is memory-bound, and
+/// even in the idle scheduling class, hashing all the time through a flood of sign-ins
+/// slowed the rest of the service: `/healthz`'s p99 went from 1 to 3.5 ms hashing half the
+/// time, 2.6 ms a quarter (and stayed at 0.5 ms with no hashing at all).
+const HASHING_DUTY_DIVISOR: u32 = 4;
 /// Sign-ins in flight (queued or hashing) beyond which one is refused (503) rather than
-/// queued: the queue stays under about a second (50 × 20 ms).
-const MAX_HASHES_IN_FLIGHT: usize = 50;
+/// queued: the queue stays under about five seconds (64 × 80 ms).
+const MAX_HASHES_IN_FLIGHT: usize = 64;
 /// How long a refused sign-in (too many failures, too many sign-ins at once) waits before
 /// its answer. A refusal costs the service almost nothing, so a client that retries at
 /// once would make it a flood: 32 connections signing in got 13,000 refusals a second,
@@ -169,9 +174,12 @@ static HASHERS: LazyLock<std::sync::mpsc::Sender<HashJob>> = LazyLock::new(|| {
                 loop {
                     let job = receiver.lock().unwrap_or_else(|e| e.into_inner()).recv();
                     let Ok(job) = job else { break };
+                    let started = Instant::now();
                     // A job that panics drops its answer (the sign-in fails with a 500);
                     // the thread goes on.
                     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                    // Rests three times as long as it worked (see [`HASHING_DUTY_DIVISOR`]).
+                    std::thread::sleep(started.elapsed() * (HASHING_DUTY_DIVISOR - 1));
                 }
             })
             .expect("start a password hashing thread");

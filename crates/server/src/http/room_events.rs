@@ -349,9 +349,14 @@ pub async fn recording_events(
             Some((Ok::<_, Infallible>(event), (state, hints, None, last, held)))
         },
     );
-    Ok(Sse::new(stream)
+    let mut response = Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
-        .into_response())
+        .into_response();
+    // Behind nginx, each event goes on at once rather than when a buffer fills.
+    response
+        .headers_mut()
+        .insert("x-accel-buffering", HeaderValue::from_static("no"));
+    Ok(response)
 }
 
 #[cfg(test)]

@@ -743,6 +743,7 @@ async fn an_event_stream_is_the_same_whichever_way_its_request_arrives() {
             "content-type: text/event-stream",
             "transfer-encoding: chunked",
             "x-frame-options: deny",
+            "x-accel-buffering: no",
             "date: ",
         ] {
             assert!(lower.contains(header), "{header} in {answer}");
