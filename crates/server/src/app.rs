@@ -49,7 +49,7 @@ impl AppState {
     /// As [`AppState::new`], applying pending migrations first: what the service does when
     /// it starts, so an upgrade needs no separate step.
     pub async fn migrated(config: Config) -> anyhow::Result<Self> {
-        let db = Db::connect(config.database_url.expose_secret()).await?;
+        let db = Db::connect_serving(config.database_url.expose_secret()).await?;
         db.migrate().await?;
         Self::with_db(config, db).await
     }

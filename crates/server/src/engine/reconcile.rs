@@ -2,7 +2,10 @@
 //! forgotten and orphaned egresses, egresses whose worker died, starts whose answer was
 //! lost) and the maximum duration.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+};
 
 use livekit_protocol as proto;
 use meet_recorder_domain::{Event, Status, StopAnswer};
@@ -139,7 +142,17 @@ impl Reconciler {
             .map(|info| (info.egress_id.as_str(), info))
             .collect();
         let mut changed = 0;
-        for recording in self.db.recordings_awaiting_egress().await? {
+        let awaiting = self.db.recordings_awaiting_egress().await?;
+        // The egresses of the recordings read open here: when none changes below, an egress
+        // among them is its recording's and needs no look-up of its own (10,000 open
+        // recordings: one query, not 10,001). One closed meanwhile by another instance has
+        // its egress stopped by that instance, or by the next run.
+        let open_egresses: HashSet<&str> = awaiting
+            .iter()
+            .filter(|recording| recording.status.awaits_egress())
+            .filter_map(|recording| recording.worker_id.as_deref())
+            .collect();
+        for recording in &awaiting {
             if recording.updated_at > cutoff {
                 continue;
             }
@@ -152,14 +165,14 @@ impl Reconciler {
                 .worker_id
                 .as_deref()
                 .and_then(|id| running_by_id.get(id).copied());
-            match self.reconcile_known(&recording, doubt, known).await? {
+            match self.reconcile_known(recording, doubt, known).await? {
                 Reconciled::Changed => changed += 1,
                 Reconciled::Unchanged => {}
                 Reconciled::LiveKitUnreachable => return Ok(changed),
             }
         }
         if changed == 0 {
-            self.stop_orphans_among(running).await?;
+            self.stop_orphans_among(running, &open_egresses).await?;
         } else {
             // Recordings closed above: their egresses may have ended since the list.
             self.stop_orphan_egresses().await?;
@@ -317,16 +330,21 @@ impl Reconciler {
                 return Ok(0);
             }
         };
-        self.stop_orphans_among(running).await
+        self.stop_orphans_among(running, &HashSet::new()).await
     }
 
-    /// [`Self::stop_orphan_egresses`] over a list of running egresses already fetched.
+    /// [`Self::stop_orphan_egresses`] over a list of running egresses already fetched;
+    /// those in `known_open` are known to be their open recording's current egress.
     async fn stop_orphans_among(
         &self,
         running: Vec<proto::EgressInfo>,
+        known_open: &HashSet<&str>,
     ) -> Result<usize, sqlx::Error> {
         let mut stopped = 0;
         for info in running {
+            if known_open.contains(info.egress_id.as_str()) {
+                continue;
+            }
             let Some(id) = recording_id_in(&self.config.recording.output_folder, &info) else {
                 continue;
             };

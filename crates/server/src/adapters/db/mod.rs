@@ -108,6 +108,18 @@ pub fn now_ms() -> i64 {
 impl Db {
     /// Connects (creating a SQLite file and its folder when needed).
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        Self::open(url, false).await
+    }
+
+    /// As [`Db::connect`], for the service: on PostgreSQL the pool keeps all its connections
+    /// open. A burst that had to open connections waited for them (a new server process, its
+    /// caches cold), its slowest requests 140 ms where the rest took under 10. The operator's
+    /// commands, short-lived, open only what they use.
+    pub async fn connect_serving(url: &str) -> anyhow::Result<Self> {
+        Self::open(url, true).await
+    }
+
+    async fn open(url: &str, keep_connections_open: bool) -> anyhow::Result<Self> {
         install_default_drivers();
         let (backend, url) = if url.starts_with("sqlite:") {
             (Backend::Sqlite, sqlite_url(url)?)
@@ -124,10 +136,7 @@ impl Db {
             Backend::Sqlite => 1,
             Backend::Postgres => 16,
         });
-        if backend == Backend::Postgres {
-            // All kept open: a burst that had to open connections waited for them (a new
-            // PostgreSQL server process, its caches cold), its slowest requests 140 ms
-            // where the rest took under 10.
+        if backend == Backend::Postgres && keep_connections_open {
             options = options.min_connections(16);
         }
         if backend == Backend::Sqlite {
