@@ -87,6 +87,7 @@ impl AppState {
             )?)),
             None => None,
         };
+        let login_guard = Arc::new(LoginGuard::new(config.sign_in_attempts_per_minute));
         Ok(Self {
             identity_provider,
             db,
@@ -96,7 +97,7 @@ impl AppState {
             change_feed,
             engine,
             share_limiter: Default::default(),
-            login_guard: Arc::new(LoginGuard::new()),
+            login_guard,
             room_states: Arc::default(),
             dev: None,
         })

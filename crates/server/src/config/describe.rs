@@ -343,6 +343,10 @@ impl Config {
                 "MEET_RECORDER_PASSWORD_SIGN_IN",
                 some(self.password_sign_in.to_string()),
             ),
+            (
+                "MEET_RECORDER_SIGN_IN_ATTEMPTS_PER_MINUTE",
+                some(self.sign_in_attempts_per_minute.to_string()),
+            ),
         ];
         values.extend(self.oidc_values());
         values

@@ -223,6 +223,9 @@ pub struct Config {
     pub oidc: Option<OidcSettings>,
     /// Whether local accounts may sign in with a password (`MEET_RECORDER_PASSWORD_SIGN_IN`).
     pub password_sign_in: bool,
+    /// Password sign-ins each client address may attempt per minute, failed or not
+    /// (`MEET_RECORDER_SIGN_IN_ATTEMPTS_PER_MINUTE`); beyond, 429.
+    pub sign_in_attempts_per_minute: usize,
     /// `MEET_RECORDER_LOG_FORMAT`, shown by `meet-recorder config` (logging reads the
     /// environment itself, before any configuration).
     pub log_format: String,
@@ -587,6 +590,18 @@ impl Config {
             webhooks: webhook_endpoints(source)?,
             oidc: oidc::oidc_settings(source)?,
             password_sign_in: source.bool("MEET_RECORDER_PASSWORD_SIGN_IN", true)?,
+            sign_in_attempts_per_minute: match source
+                .number::<usize>("MEET_RECORDER_SIGN_IN_ATTEMPTS_PER_MINUTE")?
+            {
+                None => 30,
+                Some(0) => {
+                    return Err(invalid(
+                        "MEET_RECORDER_SIGN_IN_ATTEMPTS_PER_MINUTE",
+                        "must be at least 1",
+                    ));
+                }
+                Some(value) => value,
+            },
             reconcile_grace: Duration::from_secs(
                 source
                     .number("MEET_RECORDER_RECONCILE_GRACE_S")?

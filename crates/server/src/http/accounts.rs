@@ -58,7 +58,7 @@ pub struct Login {
         (status = 200, description = "Signed in: the user, and the session cookie.", body = UserView, headers(("set-cookie" = String, description = "`meet_recorder_session=...; HttpOnly; SameSite=Lax`"))),
         (status = 400, description = "`invalid-credentials`: no account with this email and password.", body = super::views::ErrorView),
         (status = 403, description = "`password-sign-in-disabled`: signing in with a password is turned off (`MEET_RECORDER_PASSWORD_SIGN_IN=false`).", body = super::views::ErrorView),
-        (status = 429, description = "`too-many-login-attempts`: too many failed sign-ins for the account or the address (`retry_after`).", body = super::views::ErrorView, headers(("retry-after" = u64, description = "Seconds."))),
+        (status = 429, description = "`too-many-login-attempts`: too many failed sign-ins for the account or the address, or too many sign-ins from the address in a minute (`retry_after`).", body = super::views::ErrorView, headers(("retry-after" = u64, description = "Seconds."))),
         (status = 503, description = "`login-busy`: too many sign-ins at once (`retry_after`).", body = super::views::ErrorView, headers(("retry-after" = u64, description = "Seconds."))),
     ),
 )]
@@ -77,15 +77,20 @@ pub async fn login(
     let email = body.email.trim();
     let attempt = match guard.admit(email, client.0) {
         Ok(attempt) => attempt,
-        Err(wait) => {
+        Err(refusal) => {
             tokio::time::sleep(auth::REFUSAL_PAUSE).await;
-            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            let wait = refusal.wait();
+            let seconds = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
+            let what = match refusal {
+                auth::Refusal::TooManyFailures(_) => "Too many failed sign-ins",
+                auth::Refusal::TooManyAttempts(_) => "Too many sign-ins from your address",
+            };
             return Ok(ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "too-many-login-attempts",
-                format!("Too many failed sign-ins. Try again in {seconds} seconds."),
+                format!("{what}. Try again in {seconds} seconds."),
             )
-            .retry_after(seconds.max(1)));
+            .retry_after(seconds));
         }
     };
     // A place among the verifications in flight first: a sign-in beyond them costs no
@@ -93,14 +98,14 @@ pub async fn login(
     let slot = match auth::reserve_hash() {
         Ok(slot) => slot,
         Err(error) => {
-            guard.forgive(&attempt);
+            guard.withdraw(&attempt);
             return unverified(error).await;
         }
     };
     let user = match state.db.user_by_email(email).await {
         Ok(user) => user,
         Err(error) => {
-            guard.forgive(&attempt);
+            guard.withdraw(&attempt);
             return Err(error.into());
         }
     };
@@ -108,7 +113,7 @@ pub async fn login(
     let valid = match guard.verify(slot, body.password, hash).await {
         Ok(valid) => valid,
         Err(error) => {
-            guard.forgive(&attempt);
+            guard.withdraw(&attempt);
             return unverified(error).await;
         }
     };

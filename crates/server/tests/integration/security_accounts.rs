@@ -1,5 +1,6 @@
 //! Accounts under attack (issue 13, points 5, 8, 11 and 12), on the database the suite
-//! runs on: sign-in limits per address and per account (429 with `Retry-After`), the same
+//! runs on: sign-in limits per address and per account, and attempts per address and
+//! minute (429 with `Retry-After`), the same
 //! password verification for unknown emails, API tokens that expire and are listed and
 //! revoked (API and CLI), a room that never loses its last owner to concurrent removals,
 //! and pages far past the end that answer 4xx, never 500.
@@ -136,6 +137,40 @@ async fn successful_sign_ins_do_not_count_against_the_limits() {
     }
     let reply = login(&app, "203.0.113.50", &alice.email, "wrong").await;
     assert_error(&reply, 400, "invalid-credentials");
+}
+
+#[tokio::test]
+async fn an_address_signing_in_again_and_again_gets_429_after_its_attempts_of_the_minute() {
+    let app = spawn_app_with(
+        &[
+            ("MEET_RECORDER_TRUSTED_PROXIES", "127.0.0.1/32"),
+            ("MEET_RECORDER_SIGN_IN_ATTEMPTS_PER_MINUTE", "3"),
+        ],
+        |_| {},
+    )
+    .await;
+    let alice = password_user(&app, "alice's password").await;
+    for n in 0..3 {
+        let reply = login(&app, "203.0.113.60", &alice.email, "alice's password").await;
+        assert_eq!(reply.status, 200, "{n}: {}", reply.body);
+    }
+    // The fourth, valid as it is, costs no password verification: it is refused first.
+    let before = app.state.login_guard.clone().verifications();
+    let reply = login(&app, "203.0.113.60", &alice.email, "alice's password").await;
+    assert_error(&reply, 429, "too-many-login-attempts");
+    assert!(
+        reply.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("from your address"),
+        "{}",
+        reply.body
+    );
+    assert!((1..=auth::ATTEMPT_WINDOW.as_secs()).contains(&retry_after(&reply)));
+    assert_eq!(app.state.login_guard.clone().verifications(), before);
+    // Another address still signs in.
+    let reply = login(&app, "203.0.113.61", &alice.email, "alice's password").await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
 }
 
 #[tokio::test]
