@@ -6,8 +6,9 @@ Workloads, each printed as a table row:
 - stream-N: unique signed `egress_updated` (ACTIVE) webhooks for one active recording, N
   connections: req/s, latency percentiles, server CPU per request, LiveKit calls per request.
 - forged: webhooks with a wrong signature (rejected with 401).
-- login-flood: the stream at 16 connections and /healthz while 32 connections sign in
-  (valid credentials, so every request hashes a password).
+- login-flood: the stream at 16 connections and /healthz while 32 connections from one
+  address sign in with valid credentials (each admitted sign-in costs a password check;
+  the address's attempts per minute bound how many are admitted).
 - lifecycle: many recordings started and stopped through the API; the emulator sends the
   egress webhooks, the service confirms each file and emails its owner; measures the time
   from each stop to its email and the recordings completed per second.
@@ -280,6 +281,19 @@ def measure(stack, name, connections, seconds, requests_file, path=WEBHOOK_PATH)
     }
 
 
+def measure_median(stack, name, connections, seconds, requests_file, path, runs=3):
+    """`measure` `runs` times; the run with the median p99. A sub-millisecond p99 on two
+    shared cores moves two- or threefold between runs of the same build."""
+    results = sorted(
+        (measure(stack, name, connections, seconds, requests_file, path) for _ in range(runs)),
+        key=lambda row: row["p99_ms"],
+    )
+    row = results[len(results) // 2]
+    row["non_2xx"] = f"{row['non_2xx']} (median p99 of {runs} runs: " + ", ".join(
+        f"{r['p99_ms']:.2f}" for r in results) + ")"
+    return row
+
+
 def stream_workloads(stack, args, rows):
     recording = stack.start_recording(stack.room)
     wait_for("the recording to be active", lambda: stack.recording(recording["id"])["status"] == "active", 30)
@@ -302,19 +316,23 @@ def login_flood(stack, args, rows, egress):
     body = json.dumps({"email": "bench@example.com", "password": "bench-password-123"})
     with open(login_file, "w") as f:
         f.write(f"\t{body}\n")
-    healthz_idle = measure(stack, "healthz-idle", 4, min(args.seconds, 5), None, "/healthz")
+    healthz_seconds = min(args.seconds, 5)
+    healthz_idle = measure_median(stack, "healthz-idle", 4, healthz_seconds, None, "/healthz")
     rows.append(healthz_idle)
+    # The stream's webhooks are signed before the flood starts (signing takes seconds), so
+    # the stream is measured in the flood's first seconds, while the burst of sign-ins one
+    # address is allowed is being checked.
+    path = os.path.join(stack.work, "stream-flood.txt")
+    write_requests(path, stack.room, egress, int(args.rate_ceiling * args.seconds))
     env = dict(os.environ, BENCH_PATH="/api/v1.0/auth/login/", BENCH_REQUESTS=login_file, BENCH_THREADS="1")
     script = os.path.join(os.path.dirname(__file__), "webhooks.lua")
     flood = subprocess.Popen(
-        ["wrk", "-t", "1", "-c", "32", "-d", f"{args.seconds * 2 + 5}s", "--timeout", "10s", "-s", script, stack.url],
+        ["wrk", "-t", "1", "-c", "32", "-d", f"{args.seconds + 3 * healthz_seconds + 5}s", "--timeout", "10s", "-s", script, stack.url],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
-    time.sleep(1)
-    path = os.path.join(stack.work, "stream-flood.txt")
-    write_requests(path, stack.room, egress, int(args.rate_ceiling * args.seconds))
+    time.sleep(0.2)
     rows.append(measure(stack, "stream-16+login-flood", 16, args.seconds, path))
-    rows.append(measure(stack, "healthz+login-flood", 4, min(args.seconds, 5), None, "/healthz"))
+    rows.append(measure_median(stack, "healthz+login-flood", 4, healthz_seconds, None, "/healthz"))
     out, _ = flood.communicate()
     line = next((l for l in out.splitlines() if l.startswith("BENCH ")), None)
     if line:

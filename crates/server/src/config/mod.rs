@@ -223,7 +223,8 @@ pub struct Config {
     pub oidc: Option<OidcSettings>,
     /// Whether local accounts may sign in with a password (`MEET_RECORDER_PASSWORD_SIGN_IN`).
     pub password_sign_in: bool,
-    /// Password sign-ins each client address may attempt per minute, failed or not
+    /// Password sign-ins each client address may attempt per minute, failed or not: that
+    /// many at once, then one every minute / that many
     /// (`MEET_RECORDER_SIGN_IN_ATTEMPTS_PER_MINUTE`); beyond, 429.
     pub sign_in_attempts_per_minute: usize,
     /// `MEET_RECORDER_LOG_FORMAT`, shown by `meet-recorder config` (logging reads the
@@ -593,7 +594,7 @@ impl Config {
             sign_in_attempts_per_minute: match source
                 .number::<usize>("MEET_RECORDER_SIGN_IN_ATTEMPTS_PER_MINUTE")?
             {
-                None => 30,
+                None => 10,
                 Some(0) => {
                     return Err(invalid(
                         "MEET_RECORDER_SIGN_IN_ATTEMPTS_PER_MINUTE",

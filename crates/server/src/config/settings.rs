@@ -182,7 +182,7 @@ pub const SETTINGS: &[Setting] = &[
     setting("MEET_RECORDER_WEBHOOK_URLS", Plain, Webhooks, "", "comma-separated endpoints told of recording events"),
     setting("MEET_RECORDER_WEBHOOK_SECRETS", Secret, Webhooks, "", "their Standard Webhooks secrets (whsec_...), in the same order"),
     setting("MEET_RECORDER_PASSWORD_SIGN_IN", Plain, SignIn, "true", "whether local accounts may sign in with a password"),
-    setting("MEET_RECORDER_SIGN_IN_ATTEMPTS_PER_MINUTE", Plain, SignIn, "30", "password sign-ins per client address and minute, failed or not"),
+    setting("MEET_RECORDER_SIGN_IN_ATTEMPTS_PER_MINUTE", Plain, SignIn, "10", "password sign-ins per client address and minute, failed or not (that many at once, then one every minute / that many)"),
     setting("OIDC_RP_CLIENT_ID", Plain, SignIn, "", "the client id at the provider; set: sign-in through OpenID Connect"),
     setting("OIDC_RP_CLIENT_SECRET", Secret, SignIn, "", "the client secret"),
     setting("OIDC_OP_URL", Plain, SignIn, "", "the provider's issuer URL, for discovery"),

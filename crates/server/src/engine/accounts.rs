@@ -156,8 +156,10 @@ pub const ADDRESS_MAX_FAILURES: usize = 20;
 /// Higher than the per-address limit, so one address alone never locks an account: it
 /// takes a guess spread over several addresses (≤ 50 guesses per 15 minutes).
 pub const ACCOUNT_MAX_FAILURES: usize = 50;
-/// The window sign-in attempts are counted over, per client address
-/// (`MEET_RECORDER_SIGN_IN_ATTEMPTS_PER_MINUTE` of them). Failures alone do not bound the
+/// What the sign-in attempts per client address are counted per: a client may make
+/// `MEET_RECORDER_SIGN_IN_ATTEMPTS_PER_MINUTE` at once, then one every minute divided by
+/// that many (a token bucket, so a sustained flood gets a steady trickle of password
+/// checks, never a burst each minute). Failures alone do not bound the
 /// work one address can ask for: a client signing in again and again with a valid
 /// password never fails, and each sign-in costs a password verification. 32 connections
 /// doing that kept the hashing thread busy, and on two cores even a thread in the idle
@@ -309,8 +311,8 @@ struct Limits {
     /// whatever was sent.
     account_failures: EventLog<[u8; 32]>,
     address_failures: EventLog<IpAddr>,
-    /// Attempts per address, successful or not, over [`ATTEMPT_WINDOW`].
-    address_attempts: EventLog<IpAddr>,
+    /// Attempts per address, successful or not.
+    address_attempts: AttemptRate,
 }
 
 /// An admitted sign-in attempt: counted as a failure from the start (so a burst of
@@ -329,7 +331,7 @@ pub struct Attempt {
 pub enum Refusal {
     /// The account or the address failed too often within [`LOGIN_WINDOW`].
     TooManyFailures(Duration),
-    /// The address attempted too many sign-ins within [`ATTEMPT_WINDOW`].
+    /// The address attempted sign-ins faster than its rate allows.
     TooManyAttempts(Duration),
 }
 
@@ -342,8 +344,8 @@ impl Refusal {
 }
 
 impl LoginGuard {
-    /// A guard admitting at most `attempts_per_minute` sign-ins per client address and
-    /// [`ATTEMPT_WINDOW`].
+    /// A guard admitting `attempts_per_minute` sign-ins per client address at once, then
+    /// one every [`ATTEMPT_WINDOW`] divided by that many.
     pub fn new(attempts_per_minute: usize) -> Self {
         // The dummy hash is made ahead of the first unknown email (whose answer would
         // otherwise take twice as long, telling it apart).
@@ -354,7 +356,7 @@ impl LoginGuard {
             limits: Mutex::new(Limits {
                 account_failures: EventLog::new(ACCOUNT_MAX_FAILURES, LOGIN_WINDOW),
                 address_failures: EventLog::new(ADDRESS_MAX_FAILURES, LOGIN_WINDOW),
-                address_attempts: EventLog::new(attempts_per_minute.max(1), ATTEMPT_WINDOW),
+                address_attempts: AttemptRate::new(attempts_per_minute),
             }),
             verifications: AtomicU64::new(0),
         }
@@ -404,7 +406,7 @@ impl LoginGuard {
     pub fn withdraw(&self, attempt: &Attempt) {
         self.forgive(attempt);
         let mut limits = self.limits.lock().unwrap_or_else(|e| e.into_inner());
-        limits.address_attempts.forget(&attempt.address, attempt.at);
+        limits.address_attempts.forget(&attempt.address);
     }
 
     /// [`verify_password_bounded`], counted.
@@ -432,6 +434,59 @@ fn address_key(ip: IpAddr) -> IpAddr {
             IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
         }
         v4 => v4,
+    }
+}
+
+/// Sign-in attempts per client address, as a token bucket in the form of the generic cell
+/// rate algorithm: one instant per address, the time its bucket would be full again.
+struct AttemptRate {
+    full_at: HashMap<IpAddr, Instant>,
+    /// Minute / attempts per minute: the time one attempt takes to be earned back.
+    interval: Duration,
+    /// How far ahead of now `full_at` may run: the bucket's size less one attempt.
+    tolerance: Duration,
+}
+
+impl AttemptRate {
+    fn new(per_minute: usize) -> Self {
+        let per_minute = u32::try_from(per_minute.max(1)).unwrap_or(u32::MAX);
+        let interval = ATTEMPT_WINDOW / per_minute;
+        Self {
+            full_at: HashMap::new(),
+            interval,
+            tolerance: interval * (per_minute - 1),
+        }
+    }
+
+    /// How long until `key` may attempt again, when its bucket is empty.
+    fn blocked_for(&self, key: &IpAddr, now: Instant) -> Option<Duration> {
+        let next = self.full_at.get(key)?.checked_sub(self.tolerance)?;
+        (next > now).then(|| next - now)
+    }
+
+    fn record(&mut self, key: IpAddr, now: Instant) {
+        if !self.full_at.contains_key(&key) && self.full_at.len() >= LIMITER_MAX_KEYS {
+            // A full bucket is the same as no entry.
+            self.full_at.retain(|_, full_at| *full_at > now);
+            if self.full_at.len() >= LIMITER_MAX_KEYS
+                && let Some(soonest) = self
+                    .full_at
+                    .iter()
+                    .min_by_key(|(_, full_at)| **full_at)
+                    .map(|(key, _)| *key)
+            {
+                self.full_at.remove(&soonest);
+            }
+        }
+        let full_at = self.full_at.entry(key).or_insert(now);
+        *full_at = (*full_at).max(now) + self.interval;
+    }
+
+    /// Gives back one attempt.
+    fn forget(&mut self, key: &IpAddr) {
+        if let Some(full_at) = self.full_at.get_mut(key) {
+            *full_at = full_at.checked_sub(self.interval).unwrap_or(*full_at);
+        }
     }
 }
 
@@ -594,10 +649,12 @@ mod tests {
     }
 
     #[test]
-    fn an_address_is_refused_after_its_attempts_of_the_minute_failed_or_not() {
+    fn an_address_gets_its_attempts_at_once_then_one_at_a_time_failed_or_not() {
+        // Three at once, then one every 20 s.
         let guard = LoginGuard::new(3);
         let start = Instant::now();
         let client = ip("198.51.100.4");
+        let at = |seconds| start + Duration::from_secs(seconds);
         // Two valid passwords and one sign-in the busy server never verified.
         for _ in 0..2 {
             let attempt = guard.admit_at("a@example.com", client, start).unwrap();
@@ -605,26 +662,26 @@ mod tests {
         }
         let unverified = guard.admit_at("a@example.com", client, start).unwrap();
         guard.withdraw(&unverified);
-        guard
-            .admit_at("b@example.com", client, start + Duration::from_secs(10))
-            .unwrap();
+        guard.admit_at("b@example.com", client, at(10)).unwrap();
         assert_eq!(
-            guard
-                .admit_at("a@example.com", client, start + Duration::from_secs(20))
-                .unwrap_err(),
-            Refusal::TooManyAttempts(ATTEMPT_WINDOW - Duration::from_secs(20))
+            guard.admit_at("a@example.com", client, at(10)).unwrap_err(),
+            Refusal::TooManyAttempts(Duration::from_secs(10))
         );
         assert!(
             guard
-                .admit_at("a@example.com", ip("198.51.100.5"), start)
+                .admit_at("a@example.com", ip("198.51.100.5"), at(10))
                 .is_ok()
         );
-        // A minute after the first, the address may try again.
-        assert!(
-            guard
-                .admit_at("a@example.com", client, start + ATTEMPT_WINDOW)
-                .is_ok()
+        guard.admit_at("a@example.com", client, at(20)).unwrap();
+        assert_eq!(
+            guard.admit_at("a@example.com", client, at(20)).unwrap_err(),
+            Refusal::TooManyAttempts(Duration::from_secs(20))
         );
+        // A minute of rest fills the bucket again: three at once.
+        for _ in 0..3 {
+            guard.admit_at("c@example.com", client, at(100)).unwrap();
+        }
+        assert!(guard.admit_at("c@example.com", client, at(100)).is_err());
     }
 
     #[test]
