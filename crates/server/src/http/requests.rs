@@ -114,6 +114,10 @@ pub async fn request_recording(
             }),
         )
             .into_response()),
+        Asked::RoomGone => Err(ApiError::not_found(
+            "room-not-found",
+            "No Room matches the given query.",
+        )),
         Asked::TooSoon(wait_ms) => {
             let seconds = (wait_ms.max(0) as u64).div_ceil(1000).max(1);
             Ok(ApiError::new(

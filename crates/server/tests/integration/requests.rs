@@ -3,8 +3,10 @@
 
 use std::time::Duration;
 
+use futures::future::join_all;
 use reqwest::Method;
 use serde_json::{Value, json};
+use uuid::Uuid;
 
 use crate::{app::*, room_events::EventStream};
 
@@ -92,6 +94,38 @@ async fn a_member_asks_and_the_hosts_are_told_on_their_pages_and_in_livekit() {
         .parse()
         .unwrap();
     assert!((1..=30).contains(&retry), "{retry}");
+}
+
+#[tokio::test]
+async fn asking_many_times_at_once_records_one_request() {
+    let app = spawn_app().await;
+    let host = app.user("host").await;
+    let member = app.user("member").await;
+    let room = app.live_room(&host).await;
+    add_member(&app, &room, &host, &member).await;
+    let replies = join_all((0..8).map(|_| {
+        ask(
+            &app,
+            &room,
+            Some(&member),
+            json!({"mode": "screen_recording"}),
+        )
+    }))
+    .await;
+    let statuses: Vec<u16> = replies.iter().map(|reply| reply.status.as_u16()).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 202).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        7,
+        "{statuses:?}"
+    );
+    let room_id = Uuid::parse_str(room["id"].as_str().unwrap()).unwrap();
+    let recorded = app.db.recording_requests_since(room_id, 0).await.unwrap();
+    assert_eq!(recorded.len(), 1, "{recorded:?}");
 }
 
 #[tokio::test]

@@ -33,10 +33,14 @@ pub enum Asked {
     /// The same requester asked in this room less than the interval ago: how many
     /// milliseconds until they may ask again.
     TooSoon(i64),
+    /// The room was deleted meanwhile.
+    RoomGone,
 }
 
 impl Db {
-    /// Records a request unless `requester` made one in this room within `interval_ms`.
+    /// Records a request unless `requester` made one in this room within `interval_ms`. The
+    /// check and the insert hold the room's lock together, so requests sent at once (two
+    /// tabs, a double click, another instance) record one request, never one each.
     pub async fn ask_for_recording(
         &self,
         room: Uuid,
@@ -45,6 +49,11 @@ impl Db {
         requester_name: &str,
         interval_ms: i64,
     ) -> Result<Asked, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        if !self.on(&mut *tx).lock_room(room).await? {
+            return Ok(Asked::RoomGone);
+        }
+        // Read after the lock: the last request of whoever held it before is seen.
         let now = now_ms();
         let last: Option<i64> = sqlx::query(
             "SELECT MAX(created_at) AS last FROM recording_requests \
@@ -52,7 +61,7 @@ impl Db {
         )
         .bind(requester)
         .bind(room.to_string())
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await?
         .try_get("last")?;
         if let Some(last) = last.filter(|last| now - last < interval_ms) {
@@ -69,8 +78,9 @@ impl Db {
         .bind(requester)
         .bind(requester_name)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(Asked::Recorded(RecordingRequestRow {
             id,
             room_id: room,
