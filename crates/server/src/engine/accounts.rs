@@ -396,17 +396,22 @@ impl LoginGuard {
     /// Takes back the failure of an attempt that did not fail (a valid password); it still
     /// counts as an attempt.
     pub fn forgive(&self, attempt: &Attempt) {
-        let mut limits = self.limits.lock().unwrap_or_else(|e| e.into_inner());
-        limits.account_failures.forget(&attempt.account, attempt.at);
-        limits.address_failures.forget(&attempt.address, attempt.at);
+        self.take_back(attempt, false);
     }
 
     /// Takes back an attempt whose password was never verified (a busy server, a database
     /// error): neither a failure nor an attempt.
     pub fn withdraw(&self, attempt: &Attempt) {
-        self.forgive(attempt);
+        self.take_back(attempt, true);
+    }
+
+    fn take_back(&self, attempt: &Attempt, as_attempt_too: bool) {
         let mut limits = self.limits.lock().unwrap_or_else(|e| e.into_inner());
-        limits.address_attempts.forget(&attempt.address);
+        limits.account_failures.forget(&attempt.account, attempt.at);
+        limits.address_failures.forget(&attempt.address, attempt.at);
+        if as_attempt_too {
+            limits.address_attempts.forget(&attempt.address);
+        }
     }
 
     /// [`verify_password_bounded`], counted.
